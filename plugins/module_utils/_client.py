@@ -1,0 +1,255 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) pvelab.proxmox contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""PRIVATE to pvelab.proxmox: the one place that talks to the Proxmox VE API.
+
+Not a public API. Connection options, login, error translation, retries of reads on
+network faults, one re-login on an expired ticket, and retries of writes that PVE refused
+because the VM config was locked. Task waiting lives in _tasks.py.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+from ansible.module_utils.basic import env_fallback
+
+try:
+    import requests
+    from proxmoxer import ProxmoxAPI
+    from proxmoxer.core import AuthenticationError, ProxmoxResource, ResourceException
+    HAS_PROXMOXER = True
+    PROXMOXER_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - reported through missing_required_lib
+    HAS_PROXMOXER = False
+    PROXMOXER_IMPORT_ERROR = exc
+
+
+def connection_argument_spec():
+    """The connection options every module and the inventory plugin take (mirrored by doc_fragments/api.py)."""
+    return dict(
+        api_host=dict(type='str', required=True, fallback=(env_fallback, ['PROXMOX_HOST'])),
+        api_port=dict(type='int', fallback=(env_fallback, ['PROXMOX_PORT'])),
+        api_user=dict(type='str', fallback=(env_fallback, ['PROXMOX_USER'])),
+        api_password=dict(type='str', no_log=True, fallback=(env_fallback, ['PROXMOX_PASSWORD'])),
+        api_token_id=dict(type='str', no_log=False, fallback=(env_fallback, ['PROXMOX_TOKEN_ID'])),
+        api_token_secret=dict(type='str', no_log=True, fallback=(env_fallback, ['PROXMOX_TOKEN_SECRET'])),
+        validate_certs=dict(type='bool', default=True, fallback=(env_fallback, ['PROXMOX_VALIDATE_CERTS'])),
+        ca_path=dict(type='path', fallback=(env_fallback, ['PROXMOX_CA_PATH'])),
+        api_timeout=dict(type='int', default=30),
+    )
+
+
+CONNECTION_REQUIRED_ONE_OF = [('api_password', 'api_token_secret')]
+CONNECTION_REQUIRED_TOGETHER = [('api_token_id', 'api_token_secret')]
+CONNECTION_OPTIONS = tuple(connection_argument_spec())
+
+# Wording of PVE's refusals while another task holds the VM config (PVE::AbstractConfig::lock_config,
+# PVE::QemuConfig::check_lock). PVE refuses before changing anything, so a retry is safe.
+LOCK_MARKERS = ('VM is locked', "can't lock file", 'CT is locked')
+
+
+class PveError(Exception):
+    """Anything that went wrong talking to PVE, with a message fit for a failed task."""
+
+
+class PveApiError(PveError):
+    """PVE answered with an HTTP error: the call, the status, PVE's message and the per-field errors."""
+
+    def __init__(self, method, path, status, message, errors=None):
+        self.method = method
+        self.path = path
+        self.status = status
+        self.pve_message = (message or '').strip()
+        self.errors = errors or {}
+        text = '{0} {1}: HTTP {2}: {3}'.format(method, path, status, self.pve_message or 'no message')
+        if self.errors:
+            text += ' (' + '; '.join('{0}: {1}'.format(k, str(v).strip()) for k, v in sorted(self.errors.items())) + ')'
+        super().__init__(text)
+
+    @property
+    def is_lock(self):
+        return self.status == 500 and any(m in self.pve_message for m in LOCK_MARKERS)
+
+
+class PveConnectionError(PveError):
+    """No usable answer: refused, reset, timed out, or a certificate that does not verify."""
+
+
+def _message_of(exc):
+    """PVE's message from a proxmoxer ResourceException: its `content` is the HTTP reason PVE set."""
+    content = exc.content
+    if isinstance(content, bytes):
+        content = content.decode('utf-8', 'replace')
+    return str(content or exc.status_message or '')
+
+
+def _errors_of(exc):
+    errors = exc.errors
+    if isinstance(errors, dict):
+        return errors
+    return {'errors': errors} if errors else {}
+
+
+class PveClient(object):
+    """A logged-in connection to one PVE cluster, safe to use from several threads.
+
+    Each thread gets its own HTTP session (requests' Session is not thread-safe) sharing one login.
+    """
+
+    # Transient network faults: how often a read is tried again, and the first pause (doubles each time).
+    read_retries = 4
+    retry_pause = 0.25
+
+    def __init__(self, params, lock_timeout=120.0):
+        if not HAS_PROXMOXER:
+            raise PveError('proxmoxer and requests are required: {0}'.format(PROXMOXER_IMPORT_ERROR))
+        self.params = params
+        self.lock_timeout = lock_timeout
+        self._local = threading.local()
+        self._login_lock = threading.Lock()
+        self._generation = 0
+        self.requests_made = 0
+        user = params.get('api_user')
+        token_id = params.get('api_token_id')
+        if token_id and '!' in token_id:
+            # PROXMOX_TOKEN_ID may be the full id 'user@realm!name'.
+            user, token_id = token_id.split('!', 1)
+        if not user:
+            raise PveError('api_user (or PROXMOX_USER) is required, or api_token_id in the form user@realm!name')
+        self.user = user
+        self.token_id = token_id
+        self._login()
+
+    # ------------------------------------------------------------------ login
+
+    def _verify(self):
+        """What requests should verify the server with: the CA file, the system store, or nothing."""
+        if not self.params.get('validate_certs', True):
+            return False
+        return self.params.get('ca_path') or True
+
+    def _login(self):
+        p = self.params
+        kwargs = dict(host=p['api_host'], port=p.get('api_port'), user=self.user, verify_ssl=self._verify(),
+                      timeout=p.get('api_timeout') or 30, backend='https', service='PVE')
+        if p.get('api_token_secret'):
+            kwargs.update(token_name=self.token_id, token_value=p['api_token_secret'])
+        else:
+            kwargs.update(password=p.get('api_password'))
+        pause = self.retry_pause
+        for attempt in range(self.read_retries + 1):
+            try:
+                self._api = ProxmoxAPI(**kwargs)
+                break
+            except AuthenticationError:
+                raise PveError('login to {0} as {1} failed: authentication failure (check the user, realm and '
+                               'password)'.format(p['api_host'], self.user)) from None
+            except requests.exceptions.SSLError as exc:
+                raise PveConnectionError(
+                    'TLS certificate of {0} could not be verified: {1}. Give the cluster CA with ca_path '
+                    '(PROXMOX_CA_PATH), or validate_certs=false for a test cluster only.'.format(
+                        p['api_host'], _short(exc))) from None
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+                if attempt == self.read_retries:
+                    raise PveConnectionError('cannot reach PVE at {0}:{1}: {2}'.format(
+                        p['api_host'], p.get('api_port') or 8006, _short(exc))) from None
+                time.sleep(pause * (1 + random.random()))
+                pause *= 2
+        self._generation += 1
+
+    def _relogin(self, seen_generation):
+        """Log in again once for all threads that saw the same expired ticket."""
+        with self._login_lock:
+            if self._generation == seen_generation:
+                self._login()
+
+    def _session(self):
+        local = self._local
+        if getattr(local, 'generation', None) != self._generation:
+            backend = self._api._backend
+            local.resource = ProxmoxResource(base_url=backend.get_base_url(), session=backend.get_session(),
+                                             serializer=backend.get_serializer())
+            local.generation = self._generation
+        return local.resource, local.generation
+
+    def tokens(self):
+        """The login ticket and CSRF token of a password login (for handing a session on)."""
+        return self._api.get_tokens()
+
+    # ---------------------------------------------------------------- calls
+
+    def get(self, path, **params):
+        return self.request('GET', path, params)
+
+    def post(self, path, idempotent=False, **data):
+        return self.request('POST', path, data, idempotent=idempotent)
+
+    def put(self, path, idempotent=True, **data):
+        # A PUT sets state: sending it twice leaves the same state, so a network fault may repeat it.
+        return self.request('PUT', path, data, idempotent=idempotent)
+
+    def delete(self, path, idempotent=False, **params):
+        return self.request('DELETE', path, params, idempotent=idempotent)
+
+    def request(self, method, path, data=None, idempotent=None):
+        """Call PVE; returns the answer's `data`. Raises PveApiError or PveConnectionError."""
+        if idempotent is None:
+            idempotent = method == 'GET'
+        data = dict((k, _wire(v)) for k, v in (data or {}).items() if v is not None)
+        relogged = False
+        pause = self.retry_pause
+        lock_deadline = None
+        network_tries = 0
+        while True:
+            resource, generation = self._session()
+            call = getattr(resource(path.lstrip('/')), method.lower())
+            self.requests_made += 1
+            try:
+                return call(**data)
+            except ResourceException as exc:
+                err = PveApiError(method, path, exc.status_code, _message_of(exc), _errors_of(exc))
+                if exc.status_code == 401 and not relogged and not self.params.get('api_token_secret'):
+                    # An expired or revoked ticket: log in once more and repeat the same call.
+                    relogged = True
+                    self._relogin(generation)
+                    continue
+                if err.is_lock and method != 'GET':
+                    now = time.monotonic()
+                    lock_deadline = lock_deadline or now + self.lock_timeout
+                    if now < lock_deadline:
+                        time.sleep(min(pause * (1 + random.random()), max(lock_deadline - now, 0)))
+                        pause = min(pause * 2, 5.0)
+                        continue
+                    raise PveApiError(method, path, exc.status_code, '{0} (still locked after {1:.0f} s)'.format(
+                        err.pve_message, self.lock_timeout), err.errors) from None
+                raise err from None
+            except requests.exceptions.SSLError as exc:
+                raise PveConnectionError('{0} {1}: TLS error: {2}'.format(method, path, _short(exc))) from None
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                    requests.exceptions.ChunkedEncodingError) as exc:
+                network_tries += 1
+                if not idempotent or network_tries > self.read_retries:
+                    what = 'not repeated: it may have been applied' if not idempotent else 'gave up after retries'
+                    raise PveConnectionError('{0} {1}: network error ({2}): {3}'.format(
+                        method, path, what, _short(exc))) from None
+                time.sleep(pause * (1 + random.random()))
+                pause = min(pause * 2, 5.0)
+
+
+def _wire(value):
+    """Booleans as PVE's 0/1; lists as PVE's comma lists."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (list, tuple)):
+        return ','.join(str(v) for v in value)
+    return value
+
+
+def _short(exc):
+    """A network exception's text without urllib3's long repr chains."""
+    text = str(exc)
+    return text if len(text) < 300 else text[:300] + '...'

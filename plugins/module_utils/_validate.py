@@ -1,0 +1,154 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) pvelab.proxmox contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""PRIVATE to pvelab.proxmox: parsers and validators for PVE's own formats.
+
+Each validator raises ValueError with a message that names the input, so a module can refuse
+bad input before it writes anything.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+VMID_MIN = 100
+VMID_MAX = 999999999
+
+# PVE's 'dns-name' format (PVE::JSONSchema): what a VM name may be.
+_DNS_LABEL = r'[a-zA-Z0-9](?:[a-zA-Z0-9\-]*[a-zA-Z0-9])?'
+DNS_NAME_RE = re.compile(r'^{0}(?:\.{0})*$'.format(_DNS_LABEL))
+# pve-firewall: security group and ipset names start with a letter; groups are at most 18 characters.
+FW_NAME_RE = re.compile(r'^[A-Za-z][A-Za-z0-9\-_]+$')
+FW_GROUP_MAX = 18
+# pve-poolid and pve-tag (tags are stored lower case).
+POOL_RE = re.compile(r'^[A-Za-z0-9\.\-_]+$')
+TAG_RE = re.compile(r'^[a-z0-9_][a-z0-9_\-\+\.]*$')
+
+
+# ------------------------------------------------------------ property strings
+
+def parse_props(text):
+    """A PVE property string as an ordered list of (key, value); a bare first item has key None.
+
+    'virtio=BC:24:11:00:00:01,bridge=vmbr0,firewall=1' ->
+    [('virtio', 'BC:24:11:00:00:01'), ('bridge', 'vmbr0'), ('firewall', '1')]
+    """
+    items = []
+    for part in str(text or '').split(','):
+        if not part:
+            continue
+        key, sep, value = part.partition('=')
+        items.append((key, value) if sep else (None, key))
+    return items
+
+
+def format_props(items):
+    return ','.join(value if key is None else '{0}={1}'.format(key, value) for key, value in items)
+
+
+def set_prop(text, key, value):
+    """The property string with key set to value, everything else (the MAC, its order) kept."""
+    items = parse_props(text)
+    for i, (k, _v) in enumerate(items):
+        if k == key:
+            items[i] = (key, str(value))
+            return format_props(items)
+    items.append((key, str(value)))
+    return format_props(items)
+
+
+def get_prop(text, key, default=None):
+    for k, v in parse_props(text):
+        if k == key:
+            return v
+    return default
+
+
+NET_MODELS = ('virtio', 'e1000', 'e1000e', 'rtl8139', 'vmxnet3', 'i82551', 'i82557b', 'i82559er', 'ne2k_isa',
+              'ne2k_pci', 'pcnet')
+
+
+def net_mac(text):
+    """The MAC of a netN string (it follows the model: virtio=BC:24:...), or None."""
+    for k, v in parse_props(text):
+        if k in NET_MODELS or k == 'macaddr':
+            return v or None
+    return None
+
+
+def net_keys(config):
+    """The netN keys of a VM config, in numeric order."""
+    return sorted((k for k in config if re.match(r'^net\d+$', k)), key=lambda k: int(k[3:]))
+
+
+# ------------------------------------------------------------------ validators
+
+def validate_vmid(value, field='vmid'):
+    try:
+        vmid = int(value)
+    except (TypeError, ValueError):
+        raise ValueError('{0} {1!r} is not a number'.format(field, value)) from None
+    if not VMID_MIN <= vmid <= VMID_MAX:
+        raise ValueError('{0} {1} is out of range ({2} to {3})'.format(field, vmid, VMID_MIN, VMID_MAX))
+    return vmid
+
+
+def validate_vm_name(value, field='name'):
+    value = str(value)
+    if not DNS_NAME_RE.match(value) or len(value) > 253:
+        raise ValueError('{0} {1!r} is not a valid VM name (a DNS name: letters, digits, "-" and ".")'.format(
+            field, value))
+    return value
+
+
+def vm_name(text):
+    """A VM name made from free text: characters a DNS name cannot hold become '-'."""
+    name = re.sub(r'[^A-Za-z0-9.\-]', '-', str(text))
+    name = re.sub(r'\.{2,}', '.', name)
+    name = '.'.join(label.strip('-') or 'x' for label in name.strip('.').split('.'))
+    return name
+
+
+def validate_cidr(value, field='source'):
+    """An IPv4/IPv6 address or network; returns it normalised ('192.0.2.10' -> '192.0.2.10/32')."""
+    text = str(value).strip()
+    try:
+        net = ipaddress.ip_network(text, strict=True)
+    except ValueError as exc:
+        raise ValueError('{0} {1!r} is not an IP address or CIDR network ({2})'.format(field, value, exc)) from None
+    return str(net)
+
+
+def validate_fw_group(value, field='group'):
+    value = str(value)
+    if not FW_NAME_RE.match(value) or len(value) > FW_GROUP_MAX:
+        raise ValueError('{0} {1!r} cannot name a firewall security group: a letter first, then letters, digits, '
+                         '"-" or "_", {2} characters at most'.format(field, value, FW_GROUP_MAX))
+    return value
+
+
+def validate_pool(value, field='pool'):
+    value = str(value)
+    if not POOL_RE.match(value):
+        raise ValueError('{0} {1!r} is not a valid pool id (letters, digits, ".", "-", "_")'.format(field, value))
+    return value
+
+
+def validate_tag(value, field='tag'):
+    value = str(value)
+    if not TAG_RE.match(value):
+        raise ValueError('{0} {1!r} is not a valid PVE tag (lower case letters, digits, "_", "-", "+", ".")'.format(
+            field, value))
+    return value
+
+
+def validate_lab_name(value, field='lab_name'):
+    """A lab name names the pool, the VM tag and the firewall group and ipset: it must suit all four."""
+    value = str(value)
+    if not re.match(r'^[a-z][a-z0-9\-_]*$', value) or len(value) > FW_GROUP_MAX or len(value) < 2:
+        raise ValueError('{0} {1!r} cannot name a lab: it names the pool, the VM tag and the firewall security '
+                         'group, so it needs 2 to {2} characters, a lower case letter first, then lower case '
+                         'letters, digits, "-" or "_"'.format(field, value, FW_GROUP_MAX))
+    return value
