@@ -28,7 +28,7 @@ options:
     type: bool
     default: false
 author:
-  - pvelab.proxmox developers
+  - pvelab.proxmox developers (@pvelab)
 '''
 
 EXAMPLES = r'''
@@ -73,7 +73,7 @@ nodes:
       type: int
       sample: 68719476736
     mem_free:
-      description: O(nodes[].maxmem) minus O(nodes[].mem), in bytes.
+      description: RV(nodes[].maxmem) minus RV(nodes[].mem), in bytes.
       type: int
       sample: 64424509440
     mem_free_percent:
