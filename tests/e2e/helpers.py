@@ -1,0 +1,127 @@
+"""Run real ansible-playbook processes against a fake cluster from pytest.
+
+    result = run_playbook(pve_cluster, tasks=[{'pvelab.proxmox.pve_node_info': {}, 'register': 'nodes'}])
+    assert result.rc == 0
+    assert result.task('pvelab.proxmox.pve_node_info')['nodes'][0]['node'] == 'pve1'
+
+The play sets the connection once through module_defaults on the collection's action group, as
+users do. Output is taken with the json stdout callback (structured results per task) unless
+callback='default' is asked for (the text users see, e.g. to grep a -vvv run for secrets).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def collections_path():
+    """Where ansible finds pvelab.proxmox: the test command's copy, or a symlink to this checkout."""
+    if os.environ.get('ANSIBLE_COLLECTIONS_PATH'):
+        return os.environ['ANSIBLE_COLLECTIONS_PATH']
+    base = Path(tempfile.gettempdir()) / 'pvelab-e2e-collections'
+    link = base / 'ansible_collections' / 'pvelab' / 'proxmox'
+    if not link.exists():
+        link.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            link.symlink_to(REPO)
+        except FileExistsError:
+            pass
+    return str(base)
+
+
+def connection_vars(cluster):
+    return {'api_host': cluster.host, 'api_port': cluster.port, 'api_user': cluster.user,
+            'api_password': cluster.password, 'ca_path': cluster.ca_path}
+
+
+class PlaybookResult(object):
+    def __init__(self, proc, callback):
+        self.rc = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        self.data = None
+        self.stats = {}
+        if callback == 'json':
+            try:
+                self.data = json.loads(proc.stdout[proc.stdout.index('{'):])
+            except ValueError:
+                self.data = None
+            if self.data:
+                self.stats = self.data.get('stats', {}).get('localhost', {})
+
+    @property
+    def changed(self):
+        return self.stats.get('changed', 0)
+
+    @property
+    def failed(self):
+        return self.stats.get('failures', 0)
+
+    def tasks(self):
+        """[(task name, localhost result)] in order, for every play."""
+        out = []
+        for play in (self.data or {}).get('plays', []):
+            for task in play.get('tasks', []):
+                out.append((task['task']['name'], task['hosts'].get('localhost', {})))
+        return out
+
+    def task(self, name):
+        """The result of the last task with this name (or whose name contains it)."""
+        found = [r for n, r in self.tasks() if n == name] or [r for n, r in self.tasks() if name in n]
+        if not found:
+            raise KeyError('no task named {0!r}; tasks: {1}'.format(name, [n for n, _ in self.tasks()]))
+        return found[-1]
+
+    def __repr__(self):
+        return '<PlaybookResult rc={0} changed={1}>\n{2}\n{3}'.format(self.rc, self.changed, self.stdout[-6000:],
+                                                                       self.stderr[-3000:])
+
+
+def run_playbook(cluster, tasks=None, play=None, extra_vars=None, check=False, diff=False, verbosity=0,
+                 callback='json', env=None, timeout=900, playbook=None, tmp_path=None):
+    """Run tasks (a list of task dicts), a whole play dict, or a playbook file against the cluster."""
+    workdir = Path(tmp_path or tempfile.mkdtemp(prefix='pvelab-e2e-'))
+    if playbook is None:
+        if play is None:
+            play = {'name': 'e2e', 'hosts': 'localhost', 'gather_facts': False, 'tasks': tasks or []}
+        play = dict(play)
+        play.setdefault('hosts', 'localhost')
+        play.setdefault('gather_facts', False)
+        defaults = dict(play.get('module_defaults') or {})
+        defaults.setdefault('group/pvelab.proxmox.pve', connection_vars(cluster))
+        play['module_defaults'] = defaults
+        playbook = workdir / 'playbook.yml'
+        playbook.write_text(yaml.safe_dump([play], sort_keys=False))
+    cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', 'localhost,', '-c', 'local',
+           str(playbook)]
+    if extra_vars:
+        vars_file = workdir / 'extra_vars.json'
+        vars_file.write_text(json.dumps(extra_vars))
+        cmd += ['-e', '@' + str(vars_file)]
+    if check:
+        cmd.append('--check')
+    if diff:
+        cmd.append('--diff')
+    if verbosity:
+        cmd.append('-' + 'v' * verbosity)
+    run_env = dict(os.environ)
+    run_env.pop('REQUESTS_CA_BUNDLE', None)
+    run_env.update({
+        'ANSIBLE_COLLECTIONS_PATH': collections_path(),
+        'ANSIBLE_STDOUT_CALLBACK': 'ansible.builtin.json' if callback == 'json' else 'ansible.builtin.default',
+        'ANSIBLE_PYTHON_INTERPRETER': sys.executable,
+        'ANSIBLE_NOCOLOR': '1',
+        'ANSIBLE_LOCALHOST_WARNING': 'false',
+        'ANSIBLE_INVENTORY_UNPARSED_WARNING': 'false',
+        'ANSIBLE_RETRY_FILES_ENABLED': 'false',
+    })
+    run_env.update(env or {})
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=run_env, timeout=timeout, cwd=str(workdir))
+    return PlaybookResult(proc, callback)

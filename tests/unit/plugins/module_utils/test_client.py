@@ -1,0 +1,135 @@
+"""PveClient against a stock fakepve: error translation, re-login, lock retry, network retries."""
+
+import asyncio
+import time
+
+import pytest
+
+from ansible_collections.pvelab.proxmox.plugins.module_utils import _client
+from ansible_collections.pvelab.proxmox.plugins.module_utils._client import (
+    PveApiError, PveClient, PveConnectionError, PveError)
+
+
+def test_reads_cluster_resources(fake):
+    fake.pve.add_vm(100, 'vm1')
+    client = PveClient(fake.params())
+    names = [r['name'] for r in client.get('/cluster/resources', type='vm')]
+    assert names == ['vm1']
+
+
+def test_bad_password_is_a_clear_login_error(fake):
+    with pytest.raises(PveError) as err:
+        PveClient(fake.params(api_password='wrong'))
+    assert 'login to 127.0.0.1 as root@pam failed' in str(err.value)
+    assert 'wrong' not in str(err.value)
+
+
+def test_certificate_that_does_not_verify_fails_clearly(fake, tmp_path):
+    # Verify against the system store instead of the fake's CA: the self-signed cert must be refused.
+    with pytest.raises(PveConnectionError) as err:
+        PveClient(fake.params(ca_path=None))
+    assert 'could not be verified' in str(err.value) and 'ca_path' in str(err.value)
+
+
+def test_validate_certs_false_skips_verification(fake):
+    client = PveClient(fake.params(ca_path=None, validate_certs=False))
+    assert client.get('/version')['version']
+
+
+def test_api_error_names_call_status_message_and_fields(fake):
+    fake.pve.add_vm(100, 'vm1')
+    client = PveClient(fake.params())
+    with pytest.raises(PveApiError) as err:
+        client.put('/nodes/pve1/qemu/100/config', cores='many')
+    exc = err.value
+    assert exc.status == 400
+    assert 'cores' in exc.errors
+    text = str(exc)
+    assert text.startswith('PUT /nodes/pve1/qemu/100/config: HTTP 400: Parameter verification failed.')
+    assert 'cores:' in text
+
+
+def test_pve_message_is_kept(fake):
+    fake.pve.fail('POST', '/nodes/pve1/qemu/100/status/start', 500, 'storage is full', times=1)
+    fake.pve.add_vm(100, 'vm1')
+    client = PveClient(fake.params())
+    with pytest.raises(PveApiError) as err:
+        client.post('/nodes/pve1/qemu/100/status/start')
+    assert err.value.status == 500 and err.value.pve_message == 'storage is full'
+
+
+def test_expired_ticket_relogs_once(fake):
+    fake.pve.add_vm(100, 'vm1')
+    client = PveClient(fake.params())
+    fake.pve.revoke_tickets()
+    assert client.get('/nodes/pve1/qemu/100/status/current')['status'] == 'stopped'
+    logins = [r for r in fake.pve.requests if r[1].endswith('/access/ticket')]
+    assert len(logins) == 2
+
+
+def test_write_on_locked_vm_is_retried_until_unlocked(fake):
+    vm = fake.pve.add_vm(100, 'vm1')
+    vm.lock = 'backup'
+    client = PveClient(fake.params(), lock_timeout=10)
+    client.retry_pause = 0.05
+
+    def unlock_later():
+        time.sleep(0.3)
+        vm.lock = None
+    import threading
+    threading.Thread(target=unlock_later).start()
+    # PVE refuses a config change on a locked VM before touching it (HTTP 500 'VM is locked').
+    client.put('/nodes/pve1/qemu/100/config', description='lab VM')
+    assert vm.config['description'] == 'lab VM'
+    puts = [r for r in fake.pve.requests if r[0] == 'PUT' and r[1].endswith('/qemu/100/config')]
+    assert len(puts) >= 2
+
+
+def test_lock_that_never_clears_gives_clear_error(fake):
+    vm = fake.pve.add_vm(100, 'vm1')
+    vm.lock = 'backup'
+    client = PveClient(fake.params(), lock_timeout=0.3)
+    client.retry_pause = 0.05
+    with pytest.raises(PveApiError) as err:
+        client.put('/nodes/pve1/qemu/100/config', description='lab VM')
+    assert 'VM is locked (backup)' in str(err.value)
+    assert 'still locked after' in str(err.value)
+
+
+def test_reads_are_retried_on_dropped_connections(fake):
+    fake.pve.add_vm(100, 'vm1')
+    client = PveClient(fake.params())
+    client.retry_pause = 0.01
+    fake.pve.flaky_network(drop_rate=0.3)
+    # fakepve applies flaky_network's seed only at start(); seed its generator so the drops repeat.
+    fake.pve._random.seed(7)
+    for _ in range(20):
+        assert client.get('/cluster/resources', type='vm')[0]['vmid'] == 100
+
+
+def test_non_idempotent_write_is_not_repeated_after_a_network_error(fake):
+    fake.pve.add_vm(100, 'vm1')
+    client = PveClient(fake.params())
+    client.retry_pause = 0.01
+    fake.pve.flaky_network(drop_rate=1.0)
+    with pytest.raises(PveConnectionError) as err:
+        client.post('/nodes/pve1/qemu/100/status/start')
+    assert 'not repeated' in str(err.value)
+    fake.pve.flaky_network(drop_rate=0.0)
+    starts = [r for r in fake.pve.requests if r[0] == 'POST' and r[1].endswith('/status/start')]
+    assert len(starts) <= 1
+
+
+def test_token_login(fake):
+    fake.pve.apitokens['root@pam!ci'] = 's3cret-token'
+    client = PveClient(fake.params(api_password=None, api_token_id='root@pam!ci', api_token_secret='s3cret-token'))
+    assert client.get('/version')
+    with pytest.raises(PveApiError) as err:
+        PveClient(fake.params(api_password=None, api_token_id='root@pam!ci', api_token_secret='bad')).get('/version')
+    assert err.value.status == 401
+
+
+def test_wire_format():
+    assert _client._wire(True) == 1
+    assert _client._wire(['a', 'b']) == 'a,b'
+    assert _client._wire('x') == 'x'
