@@ -1,0 +1,818 @@
+"""Access control as PVE keeps and enforces it: users, groups, roles, ACL entries, API tokens.
+
+fakepve 0.5.0 answers /access/users, /access/groups, /access/roles and /access/acl with sample data and lets every
+logged-in user do everything until someone calls grant(). This mixin keeps the state (PVE's user.cfg) and evaluates
+privileges the way pve-access-control does (`PVE::AccessControl::roles` and `PVE::RPCEnvironment::permissions`):
+
+- walk from / to the path; at each level the token's entries, else the user's, else the user's groups' entries
+  replace what was inherited; entries above the final level count only with propagate=1;
+- NoAccess wins, also over roles a pool gives;
+- roles on /pool/<name> reach the pool's VMs and storages (exactly /vms/<vmid>, /storage/<id>, never propagated);
+- a privilege-separated token holds the intersection of its own privileges and its owner's; one without
+  privilege separation holds its owner's;
+- only the root@pam login skips the checks (fakepve also waves its tokens through; PVE does not).
+
+Everything fakepve checks goes through `allowed(user, path, priv)`, so every fakepve endpoint enforces this.
+
+`pve.acl` is fakepve's own attribute, reshaped as {(type, ugid): [(path, roleid, propagate)]}: the entries'
+first item stays the path, so fakepve's own clean-up (VM destroyed, pool or storage deleted) keeps working.
+Passwords stay in fakepve's `pve.users` (userid -> password), like PVE keeps them apart in shadow.cfg.
+"""
+
+import dataclasses
+import hmac
+import re
+import time
+import uuid
+
+from fakepve import PveError
+from fakepve.routing import die, param_error, split_list
+from fakepve.server import USER, ok, params
+
+from .privileges import BUILTIN_ROLES, PRIVILEGES
+
+# pve-access-control's user, realm and token id patterns (Auth/Plugin.pm, AccessControl.pm).
+USERID = re.compile(r'^([^\s:/]+)@([A-Za-z][A-Za-z0-9.\-_]+)$')
+TOKENID = re.compile(r'^([^\s:/]+@[A-Za-z][A-Za-z0-9.\-_]+)!([A-Za-z][A-Za-z0-9.\-_]+)$')
+# AccessControl::check_path: the paths an ACL entry may be set on.
+_SEG = r'[A-Za-z0-9.\-_]+'
+ACL_PATH = re.compile(r'^(?:/|/access|/access/groups|/access/groups/{s}|/access/realm|/access/realm/{s}'
+                      r'|/nodes|/nodes/{s}|/pool|/pool/{s}(?:/{s}){{0,2}}|/sdn|/sdn/\w[\w\-/.]*'
+                      r'|/storage|/storage/{s}|/vms|/vms/[1-9][0-9]{{2,}}|/mapping|/mapping/{s}|/mapping/{s}/{s})$'
+                      .format(s=_SEG))
+# Top levels of GET /access/permissions without a path (RPCEnvironment::get_effective_permissions).
+EFFECTIVE_PATHS = ('/', '/access', '/access/groups', '/nodes', '/pool', '/sdn', '/storage', '/vms')
+# The `cap` of a login (RPCEnvironment::compute_api_permission): section -> privilege prefixes.
+CAP_SECTIONS = {'vms': ('VM.', 'Permissions.Modify'), 'access': ('User.', 'Group.', 'Permissions.Modify'),
+                'storage': ('Datastore.', 'Permissions.Modify'), 'nodes': ('Sys.', 'Permissions.Modify'),
+                'sdn': ('SDN.', 'Permissions.Modify'), 'dc': ('Sys.Audit', 'Sys.Modify', 'SDN.'),
+                'mapping': ('Mapping.', 'Permissions.Modify')}
+CAP_PATHS = ('/', '/nodes', '/access/groups', '/vms', '/storage', '/sdn', '/mapping')
+REALMS = {'pam': 'Linux PAM standard authentication', 'pve': 'Proxmox VE authentication server'}
+USER_FIELDS = ('firstname', 'lastname', 'email', 'comment', 'keys')
+
+
+def normalize_path(path):
+    """AccessControl::normalize_path: one slash between segments, none at the end; None if it has odd characters."""
+    if not path:
+        return None
+    path = '/' + re.sub(r'/+', '/', str(path)).strip('/')
+    return path if re.fullmatch(r'[A-Za-z0-9.\-_/]+', path) else None
+
+
+def path_levels(path):
+    """'/vms/100' -> ['/', '/vms', '/vms/100']: the levels the ACL walk visits."""
+    parts = [p for p in path.split('/') if p]
+    return ['/'] + ['/' + '/'.join(parts[:n]) for n in range(1, len(parts) + 1)]
+
+
+@dataclasses.dataclass
+class Token:
+    privsep: int = 1
+    expire: int | None = None
+    comment: str | None = None
+
+    def info(self):
+        return dict((k, v) for k, v in dataclasses.asdict(self).items() if v is not None)
+
+
+@dataclasses.dataclass
+class User:
+    userid: str
+    enable: int = 1
+    expire: int | None = None
+    firstname: str | None = None
+    lastname: str | None = None
+    email: str | None = None
+    comment: str | None = None
+    keys: str | None = None
+    tokens: dict = dataclasses.field(default_factory=dict)  # tokenid -> Token
+
+    @property
+    def realm(self):
+        return self.userid.rpartition('@')[2]
+
+    def fields(self):
+        """enable, expire and the set names, as PVE's extract_user_data gives them."""
+        out = {'enable': self.enable}
+        if self.expire:
+            out['expire'] = self.expire
+        out.update((k, getattr(self, k)) for k in USER_FIELDS if getattr(self, k))
+        return out
+
+
+@dataclasses.dataclass
+class Group:
+    groupid: str
+    comment: str | None = None
+    users: set = dataclasses.field(default_factory=set)
+
+
+class UserConfig(object):
+    """PVE's /etc/pve/user.cfg without the ACL and the pools (those are pve.acl and fakepve's pool tables)."""
+
+    def __init__(self):
+        self.users = {'root@pam': User('root@pam')}
+        self.groups = {}
+        # roleid -> privileges; the built-in ones are PVE's "special" roles.
+        self.roles = dict(BUILTIN_ROLES)
+
+    def groups_of(self, userid):
+        return sorted(g.groupid for g in self.groups.values() if userid in g.users)
+
+    def token(self, tokenid):
+        """The Token of 'user@realm!name', or None."""
+        found = TOKENID.match(tokenid)
+        user = self.users.get(found.group(1)) if found else None
+        return user.tokens.get(found.group(2)) if user else None
+
+
+class AccessControl(object):
+    """Mixin of LabPve (before FakePve in the MRO): the state, the evaluation and the /access API."""
+
+    def _init_access(self):
+        self.user_cfg = UserConfig()
+        # Access control is on from the start: a user holds nothing until an ACL entry grants it.
+        self.acl = {}
+        # Linux accounts on the nodes: pam users that can hold a password (PAM's store_password runs usermod).
+        self.linux_accounts = {'root'}
+        if self.user != 'root@pam':
+            # The fake's own login (another than root@pam) is an administrator of everything.
+            self.add_user(self.user, password=self.password)
+            self.set_acl('/', 'user', self.user, 'Administrator')
+
+    # ------------------------------------------------------------------ state
+
+    def add_user(self, userid, password=None, groups=(), tokens=(), **fields):
+        """Add a user as POST /access/users does (ValueError on bad input); returns the User.
+
+        A pam user with a password stands for an existing Linux account. tokens: dicts with tokenid, privsep,
+        expire, comment and secret.
+        """
+        found = USERID.match(userid)
+        if not found or len(userid) > 64:
+            raise ValueError("value '{0}' does not look like a valid user name".format(userid))
+        if userid in self.user_cfg.users and userid != 'root@pam':
+            raise ValueError("user '{0}' already exists".format(userid))
+        unknown = set(fields) - set(USER_FIELDS) - {'enable', 'expire'}
+        if unknown:
+            raise ValueError('unknown user fields: {0}'.format(', '.join(sorted(unknown))))
+        user = self.user_cfg.users.setdefault(userid, User(userid))
+        for key, value in fields.items():
+            setattr(user, key, value)
+        for groupid in groups:
+            if groupid not in self.user_cfg.groups:
+                self.add_group(groupid)
+            self.user_cfg.groups[groupid].users.add(userid)
+        if password is not None:
+            if found.group(2) == 'pam':
+                self.linux_accounts.add(found.group(1))
+            if userid == self.user:
+                self.password = password
+            else:
+                self.users[userid] = password
+        for token in tokens:
+            token = dict(token)
+            self.add_token(userid, token.pop('tokenid'), **token)
+        return user
+
+    def add_group(self, groupid, comment=None):
+        if not re.fullmatch(_SEG, groupid):
+            raise ValueError("group name '{0}' contains invalid characters".format(groupid))
+        self.user_cfg.groups[groupid] = Group(groupid, comment)
+        return self.user_cfg.groups[groupid]
+
+    def add_role(self, roleid, privs):
+        """A custom role; privs is a list or PVE's comma/space separated string."""
+        privs = split_list(privs) if isinstance(privs, str) else list(privs)
+        bad = [p for p in privs if p not in PRIVILEGES]
+        if bad:
+            raise ValueError("invalid privilege '{0}'".format(bad[0]))
+        self.user_cfg.roles[roleid] = frozenset(privs)
+
+    def add_token(self, userid, tokenid, privsep=1, expire=None, comment=None, secret=None):
+        """An API token of an existing user; returns its secret (a new UUID unless given)."""
+        if userid not in self.user_cfg.users:
+            raise ValueError("no such user ('{0}')".format(userid))
+        self.user_cfg.users[userid].tokens[tokenid] = Token(1 if privsep else 0, expire or None, comment or None)
+        secret = secret or str(uuid.uuid4())
+        self.apitokens['{0}!{1}'.format(userid, tokenid)] = secret
+        return secret
+
+    def set_acl(self, path, kind, ugid, roleid, propagate=1):
+        """Add (or replace) one ACL entry; kind is 'user', 'group' or 'token'."""
+        if kind not in ('user', 'group', 'token'):
+            raise ValueError('ACL type must be user, group or token, not {0!r}'.format(kind))
+        if roleid not in self.user_cfg.roles:
+            raise ValueError("role '{0}' does not exist".format(roleid))
+        path = normalize_path(path)
+        if path is None or not ACL_PATH.match(path):
+            raise ValueError('invalid ACL path {0!r}'.format(path))
+        self.delete_acl(path, kind, ugid, roleid)
+        self.acl.setdefault((kind, ugid), []).append((path, roleid, 1 if propagate else 0))
+
+    def delete_acl(self, path, kind, ugid, roleid):
+        entries = self.acl.get((kind, ugid), [])
+        entries[:] = [e for e in entries if (e[0], e[1]) != (path, roleid)]
+
+    def acl_entries(self):
+        """Every ACL entry as GET /access/acl lists them."""
+        out = [{'path': path, 'type': kind, 'ugid': ugid, 'roleid': roleid, 'propagate': propagate}
+               for (kind, ugid), entries in self.acl.items() for path, roleid, propagate in entries]
+        return sorted(out, key=lambda e: (e['path'], e['type'], e['ugid'], e['roleid']))
+
+    def _forget_acl(self, keep):
+        """Drop the ACL entries for which keep((type, ugid), entry) is false."""
+        for key, entries in self.acl.items():
+            entries[:] = [e for e in entries if keep(key, e)]
+
+    def grant(self, user, path, *privs):
+        """fakepve's grant(), kept working: an ad-hoc role with these privileges on path, propagated."""
+        roleid = 'Grant-' + '-'.join(sorted(p.replace('.', '') for p in privs))[:120]
+        self.user_cfg.roles[roleid] = frozenset(privs)
+        if '!' in user:
+            owner, _, tokenid = user.partition('!')
+            if owner not in self.user_cfg.users:
+                self.add_user(owner)
+            if self.user_cfg.token(user) is None:
+                self.add_token(owner, tokenid, secret=self.apitokens.get(user))
+            self.set_acl(path, 'token', user, roleid)
+        else:
+            if user not in self.user_cfg.users:
+                self.add_user(user)
+            self.set_acl(path, 'user', user, roleid)
+
+    # ------------------------------------------------------------- evaluation
+
+    def acl_roles(self, ugid, path):
+        """PVE::AccessControl::roles: {roleid: propagate} of a user or token on path (pools not included)."""
+        if ugid == 'root@pam':
+            return {'Administrator': 1}
+        if '!' in ugid:
+            token = self.user_cfg.token(ugid)
+            if token is None:
+                return {}
+            if not token.privsep:
+                return self.acl_roles(ugid.partition('!')[0], path)
+            layers = [self.acl.get(('token', ugid), [])]
+        else:
+            layers = [self.acl.get(('user', ugid), []),
+                      [e for g in self.user_cfg.groups_of(ugid) for e in self.acl.get(('group', g), [])]]
+        roles = {}
+        levels = path_levels(path)
+        for depth, level in enumerate(levels):
+            final = depth == len(levels) - 1
+            for entries in layers:
+                found = dict((role, prop) for where, role, prop in entries if where == level and (final or prop))
+                if found:
+                    roles = found  # replaces what was inherited; the token's or user's entries hide the groups'
+                    break
+        if 'NoAccess' in roles:
+            return {'NoAccess': roles['NoAccess']}
+        return roles
+
+    def _pool_paths(self, path):
+        """The /pool/<name> paths whose roles reach path (a pool member VM or storage)."""
+        found = re.fullmatch(r'/vms/(\d+)', path)
+        if found:
+            return ['/pool/' + name for name, ids in sorted(self.pools.items()) if int(found.group(1)) in ids]
+        found = re.fullmatch(r'/storage/([^/]+)', path)
+        if found:
+            return ['/pool/' + name for name, meta in sorted(self.pool_info.items())
+                    if found.group(1) in meta.get('storage', ()) and name in self.pools]
+        return []
+
+    def permissions(self, ugid, path):
+        """RPCEnvironment::permissions: {privilege: propagate} a user or token holds on path."""
+        if ugid is None:
+            return {}
+        if ugid == 'root@pam':
+            return dict.fromkeys(PRIVILEGES, 1)
+        path = normalize_path(path) or path
+        owner = None
+        if '!' in ugid:
+            token = self.user_cfg.token(ugid)
+            if token is None:
+                return {}
+            owner = self.permissions(ugid.partition('!')[0], path)
+            if not token.privsep:
+                return owner
+        roles = self.acl_roles(ugid, path)
+        pool_roles = {}
+        for pool_path in self._pool_paths(path):
+            pool_roles.update(dict.fromkeys(self.acl_roles(ugid, pool_path), 0))
+        if pool_roles and 'NoAccess' not in roles:
+            if 'NoAccess' in pool_roles:
+                roles = {'NoAccess': 0}  # a pool's NoAccess beats the regular entries
+            else:
+                for role in pool_roles:
+                    roles.setdefault(role, 0)  # pool roles never propagate
+        privs = {}
+        for role, propagate in roles.items():
+            for priv in self.user_cfg.roles.get(role, ()):
+                privs[priv] = privs.get(priv, 0) or propagate
+        if owner is not None:
+            privs = dict((p, owner[p] and v) for p, v in privs.items() if p in owner)
+        return privs
+
+    def allowed(self, user, path, priv):
+        """fakepve's single permission predicate, answered by PVE's evaluation."""
+        if user == 'root@pam':
+            return True
+        return priv in self.permissions(user, path)
+
+    def effective_permissions(self, ugid):
+        """GET /access/permissions without a path: every path that matters, with what ugid holds there."""
+        paths = set(EFFECTIVE_PATHS) | set(e['path'] for e in self.acl_entries())
+        for name, ids in self.pools.items():
+            paths.update('/vms/{0}'.format(vmid) for vmid in ids)
+            paths.update('/storage/' + sid for sid in self.pool_info.get(name, {}).get('storage', ()))
+        out = {}
+        for path in sorted(paths):
+            held = self.permissions(ugid, path)
+            if held:
+                out[path] = held
+        return out
+
+    def capabilities(self, ugid):
+        """The `cap` of a login ticket (RPCEnvironment::compute_api_permission)."""
+        cap = dict((section, {}) for section in CAP_SECTIONS)
+        for path in dict.fromkeys(CAP_PATHS + tuple(e['path'] for e in self.acl_entries())):
+            held = self.permissions(ugid, path)
+            top = path.split('/')[1] if path != '/' else 'dc'
+            if top == 'pool':
+                for priv in held:
+                    if priv.startswith('VM.') or priv == 'Permissions.Modify':
+                        cap['vms'][priv] = 1
+                    if priv.startswith('Datastore.') or priv == 'Permissions.Modify':
+                        cap['storage'][priv] = 1
+            elif top in cap:
+                cap[top].update((p, 1) for p in held if p.startswith(CAP_SECTIONS[top]))
+        return cap
+
+    def check_user_enabled(self, userid):
+        """AccessControl::check_user_enabled: the reason userid may not log in, or None."""
+        user = self.user_cfg.users.get(userid)
+        if user is None:
+            return "no such user ('{0}')".format(userid)
+        if not user.enable:
+            return "user '{0}' is disabled".format(userid)
+        if user.expire and user.expire < time.time():
+            return "user '{0}' access expired".format(userid)
+        return None
+
+    # ------------------------------------------------- authentication (fakepve hooks)
+
+    def check_password(self, user, password):
+        """A login with a password: the user exists in user.cfg and its realm holds this password."""
+        if user == self.user:
+            stored = self.password
+        elif user in self.user_cfg.users:
+            stored = self.users.get(user)
+        else:
+            return False
+        return stored is not None and hmac.compare_digest(str(stored).encode(), str(password).encode())
+
+    def _authenticate(self, request):
+        """fakepve's ticket and token check, then PVE's: the user still exists and is enabled, the token is valid."""
+        who = super()._authenticate(request)
+        if who is None:
+            return who
+        userid, _, tokenid = who.partition('!')
+        why = self.check_user_enabled(userid)
+        if why is None and tokenid:
+            token = self.user_cfg.token(who)
+            if token is None:
+                why = "no such token '{0}' for user '{1}'".format(tokenid, userid)
+            elif token.expire and token.expire < time.time():
+                why = "token '{0}' access expired".format(tokenid)
+        if why:
+            raise PveError(401, why)
+        return who
+
+    def check_permissions(self, user, perms, values, declared=None):
+        """RPCEnvironment::check_api2_permissions: only the root@pam login itself skips the checks."""
+        if user == 'root@pam':
+            return
+        if perms and perms.get('user') in ('all', 'world') and (user is not None or perms['user'] == 'world'):
+            return
+        if user is None or not perms or 'check' not in perms:
+            raise PveError(403, 'Permission check failed (user != root@pam)')
+        allowed, why = self._check(user, perms['check'], values, declared)
+        if not allowed:
+            raise PveError(403, 'Permission check failed ({0})'.format(why) if why else 'Permission check failed')
+
+    def _check(self, user, check, values, declared=None):
+        """The permission rules fakepve simplifies, as RPCEnvironment::exec_api2_perm_check has them."""
+        form = check[0]
+        if form == 'userid-param' and check[1] == 'self':
+            # A token is not its owner here.
+            return values.get('userid') in self.user_cfg.users and values.get('userid') == user, ''
+        if form == 'userid-group':
+            return self._check_userid_group(user, check[1], dict(zip(check[2::2], check[3::2])), values)
+        if form == 'perm-modify':
+            return self._may_modify_acl(user, normalize_path(values.get('path')))
+        return super()._check(user, check, values, declared)
+
+    def _check_userid_group(self, user, privs, opts, values):
+        """User.Modify (or the given privileges) on /access/groups, or on the groups involved."""
+        userid = values.get('userid')
+        existing = opts.get('groups_param') != 'create'
+        wanted = '|'.join(privs)
+        if existing and userid not in self.user_cfg.users:
+            return False, ''
+        if any(self.allowed(user, '/access/groups', p) for p in privs):
+            return True, ''
+        mine = set(g for g in self.user_cfg.groups if any(self.allowed(user, '/access/groups/' + g, p) for p in privs))
+        if opts.get('groups_param'):
+            asked = split_list(values.get('groups'))
+            if not asked:
+                return False, '/access/groups, ' + wanted
+            for groupid in asked:
+                if groupid not in mine:
+                    return False, '/access/groups/{0}, {1}'.format(groupid, wanted)
+        if existing and not any(userid in self.user_cfg.groups[g].users for g in mine):
+            return False, ''
+        return True, ''
+
+    def _may_modify_acl(self, user, path):
+        """RPCEnvironment::check_perm_modify: Permissions.Modify, or the object's own allocate privilege."""
+        if path is None:
+            return False, ''
+        privs = ['Permissions.Modify']
+        for prefix, priv in (('/storage/', 'Datastore.Allocate'), ('/vms/', 'VM.Allocate'), ('/pool/', 'Pool.Allocate')):
+            if path.startswith(prefix):
+                privs.append(priv)
+        return any(self.allowed(user, path, p) for p in privs), '{0}, {1}'.format(path, '|'.join(privs))
+
+    # --------------------------------------------------------- hand-written routes
+
+    async def _ticket(self, request):
+        """POST /access/ticket: a password login (or ticket renewal) of an enabled user of user.cfg."""
+        p = await params(request)
+        username = str(p.get('username', ''))
+        if p.get('realm'):
+            username += '@' + str(p['realm'])
+        password = str(p.get('password', ''))
+        renewal = self.tickets.get(password)
+        if renewal and (renewal['expires'] < time.time() or renewal['user'] not in ('root@pam', username)):
+            renewal = None
+        if self.check_user_enabled(username) or not (renewal or self.check_password(username, password)):
+            raise PveError(401, 'authentication failure')
+        if self.tfa:
+            return await super()._ticket(request)
+        ticket, csrf = self.issue_ticket(username)
+        data = {'ticket': ticket, 'CSRFPreventionToken': csrf, 'username': username, 'cap': self.capabilities(username)}
+        if self.allowed(username, '/', 'Sys.Audit'):
+            data['clustername'] = self.cluster_name
+        return ok(data)
+
+    async def _password(self, request):
+        """PUT /access/password: oneself (confirming the old password), root, or a user administrator."""
+        user = request[USER]
+        if '!' in user:
+            raise PveError(403, 'Permission check failed (API token not allowed)')
+        p = self._verify(request, await params(request))
+        userid = p['userid']
+        if userid not in self.user_cfg.users:
+            raise die("no such user ('{0}')".format(userid))
+        if user != 'root@pam':
+            if userid == 'root@pam':
+                raise PveError(403, 'Permission check failed')
+            if p.get('confirmation-password') is None:
+                raise param_error(**{'confirmation-password': 'password is required to modify user'})
+            if not self.check_password(user, p['confirmation-password']):
+                raise die('invalid credentials')
+            if userid == user:
+                why = self.check_user_enabled(userid)
+                if why:
+                    raise die(why)
+            else:
+                realm_ok = self.allowed(user, '/access/realm/' + userid.rpartition('@')[2], 'Realm.AllocateUser')
+                if not (realm_ok and self._check_userid_group(user, ['User.Modify'], {}, p)[0]):
+                    raise PveError(403, 'Permission check failed')
+                if userid.endswith('@pam'):
+                    raise PveError(403, 'Permission check failed')
+        self._store_password(userid, p['password'])
+        return ok()
+
+    def _store_password(self, userid, password, fail=''):
+        """AccessControl::domain_set_password: pve keeps it, pam needs the Linux account."""
+        name, _, realm = userid.rpartition('@')
+        if realm == 'pve':
+            self.users[userid] = password
+        elif realm == 'pam':
+            if name not in self.linux_accounts:
+                raise die("{0}change password failed: command 'usermod -p '********' {1}' failed: exit code 6"
+                          .format(fail, name))
+            if userid == self.user:
+                self.password = password
+            else:
+                self.users[userid] = password
+        else:
+            raise die("{0}auth domain '{1}' does not exist".format(fail, realm))
+
+    async def _permissions(self, v, user):
+        """GET /access/permissions: one's own (or one's tokens'), or anyone's with Sys.Audit on /access."""
+        who = v.get('userid') or user
+        if who != user and who.partition('!')[0] != user and not self.allowed(user, '/access', 'Sys.Audit'):
+            raise PveError(403, 'Permission check failed (/access, Sys.Audit)')
+        if v.get('path') is not None:
+            return {v['path']: self.permissions(who, v['path'])}
+        return self.effective_permissions(who)
+
+    # --------------------------------------------------------------- /access API
+
+    def _routes_lab_access(self):
+        users = '/access/users'
+        one = users + '/{userid}'
+        token = one + '/token/{tokenid}'
+        groups = '/access/groups'
+        roles = '/access/roles'
+        return [('GET', '/access/domains', self._realm_index),
+                ('GET', users, self._user_index), ('POST', users, self._user_create),
+                ('GET', one, self._user_read), ('PUT', one, self._user_update), ('DELETE', one, self._user_delete),
+                ('GET', one + '/token', self._token_index), ('GET', token, self._token_read),
+                ('POST', token, self._token_create), ('PUT', token, self._token_update),
+                ('DELETE', token, self._token_delete),
+                ('GET', groups, self._group_index), ('POST', groups, self._group_create),
+                ('GET', groups + '/{groupid}', self._group_read), ('PUT', groups + '/{groupid}', self._group_update),
+                ('DELETE', groups + '/{groupid}', self._group_delete),
+                ('GET', roles, self._role_index), ('POST', roles, self._role_create),
+                ('GET', roles + '/{roleid}', self._role_read), ('PUT', roles + '/{roleid}', self._role_update),
+                ('DELETE', roles + '/{roleid}', self._role_delete),
+                ('GET', '/access/acl', self._acl_index), ('PUT', '/access/acl', self._acl_update)]
+
+    async def _realm_index(self, v, user):
+        return [{'realm': realm, 'type': realm, 'comment': comment} for realm, comment in sorted(REALMS.items())]
+
+    def _user(self, userid, fail=''):
+        found = self.user_cfg.users.get(userid)
+        if found is None:
+            raise die("{0}no such user ('{1}')".format(fail, userid))
+        return found
+
+    def _check_groups(self, groupids, fail):
+        for groupid in groupids:
+            if groupid not in self.user_cfg.groups:
+                raise die("{0}no such group '{1}'".format(fail, groupid))
+
+    async def _user_index(self, v, user):
+        privs = ('User.Modify', 'Sys.Audit')
+        see_all = any(self.allowed(user, '/access/groups', p) for p in privs)
+        visible = set()
+        for group in self.user_cfg.groups.values():
+            if any(self.allowed(user, '/access/groups/' + group.groupid, p) for p in privs):
+                visible |= group.users
+        out = []
+        for userid, entry in sorted(self.user_cfg.users.items()):
+            if not (see_all or userid == user or userid in visible):
+                continue
+            if v.get('enabled') is not None and bool(entry.enable) != bool(v['enabled']):
+                continue
+            item = dict(entry.fields(), userid=userid)
+            if entry.realm in REALMS:
+                item['realm-type'] = entry.realm
+            if v.get('full'):
+                item['groups'] = ','.join(self.user_cfg.groups_of(userid))
+                item['tokens'] = [dict(t.info(), tokenid=name) for name, t in sorted(entry.tokens.items())]
+            out.append(item)
+        return out
+
+    async def _user_create(self, v, user):
+        fail = 'create user failed: '
+        userid = v['userid']
+        if userid in self.user_cfg.users:
+            raise die("{0}user '{1}' already exists".format(fail, userid))
+        groups = split_list(v.get('groups'))
+        self._check_groups(groups, fail)
+        if v.get('password') is not None:
+            self._store_password(userid, v['password'], fail)
+        fields = dict((k, v[k]) for k in USER_FIELDS if v.get(k))
+        self.add_user(userid, groups=groups, enable=1 if v.get('enable', 1) else 0, expire=v.get('expire') or None,
+                      **fields)
+
+    async def _user_read(self, v, user):
+        entry = self._user(v['userid'])
+        return dict(entry.fields(), groups=self.user_cfg.groups_of(entry.userid),
+                    tokens=dict((name, t.info()) for name, t in entry.tokens.items()))
+
+    async def _user_update(self, v, user):
+        fail = 'update user failed: '
+        entry = self._user(v['userid'], fail)
+        groups = split_list(v.get('groups'))
+        self._check_groups(groups, fail)
+        if v.get('enable') is not None:
+            entry.enable = 1 if v['enable'] else 0
+        if v.get('expire') is not None:
+            entry.expire = v['expire'] or None
+        if v.get('groups') is not None and not v.get('append'):
+            for group in self.user_cfg.groups.values():
+                group.users.discard(entry.userid)
+        for groupid in groups:
+            self.user_cfg.groups[groupid].users.add(entry.userid)
+        for key in USER_FIELDS:
+            if v.get(key) is not None:
+                setattr(entry, key, v[key])
+
+    async def _user_delete(self, v, user):
+        entry = self._user(v['userid'], 'delete user failed: ')
+        userid = entry.userid
+        for group in self.user_cfg.groups.values():
+            group.users.discard(userid)
+        for tokenid in entry.tokens:
+            self.apitokens.pop('{0}!{1}'.format(userid, tokenid), None)
+        self._forget_acl(lambda key, e: not (key == ('user', userid) or key[1].startswith(userid + '!')))
+        self.users.pop(userid, None)
+        del self.user_cfg.users[userid]
+        if userid == 'root@pam':
+            self.user_cfg.users[userid] = User(userid)  # PVE puts root@pam back on the next read of user.cfg
+
+    def _token(self, v):
+        entry = self._user(v['userid'])
+        found = entry.tokens.get(v['tokenid'])
+        if found is None:
+            raise die("no such token '{0}' for user '{1}'".format(v['tokenid'], entry.userid))
+        return entry, found
+
+    async def _token_index(self, v, user):
+        entry = self._user(v['userid'])
+        return [dict(t.info(), tokenid=name) for name, t in sorted(entry.tokens.items())]
+
+    async def _token_read(self, v, user):
+        return self._token(v)[1].info()
+
+    async def _token_create(self, v, user):
+        entry = self._user(v['userid'])
+        if v['tokenid'] in entry.tokens:
+            raise param_error(tokenid='Token already exists.')
+        secret = self.add_token(entry.userid, v['tokenid'], privsep=v.get('privsep', 1), expire=v.get('expire'),
+                                comment=v.get('comment'))
+        return {'info': entry.tokens[v['tokenid']].info(), 'value': secret,
+                'full-tokenid': '{0}!{1}'.format(entry.userid, v['tokenid'])}
+
+    async def _token_update(self, v, user):
+        entry, token = self._token(v)
+        if v.get('privsep') is not None:
+            token.privsep = 1 if v['privsep'] else 0
+        if v.get('expire') is not None:
+            token.expire = v['expire'] or None
+        if v.get('comment') is not None:
+            token.comment = v['comment'] or None
+        for key in split_list(v.get('delete')):
+            if key != 'comment':
+                raise param_error(delete="unknown option '{0}'".format(key))
+            token.comment = None
+        out = token.info()
+        if v.get('regenerate'):
+            full = '{0}!{1}'.format(entry.userid, v['tokenid'])
+            out.update(value=str(uuid.uuid4()), **{'full-tokenid': full})
+            self.apitokens[full] = out['value']
+        return out
+
+    async def _token_delete(self, v, user):
+        entry, _token = self._token(v)
+        full = '{0}!{1}'.format(entry.userid, v['tokenid'])
+        del entry.tokens[v['tokenid']]
+        self.apitokens.pop(full, None)
+        self._forget_acl(lambda key, e: key != ('token', full))  # PVE drops them on its next read of user.cfg
+
+    async def _group_index(self, v, user):
+        out = []
+        for groupid, group in sorted(self.user_cfg.groups.items()):
+            if not any(self.allowed(user, '/access/groups/' + groupid, p)
+                       for p in ('User.Modify', 'Sys.Audit', 'Group.Allocate')):
+                continue
+            item = {'groupid': groupid, 'users': ','.join(sorted(group.users))}
+            if group.comment:
+                item['comment'] = group.comment
+            out.append(item)
+        return out
+
+    def _group(self, groupid, fail=''):
+        group = self.user_cfg.groups.get(groupid)
+        if group is None:
+            raise die("{0}group '{1}' does not exist".format(fail, groupid))
+        return group
+
+    async def _group_create(self, v, user):
+        if v['groupid'] in self.user_cfg.groups:
+            raise die("create group failed: group '{0}' already exists".format(v['groupid']))
+        self.add_group(v['groupid'], v.get('comment') or None)
+
+    async def _group_read(self, v, user):
+        group = self._group(v['groupid'])
+        out = {'members': sorted(group.users)}
+        if group.comment:
+            out['comment'] = group.comment
+        return out
+
+    async def _group_update(self, v, user):
+        group = self._group(v['groupid'], 'update group failed: ')
+        if v.get('comment') is not None:
+            group.comment = v['comment'] or None
+
+    async def _group_delete(self, v, user):
+        self._group(v['groupid'], 'delete group failed: ')
+        del self.user_cfg.groups[v['groupid']]
+        self._forget_acl(lambda key, e: key != ('group', v['groupid']))
+
+    async def _role_index(self, v, user):
+        return [{'roleid': roleid, 'privs': ','.join(sorted(privs)), 'special': 1 if roleid in BUILTIN_ROLES else 0}
+                for roleid, privs in sorted(self.user_cfg.roles.items())]
+
+    @staticmethod
+    def _privs(v):
+        privs = split_list(v.get('privs'))
+        for priv in privs:
+            if priv not in PRIVILEGES:
+                raise param_error(privs="invalid format - invalid privilege '{0}'\n".format(priv))
+        return privs
+
+    async def _role_create(self, v, user):
+        roleid = v['roleid']
+        if roleid.lower().startswith('pve'):
+            raise param_error(roleid="cannot use role ID starting with the (case-insensitive) 'PVE' namespace")
+        privs = self._privs(v)
+        if roleid in self.user_cfg.roles:
+            raise die("create role failed: role '{0}' already exists".format(roleid))
+        self.add_role(roleid, privs)
+
+    async def _role_read(self, v, user):
+        privs = self.user_cfg.roles.get(v['roleid'])
+        if privs is None:
+            raise die("role '{0}' does not exist".format(v['roleid']))
+        return dict.fromkeys(sorted(privs), 1)
+
+    async def _role_update(self, v, user):
+        roleid = v['roleid']
+        if roleid in BUILTIN_ROLES:
+            raise die("auto-generated role '{0}' cannot be modified".format(roleid))
+        privs = self._privs(v)
+        if roleid not in self.user_cfg.roles:
+            raise die("update role failed: role '{0}' does not exist".format(roleid))
+        if v.get('append'):
+            privs = set(privs) | self.user_cfg.roles[roleid]
+        self.add_role(roleid, privs)
+
+    async def _role_delete(self, v, user):
+        roleid = v['roleid']
+        if roleid in BUILTIN_ROLES:
+            raise die("auto-generated role '{0}' cannot be deleted".format(roleid))
+        if roleid not in self.user_cfg.roles:
+            raise die("delete role failed: role '{0}' does not exist".format(roleid))
+        del self.user_cfg.roles[roleid]
+        self._forget_acl(lambda key, e: e[1] != roleid)  # PVE ignores them on its next read of user.cfg
+
+    async def _acl_index(self, v, user):
+        audit = self.allowed(user, '/access', 'Sys.Audit')
+        return [e for e in self.acl_entries() if audit or self._may_modify_acl(user, e['path'])[0]]
+
+    async def _acl_update(self, v, user):
+        """PUT /access/acl (API2/ACL.pm update_acl): every change is checked before any is made."""
+        if not (v.get('users') or v.get('groups') or v.get('tokens')):
+            raise param_error(**dict.fromkeys(('users', 'groups', 'tokens'),
+                                              "either 'users', 'groups' or 'tokens' is required."))
+        delete = bool(v.get('delete'))
+        path = normalize_path(v['path'])
+        if path is None or (not delete and not ACL_PATH.match(path)):
+            raise param_error(path="invalid ACL path '{0}'".format(v['path']))
+        propagate = 1 if v.get('propagate', 1) else 0
+        fail = 'ACL update failed: '
+        mine = self.permissions(user, path)
+        changes = []
+        for roleid in split_list(v['roles']):
+            if roleid not in self.user_cfg.roles:
+                raise die("{0}role '{1}' does not exist".format(fail, roleid))
+            if 'Permissions.Modify' not in mine:
+                # With only VM.Allocate (or the like) one may hand out no more than one holds.
+                verb = 'remove' if delete else 'add'
+                for priv in sorted(self.user_cfg.roles[roleid]):
+                    if priv not in mine:
+                        raise param_error(role="Cannot {0} role '{1}' - requires 'Permissions.Modify' or superset "
+                                               "of privileges.".format(verb, roleid))
+                    if propagate and mine[priv] != propagate and not delete:
+                        raise param_error(role="Cannot {0} role '{1}' with propagation - requires "
+                                               "'Permissions.Modify' or propagated superset of privileges."
+                                          .format(verb, roleid))
+                if roleid == 'NoAccess':
+                    raise param_error(role="Cannot {0} role 'NoAccess' - requires 'Permissions.Modify'".format(verb))
+            for groupid in split_list(v.get('groups')):
+                if groupid not in self.user_cfg.groups:
+                    raise die("{0}group '{1}' does not exist".format(fail, groupid))
+                changes.append(('group', groupid, roleid))
+            for userid in split_list(v.get('users')):
+                if userid not in self.user_cfg.users:
+                    raise die("{0}user '{1}' does not exist".format(fail, userid))
+                changes.append(('user', userid, roleid))
+            for tokenid in split_list(v.get('tokens')):
+                owner, _, name = tokenid.partition('!')
+                self._user(owner, fail)
+                if self.user_cfg.token(tokenid) is None:
+                    raise die("{0}no such token '{1}' for user '{2}'".format(fail, name, owner))
+                changes.append(('token', tokenid, roleid))
+        for kind, ugid, roleid in changes:
+            if delete:
+                self.delete_acl(path, kind, ugid, roleid)
+            else:
+                self.set_acl(path, kind, ugid, roleid, propagate)
