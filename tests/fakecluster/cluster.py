@@ -1,0 +1,202 @@
+"""LabPve: fakepve's FakePve, told the truth where the collection depends on it.
+
+On top of fakepve 0.5.0 (subclassed, never patched):
+
+- access control kept and enforced (access.py);
+- per-node memory: `mem` is the node's base usage plus the configured memory of the guests running on it,
+  so a node chosen by free memory changes as VMs start and stop;
+- the guest agent of a running VM with agent=1 answers, with its ipconfig0 address or a DHCP-like lease
+  (guestagent.py), optionally only agent_delay_secs after the start;
+- clones take `clone_secs`, and VMs made through the API get default start/shutdown/stop durations;
+- a clone to another node is refused when a disk is on local storage, as qemu-server refuses it;
+- a control channel under /_fake for tests in another process (control.py).
+
+Times are PVE seconds, scaled by fakepve's `time_scale` (0: every task ends before its POST returns).
+"""
+
+import json
+import re
+import time
+
+from fakepve import FakePve, PveError
+from fakepve import agent as fake_agent
+from fakepve.qemu import drives_of, volume_ref
+from fakepve.routing import die
+from fakepve.server import PORT, USER, ok
+
+from . import guestagent
+from .access import AccessControl
+from .control import ControlChannel
+
+GiB = 1024 ** 3
+# A node described without sizes: what a small lab server has.
+NODE_DEFAULTS = {'maxmem': 16 * GiB, 'base_mem': 2 * GiB, 'maxcpu': 8, 'maxdisk': 64 * GiB}
+# Usage fields PVE leaves out of a node entry for a user without Sys.Audit on it (API2Tools::extract_node_stats).
+NODE_STATS = ('uptime', 'cpu', 'mem', 'disk', 'maxcpu', 'maxmem', 'maxdisk')
+
+
+class LabPve(AccessControl, ControlChannel, FakePve):
+    """The extended fake: access control on, node memory, guest agent, task durations, /_fake control routes."""
+
+    def __init__(self, user='root@pam', password='secret', host=None, port=PORT):
+        super().__init__(user, password, host, port)
+        self._init_access()
+        # PVE seconds a clone task takes (fakepve copies the disks in no time).
+        self.clone_secs = 0.0
+        # What VMs created or cloned through the API start with (per VM: vm.start_secs, ...).
+        self.default_start_secs = 0.0
+        self.default_shutdown_secs = 0.0
+        self.default_stop_secs = 0.0
+        self.default_agent_delay_secs = 0.0
+        # Where guests without a static ipconfig0 get their address from.
+        self.dhcp_pool = guestagent.DHCP_POOL
+        for spec in self.nodes.values():
+            spec.update((k, v) for k, v in NODE_DEFAULTS.items() if k not in spec)
+
+    # ----------------------------------------------------------------- nodes
+
+    def add_node(self, name, online=True, maxmem=None, base_mem=None, maxcpu=None, maxdisk=None):
+        """Add a node: memory in bytes (maxmem total, base_mem used by the host itself)."""
+        sizes = {'maxmem': maxmem, 'base_mem': base_mem, 'maxcpu': maxcpu, 'maxdisk': maxdisk}
+        self.nodes[name] = dict(NODE_DEFAULTS, online=online,
+                                **dict((k, v) for k, v in sizes.items() if v is not None))
+
+    def _node_spec(self, name):
+        spec = self.nodes.setdefault(name, {'online': True})
+        for key, value in NODE_DEFAULTS.items():
+            spec.setdefault(key, value)  # nodes fakepve adds on its own (add_vm, migrate) get the defaults
+        return spec
+
+    def node_memory(self, name):
+        """(used, total) bytes: the host's own use plus the configured memory of every running guest on it.
+
+        PVE reports the host's used memory; a booted guest's QEMU process holds about its configured memory,
+        so this is what a real node shows with guests that are not ballooned. Stopped guests and templates
+        use nothing.
+        """
+        spec = self._node_spec(name)
+        used = spec['base_mem']
+        used += sum(self._vm_usage(vm)['maxmem'] for vm in self.vms if vm.node == name and vm.status == 'running')
+        used += sum(self._maxmem(ct) for ct in self.cts if ct.node == name and ct.status == 'running')
+        return min(used, spec['maxmem']), spec['maxmem']
+
+    def _node_usage(self, name):
+        """The usage fields of a node entry (GET /nodes, /cluster/resources); an offline node keeps only max*."""
+        spec = self._node_spec(name)
+        out = {'maxcpu': spec['maxcpu'], 'maxmem': spec['maxmem'], 'maxdisk': spec['maxdisk']}
+        if spec.get('online', True):
+            out.update(uptime=3600, cpu=0.02, mem=self.node_memory(name)[0], disk=4 * GiB)
+        return out
+
+    def _patch_nodes(self, response, user):
+        """fakepve's answer with every node entry's usage replaced by this model's."""
+        data = json.loads(response.text)['data']
+        for item in data:
+            if item.get('type') != 'node':
+                continue
+            for key in NODE_STATS:
+                item.pop(key, None)
+            if self.allowed(user, '/nodes/' + item['node'], 'Sys.Audit'):
+                item.update(self._node_usage(item['node']))
+        return ok(data)
+
+    async def _nodes(self, request):
+        return self._patch_nodes(await super()._nodes(request), request[USER])
+
+    async def _resources(self, request):
+        return self._patch_nodes(await super()._resources(request), request[USER])
+
+    def _routes_lab_nodes(self):
+        return [('GET', '/nodes/{node}/status', self._node_status)]
+
+    async def _node_status(self, v, user):
+        used, total = self.node_memory(v['node'])
+        spec = self._node_spec(v['node'])
+        data = {'memory': {'total': total, 'used': used, 'free': total - used, 'available': total - used},
+                'cpu': 0.02, 'uptime': 3600, 'loadavg': ['0.10', '0.05', '0.01'],
+                'cpuinfo': {'cpus': spec['maxcpu'], 'cores': spec['maxcpu'], 'sockets': 1,
+                            'model': 'QEMU Virtual CPU'},
+                'rootfs': {'total': spec['maxdisk'], 'used': 4 * GiB, 'free': spec['maxdisk'] - 4 * GiB,
+                           'avail': spec['maxdisk'] - 4 * GiB},
+                'pveversion': 'pve-manager/{0}/fakecluster'.format(self.version)}
+        return self._complete('/nodes/{node}/status', data, node=v['node'])
+
+    # ----------------------------------------------------------- guest agent
+
+    def agent_ready(self, vm):
+        """True once a running VM's agent is up: agent_delay_secs (PVE seconds) after its start."""
+        delay = getattr(vm, 'agent_delay_secs', 0) * self.time_scale
+        return vm.status == 'running' and (not delay or time.time() - (vm.started_at or 0) >= delay)
+
+    async def _agent_call(self, match, values):
+        vm = self.find(values['node'], values['vmid'])
+        # An explicit vm.agent (answers set by a test), a hanging agent, a stopped VM or one without agent=1:
+        # fakepve's behaviour.
+        if vm.agent is not None or vm.agent_hangs or vm.status != 'running' or not guestagent.agent_enabled(vm.config):
+            return await super()._agent_call(match, values)
+        if not self.agent_ready(vm):
+            raise PveError(500, 'QEMU guest agent is not running')
+        command = match.template.rsplit('/', 1)[1]
+        fake_agent.record(vm, command, values)
+        if command == 'network-get-interfaces':
+            return {'result': guestagent.interfaces(vm.vmid, vm.config, self.dhcp_pool)}
+        # Every other command as fakepve answers it for an agent with no canned answers.
+        vm.agent = {}
+        try:
+            return fake_agent.result(vm, command, values)
+        finally:
+            vm.agent = None
+
+    # ------------------------------------------------------- clones and tasks
+
+    async def task(self, node, ttype, tid, user, body, vm=None, lock=True, log=()):
+        """fakepve's task; a clone first spends clone_secs (the new VM holds lock 'clone' meanwhile)."""
+        if ttype == 'qmclone' and self.clone_secs:
+            copy = body
+
+            async def body():
+                await self.pause(self.clone_secs)
+                return await copy()
+        return await super().task(node, ttype, tid, user, body, vm=vm, lock=lock, log=log)
+
+    def _uses_local_storage(self, vm, snapname=None):
+        """qemu-server's check_storage_access_clone: any disk or ISO on storage that is not shared."""
+        config = vm.snapshots.get(snapname, vm.config) if snapname else vm.config
+        for _key, volume, _props in drives_of(config):
+            sid = volume_ref(volume)[0]
+            if sid is not None and not self.storages.get(sid, {}).get('shared'):
+                return True
+        return False
+
+    async def _qm_clone(self, v, user):
+        target, node = v.get('target'), v['node']
+        src = self.vm(int(v['vmid']))
+        if target and target not in (node, 'localhost') and target in self.nodes and src is not None \
+                and src.node == node and self._uses_local_storage(src, v.get('snapname')):
+            raise die("can't clone VM to node '{0}' (VM uses local storage)".format(target))
+        upid = await super()._qm_clone(v, user)
+        self._new_vm_defaults(int(v['newid']))
+        return upid
+
+    async def _qm_create(self, v, user):
+        upid = await super()._qm_create(v, user)
+        self._new_vm_defaults(int(v['vmid']))
+        return upid
+
+    def _new_vm_defaults(self, vmid):
+        vm = self.vm(vmid)
+        if vm is not None:
+            vm.start_secs = self.default_start_secs
+            vm.shutdown_secs = self.default_shutdown_secs
+            vm.stop_secs = self.default_stop_secs
+            vm.agent_delay_secs = self.default_agent_delay_secs
+
+    # ------------------------------------------------------------------ misc
+
+    @staticmethod
+    def parse_size(text):
+        """'8G', '512M', '100' (GiB, as PVE's disk sizes) -> bytes."""
+        found = re.fullmatch(r'(\d+(?:\.\d+)?)([KMGT]?)', str(text).strip())
+        if not found:
+            raise ValueError('unable to parse size {0!r}'.format(text))
+        return int(float(found.group(1)) * 1024 ** ('KMGT'.index(found.group(2) or 'G') + 1))
