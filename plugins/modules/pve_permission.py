@@ -1,0 +1,408 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) pvelab.proxmox contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: pve_permission
+short_description: Manage Proxmox VE permissions (ACL entries), one path or hundreds per task
+version_added: 0.1.0
+description:
+  - Grants and removes roles on an ACL path (C(/access/acl)) for users, groups and API tokens.
+  - Give one statement with O(path), or many with O(entries). Either way the module reads the ACL once
+    (C(GET /access/acl)), works out every change, and makes them with as few C(PUT /access/acl) calls as PVE
+    allows (one per path, propagate flag and set of roles, however many users share it).
+  - Changing O(propagate) of an existing entry (also from V(true) to V(false)) replaces the entry.
+  - O(state=absent) removes only the entries it names; O(exclusive=true) is the one way to remove entries
+    the task does not name, and only on the paths it names.
+extends_documentation_fragment:
+  - pvelab.proxmox.api
+  - pvelab.proxmox.api.ATTRIBUTES
+options:
+  path:
+    description:
+      - The ACL path, in one of PVE's forms - V(/), V(/vms), V(/vms/{vmid}), V(/pool/{pool}), V(/nodes/{node}),
+        V(/storage/{storage}), V(/access), V(/access/groups/{group}), V(/access/realm/{realm}), V(/sdn/...),
+        V(/mapping/{type}/{id}).
+      - A trailing V(/) is dropped; empty segments, V(.) and V(..) are refused.
+      - Mutually exclusive with O(entries); one of them is required.
+    type: str
+  roles:
+    description:
+      - Roles to grant or remove, for example V(PVEVMUser). They must exist.
+      - Required with O(state=present). With O(state=absent) and no roles, every role the named users,
+        groups and tokens hold on O(path) is removed.
+      - With O(entries), the roles of items that give none.
+    type: list
+    elements: str
+  users:
+    description:
+      - Users, as V(name) (meaning V(name@pve)) or V(name@realm).
+    type: list
+    elements: str
+  groups:
+    description:
+      - Groups.
+    type: list
+    elements: str
+  tokens:
+    description:
+      - API tokens, as V(user@realm!name) (V(user!name) means V(user@pve!name)).
+    type: list
+    elements: str
+  propagate:
+    description:
+      - Whether the roles also apply below O(path) (to every VM under V(/vms), for example).
+      - With O(entries), the value for items that do not set it.
+    type: bool
+    default: true
+  exclusive:
+    description:
+      - With O(state=present), make the given entries the only ones on O(path) - every other user, group and
+        token entry there is removed. Other paths are never touched.
+    type: bool
+    default: false
+  state:
+    description:
+      - V(present) grants the roles, V(absent) removes them.
+      - With O(entries), the state of items that do not set one.
+    type: str
+    choices: [present, absent]
+    default: present
+  entries:
+    description:
+      - Many statements in one run, applied in order to the ACL as read; each is a dict with the suboptions
+        below. At least one of O(entries[].users), O(entries[].groups) and O(entries[].tokens) per item.
+      - When several items name one path and one of them has O(entries[].exclusive=true), what all the
+        O(state=present) items name on that path stays and everything else there goes.
+    type: list
+    elements: dict
+    suboptions:
+      path:
+        description: The ACL path (see O(path)).
+        type: str
+        required: true
+      roles:
+        description: Roles (see O(roles)); defaults to the top-level O(roles).
+        type: list
+        elements: str
+      users:
+        description: Users (see O(users)).
+        type: list
+        elements: str
+      groups:
+        description: Groups.
+        type: list
+        elements: str
+      tokens:
+        description: API tokens (see O(tokens)).
+        type: list
+        elements: str
+      propagate:
+        description: See O(propagate); defaults to the top-level value.
+        type: bool
+      exclusive:
+        description: See O(exclusive).
+        type: bool
+        default: false
+      state:
+        description: See O(state); defaults to the top-level value.
+        type: str
+        choices: [present, absent]
+notes:
+  - Users, groups, tokens and roles named by O(state=present) statements must exist; the module checks
+    that (and every path and name) before it writes anything. In check mode a missing one is only a
+    warning, since an earlier task of the same check run may be the one that creates it.
+  - The module reads C(/access/acl) once, and C(/access/roles), C(/access/users) and C(/access/groups) once
+    each when it needs them for the checks above.
+seealso:
+  - module: pvelab.proxmox.pve_user
+  - module: pvelab.proxmox.pve_role
+author:
+  - pvelab.proxmox developers
+'''
+
+EXAMPLES = r'''
+- name: Give alice her VM
+  pvelab.proxmox.pve_permission:
+    path: /vms/{{ alice_vmid }}
+    roles: [PVEVMUser]
+    users: [alice]
+
+- name: Every student their own VM, in one run (one PUT per VM)
+  pvelab.proxmox.pve_permission:
+    roles: [PVEVMUser]
+    entries:
+      - {path: /vms/201, users: [alice]}
+      - {path: /vms/202, users: [bob]}
+
+- name: Teachers audit everything, but only on / (not inherited)
+  pvelab.proxmox.pve_permission:
+    path: /
+    roles: [PVEAuditor]
+    groups: [teachers]
+    propagate: false
+
+- name: The lab pool belongs to the teachers group and nobody else
+  pvelab.proxmox.pve_permission:
+    path: /pool/netadmin
+    roles: [PVEVMAdmin]
+    groups: [teachers]
+    exclusive: true
+
+- name: Take bob's VM away again (his other entries stay)
+  pvelab.proxmox.pve_permission:
+    path: /vms/202
+    users: [bob]
+    state: absent
+'''
+
+RETURN = r'''
+changes:
+  description: The entry changes made (or, in check mode, that would be made), in the order made.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    action:
+      description: V(add), V(update) (propagate changed) or V(remove).
+      type: str
+      sample: add
+    path:
+      description: ACL path.
+      type: str
+      sample: /vms/201
+    type:
+      description: V(user), V(group) or V(token).
+      type: str
+      sample: user
+    ugid:
+      description: User id, group id or full token id.
+      type: str
+      sample: alice@pve
+    roleid:
+      description: Role.
+      type: str
+      sample: PVEVMUser
+    propagate:
+      description: Propagate flag of the entry (after an add or update, before a removal).
+      type: bool
+      sample: true
+acl:
+  description: Every entry on the paths the task names, after the task.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    path:
+      description: ACL path.
+      type: str
+      sample: /vms/201
+    type:
+      description: V(user), V(group) or V(token).
+      type: str
+      sample: user
+    ugid:
+      description: User id, group id or full token id.
+      type: str
+      sample: alice@pve
+    roleid:
+      description: Role.
+      type: str
+      sample: PVEVMUser
+    propagate:
+      description: Whether the role applies below the path too.
+      type: bool
+      sample: true
+entries:
+  description: One result per item of O(entries), in the same order.
+  returned: when O(entries) is given
+  type: list
+  elements: dict
+  contains:
+    path:
+      description: The item's path, normalised.
+      type: str
+      sample: /vms/201
+    state:
+      description: The item's state.
+      type: str
+      sample: present
+    changed:
+      description: Whether an entry this item names (or, with exclusive, any entry on its path) changed.
+      type: bool
+      sample: true
+api_calls:
+  description: How many C(PUT /access/acl) calls the changes took (or would take).
+  returned: always
+  type: int
+  sample: 1
+'''
+
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.pvelab.proxmox.plugins.module_utils._access import (
+    acl_calls,
+    acl_from_api,
+    acl_view,
+    diff_acl,
+    parse_acl_spec,
+    plan_acl,
+)
+from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveError
+from ansible_collections.pvelab.proxmox.plugins.module_utils._module import PveModuleBase, pve_module
+
+MAX_WORKERS = 4
+
+
+def entry_text(entry):
+    return '{type} {ugid} {roleid}{flag}'.format(flag='' if entry['propagate'] else ' (no propagate)', **entry)
+
+
+class PvePermission(PveModuleBase):
+
+    def specs(self):
+        p = self.params
+        if p['entries'] is None:
+            items = [dict(path=p['path'], roles=p['roles'], users=p['users'], groups=p['groups'], tokens=p['tokens'],
+                          propagate=p['propagate'], state=p['state'], exclusive=p['exclusive'])]
+            fields = ['path']
+        else:
+            stray = [k for k in ('users', 'groups', 'tokens') if p[k]]
+            if stray or p['exclusive']:
+                self.fail('{0} belong{1} in the items of entries, not beside them'.format(
+                    ', '.join(stray + (['exclusive'] if p['exclusive'] else [])), 's' if len(stray) < 2 else ''))
+            items = []
+            for raw in p['entries']:
+                item = dict(raw)
+                for key in ('roles', 'propagate', 'state'):
+                    if item.get(key) is None:
+                        item[key] = p[key]
+                items.append(item)
+            fields = ['entries[{0}]'.format(i) for i in range(len(items))]
+        specs, errors = [], []
+        for item, field in zip(items, fields):
+            try:
+                specs.append(parse_acl_spec(item, field=field))
+            except ValueError as exc:
+                errors.append(str(exc))
+        if errors:
+            self.fail('; '.join(errors))
+        return specs
+
+    def check_names(self, specs):
+        """Roles, users, groups and tokens that present specs grant must exist: one read of each kind needed."""
+        present = [s for s in specs if s['state'] == 'present']
+        want = {'role': set(), 'user': set(), 'group': set(), 'token': set()}
+        for spec in present:
+            want['role'].update(spec['roles'])
+            for kind, ugid in spec['principals']:
+                want[kind].add(ugid)
+        missing = []
+        if want['role']:
+            have = set(r['roleid'] for r in self.client.get('/access/roles'))
+            missing += ['role ' + r for r in sorted(want['role'] - have)]
+        if want['user'] or want['token']:
+            users = self.client.get('/access/users', full=1 if want['token'] else 0)
+            have = set(u['userid'] for u in users)
+            missing += ['user ' + u for u in sorted(want['user'] - have)]
+            tokens = set('{0}!{1}'.format(u['userid'], t.get('tokenid')) for u in users for t in (u.get('tokens') or []))
+            missing += ['token ' + t for t in sorted(want['token'] - tokens)]
+        if want['group']:
+            have = set(g['groupid'] for g in self.client.get('/access/groups'))
+            missing += ['group ' + g for g in sorted(want['group'] - have)]
+        if missing:
+            msg = 'these do not exist: {0}'.format(', '.join(missing))
+            if not self.check_mode:
+                self.fail(msg + '; nothing was changed')
+            self.module.warn(msg + ' (check mode: an earlier task may create them)')
+
+    def put(self, call):
+        # request(), not put(): the ACL's own 'path' parameter would clash with put()'s first argument.
+        self.client.request('PUT', '/access/acl', call, idempotent=True)
+
+    def execute(self):
+        specs = self.specs()
+        current = acl_from_api(self.client.get('/access/acl'))
+        self.check_names(specs)
+        target = plan_acl(current, specs)
+        changes = diff_acl(current, target)
+        calls = acl_calls(changes)
+        if calls and not self.check_mode:
+            grants = [c for c in calls if not c.get('delete')]
+            removals = [c for c in calls if c.get('delete')]
+            try:
+                # Grants before removals, so replacing one entry by another never leaves a gap.
+                for batch in (grants, removals):
+                    if len(batch) == 1:
+                        self.put(batch[0])
+                    elif batch:
+                        with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(batch))) as pool:
+                            list(pool.map(self.put, batch))
+            except PveError as exc:
+                self.result['changes'] = changes
+                self.changed()
+                self.fail('{0} (some of the {1} ACL changes may have been made; run again to finish)'.format(
+                    exc, len(changes)))
+        self.changed(bool(changes))
+        paths = set(s['path'] for s in specs)
+        self.result['changes'] = changes
+        self.result['acl'] = acl_view(target, paths)
+        self.result['api_calls'] = len(calls)
+        if self.params['entries'] is not None:
+            self.result['entries'] = [self.item_result(spec, changes) for spec in specs]
+        if changes:
+            touched = sorted(set(c['path'] for c in changes))
+            self.diff = {
+                'before': dict((p, [entry_text(e) for e in acl_view(current, [p])]) for p in touched),
+                'after': dict((p, [entry_text(e) for e in acl_view(target, [p])]) for p in touched),
+            }
+
+    @staticmethod
+    def item_result(spec, changes):
+        named = set(spec['principals'])
+        roles = set(spec['roles'])
+
+        def mine(change):
+            if change['path'] != spec['path']:
+                return False
+            if spec['exclusive']:
+                return True
+            return (change['type'], change['ugid']) in named and (not roles or change['roleid'] in roles)
+        return {'path': spec['path'], 'state': spec['state'], 'changed': any(mine(c) for c in changes)}
+
+
+def main():
+    module = pve_module(
+        dict(
+            path=dict(type='str'),
+            roles=dict(type='list', elements='str'),
+            users=dict(type='list', elements='str'),
+            groups=dict(type='list', elements='str'),
+            tokens=dict(type='list', elements='str', no_log=False),
+            propagate=dict(type='bool', default=True),
+            exclusive=dict(type='bool', default=False),
+            state=dict(type='str', choices=['present', 'absent'], default='present'),
+            entries=dict(type='list', elements='dict', options=dict(
+                path=dict(type='str', required=True),
+                roles=dict(type='list', elements='str'),
+                users=dict(type='list', elements='str'),
+                groups=dict(type='list', elements='str'),
+                tokens=dict(type='list', elements='str', no_log=False),
+                propagate=dict(type='bool'),
+                exclusive=dict(type='bool', default=False),
+                state=dict(type='str', choices=['present', 'absent']),
+            )),
+        ),
+        mutually_exclusive=[('path', 'entries')],
+        required_one_of=[('path', 'entries')],
+    )
+    PvePermission(module).run()
+
+
+if __name__ == '__main__':
+    main()
