@@ -1,0 +1,69 @@
+"""The behaviour fakecluster adds, checked on LabPve and (expected to fail) on stock fakepve.
+
+Each test runs twice: on `lab` it must pass; on `stock` it is a strict xfail, so the suite breaks if stock
+fakepve (or a LabPve that silently lost its extension) lets the assertion pass.
+"""
+
+import time
+
+from proxmoxer.core import ResourceException
+
+
+def wait_task(api, node, upid, timeout=10):
+    deadline = time.monotonic() + timeout
+    while True:
+        task = api.nodes(node).tasks(upid).status.get()
+        if task['status'] == 'stopped' or time.monotonic() > deadline:
+            return task
+        time.sleep(0.02)
+
+
+def test_created_user_logs_in_and_is_refused_on_a_neighbours_vm(either_fake):
+    root = either_fake.api()
+    root.access.users.post(userid='alice@pve', password='alice-password')
+    root.access.acl.put(path='/vms/100', users='alice@pve', roles='PVEVMUser')
+    alice = either_fake.api('alice@pve', 'alice-password')
+    assert alice.nodes('pve1').qemu(100).status.current.get()['vmid'] == 100
+    try:
+        alice.nodes('pve1').qemu(101).status.current.get()
+    except ResourceException as e:
+        assert e.status_code == 403
+    else:
+        raise AssertionError('alice read VM 101 without any ACL entry')
+
+
+def test_node_memory_follows_a_started_vm(either_fake):
+    root = either_fake.api()
+
+    def mem():
+        return [n for n in root.nodes.get() if n['node'] == 'pve1'][0]['mem']
+    before = mem()
+    wait_task(root, 'pve1', root.nodes('pve1').qemu(100).status.start.post())
+    assert mem() - before == 1024 * 1024 ** 2
+
+
+def test_agent_answers_for_a_started_clone(either_fake):
+    root = either_fake.api()
+    wait_task(root, 'pve1', root.nodes('pve1').qemu(9000).clone.post(newid=300, name='s1'))
+    wait_task(root, 'pve1', root.nodes('pve1').qemu(300).status.start.post())
+    answer = root.nodes('pve1').qemu(300).agent('network-get-interfaces').get()
+    eth0 = [i for i in answer['result'] if i['name'] == 'eth0'][0]
+    assert {'ip-address': '10.10.1.44', 'ip-address-type': 'ipv4', 'prefix': 16} in eth0['ip-addresses']
+
+
+def test_a_clone_takes_clone_secs(either_fake):
+    either_fake.pve.time_scale = 0.01
+    either_fake.pve.clone_secs = 40  # 0.4 s of wall time
+    root = either_fake.api()
+    upid = root.nodes('pve1').qemu(9000).clone.post(newid=300, name='s1')
+    assert root.nodes('pve1').tasks(upid).status.get()['status'] == 'running'
+    assert wait_task(root, 'pve1', upid)['exitstatus'] == 'OK'
+
+
+def test_privsep_token_without_acl_sees_no_vms(either_fake):
+    root = either_fake.api()
+    root.access.users.post(userid='bob@pve')
+    root.access.acl.put(path='/', users='bob@pve', roles='PVEAuditor')
+    token = root.access.users('bob@pve').token('ci').post()
+    api = either_fake.api(token='bob@pve!ci', secret=token['value'])
+    assert api.cluster.resources.get(type='vm') == []
