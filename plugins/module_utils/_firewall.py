@@ -1,0 +1,827 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) pvelab.proxmox contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""PRIVATE to pvelab.proxmox: firewall isolation of a lab's student VMs.
+
+Most of this file is pure: the desired IP set, security group and rules computed from the inputs,
+the difference to what PVE holds (rules matched by content and by the lab's comment, never by
+position), the per-VM plan, and the isolation report computed from a firewall configuration.
+The few functions that talk to PVE (read_*, apply_*) are at the end.
+
+What it takes to isolate one guest (pve-firewall src/PVE/Firewall.pm; docs/pve-facts.md "Firewall"):
+the datacenter switch (cluster options enable), the guest switch (guest options enable, with
+policy_in DROP), firewall=1 on every netN, and the rules: a VM rule of type `group` with
+`action: <group>` pulls in the lab's security group, whose rules accept traffic whose source is
+the lab's IP set `+<name>-teacher`. Student-to-student traffic is dropped by the receiver's
+policy_in.
+
+Ownership: everything the module writes carries a comment starting with `pvelab:<lab>`. The group
+reference on each VM also records the guest's firewall options (and the NICs without firewall=1)
+as they were before the module first touched it, so state=absent can put them back:
+`pvelab:<lab> group reference (was enable=0,policy_in=,policy_out=,dhcp=,nofw=net0+net1)`
+(an empty value: the option was not set). PVE keeps that comment in the guest's .fw file, so the
+record lives and dies with the VM and needs no state outside PVE.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import quote
+
+from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveApiError, PveError
+from ansible_collections.pvelab.proxmox.plugins.module_utils._validate import (
+    get_prop,
+    net_keys,
+    parse_props,
+    format_props,
+    set_prop,
+    validate_cidr,
+    validate_fw_group,
+    validate_vmid,
+)
+
+MARK = 'pvelab:'
+IPSET_SUFFIX = '-teacher'
+# Options of a guest's firewall the module sets, in the order they are recorded.
+RECORDED_OPTIONS = ('enable', 'policy_in', 'policy_out', 'dhcp')
+BLOCKING = ('DROP', 'REJECT')
+# Per-VM requests run in parallel on this many threads (PveClient is thread-safe).
+WORKERS = 8
+# ICMP type names pve-firewall accepts for proto icmp (PVE::Firewall $icmp_type_names).
+ICMP_TYPES = frozenset('''any echo-reply destination-unreachable network-unreachable host-unreachable
+protocol-unreachable port-unreachable fragmentation-needed source-route-failed network-unknown host-unknown
+network-prohibited host-prohibited TOS-network-unreachable TOS-host-unreachable communication-prohibited
+host-precedence-violation precedence-cutoff source-quench redirect network-redirect host-redirect
+TOS-network-redirect TOS-host-redirect echo-request router-advertisement router-solicitation time-exceeded
+ttl-zero-during-transit ttl-zero-during-reassembly parameter-problem ip-header-bad required-option-missing
+timestamp-request timestamp-reply address-mask-request address-mask-reply'''.split())
+# Fields that make up what a rule does (comment, enable, pos, digest, log and ipversion do not).
+RULE_FIELDS = ('type', 'action', 'macro', 'iface', 'source', 'dest', 'proto', 'dport', 'sport', 'icmp-type')
+
+
+# ===================================================================== inputs
+
+def lab_names(name):
+    """The security group and IP set names of a lab. PVE stores both in lower case (it lower-cases them
+    when it parses cluster.fw), so the module uses lower case too; the group name is at most 18 characters."""
+    group = validate_fw_group(str(name).lower(), field='name')
+    return group, group + IPSET_SUFFIX
+
+
+def marker(lab):
+    return MARK + lab
+
+
+def owned(comment, lab):
+    """True if a comment marks an object of this lab ('pvelab:net' does not own 'pvelab:netadmin ...')."""
+    text = (comment or '').strip()
+    mark = marker(lab)
+    return text == mark or text.startswith(mark + ' ')
+
+
+def parse_ranges(raw, field='vmid_range'):
+    """vmid_range as a sorted list of (first, last): a dict, or a list of dicts; overlapping ranges are refused."""
+    if raw is None:
+        return []
+    items = raw if isinstance(raw, list) else [raw]
+    ranges = []
+    for index, item in enumerate(items):
+        where = field if not isinstance(raw, list) else '{0}[{1}]'.format(field, index)
+        if not isinstance(item, dict) or set(item) - {'first', 'last'} or 'first' not in item or 'last' not in item:
+            raise ValueError('{0} must be a dict with the keys first and last, not {1!r}'.format(where, item))
+        first = validate_vmid(item['first'], where + '.first')
+        last = validate_vmid(item['last'], where + '.last')
+        if first > last:
+            raise ValueError('{0}: first ({1}) is after last ({2})'.format(where, first, last))
+        ranges.append((first, last))
+    ranges.sort()
+    for (a_first, a_last), (b_first, b_last) in zip(ranges, ranges[1:]):
+        if b_first <= a_last:
+            raise ValueError('{0}: the ranges {1}..{2} and {3}..{4} overlap'.format(field, a_first, a_last,
+                                                                                    b_first, b_last))
+    return ranges
+
+
+def _check_port_list(text, where):
+    items = str(text).split(',')
+    count = 0
+    for item in items:
+        found = re.match(r'^(\d+)(?::(\d+))?$', item)
+        if not found:
+            raise ValueError('{0} {1!r} is not a port, a range "first:last" or a comma list of them'.format(
+                where, text))
+        first = int(found.group(1))
+        last = int(found.group(2)) if found.group(2) is not None else first
+        if not 0 < first <= 65535 or not 0 < last <= 65535:
+            raise ValueError('{0} {1!r}: ports are 1 to 65535'.format(where, text))
+        if first > last:
+            raise ValueError('{0} {1!r}: the range {2}:{3} is backwards'.format(where, text, first, last))
+        count += 1 if first == last else 2
+    if count > 15:
+        raise ValueError('{0} {1!r}: PVE allows at most 15 port numbers in one rule'.format(where, text))
+
+
+def parse_ports(entries, field='teacher_ports'):
+    """teacher_ports as a list of {'proto', 'dport'} (dport '' for all ports). For icmp, dport is an ICMP type."""
+    out = []
+    seen = set()
+    for index, entry in enumerate(entries or []):
+        where = '{0}[{1}]'.format(field, index)
+        proto = str(entry.get('proto') or '').lower()
+        if proto not in ('tcp', 'udp', 'icmp'):
+            raise ValueError('{0}.proto {1!r} must be tcp, udp or icmp'.format(where, entry.get('proto')))
+        dport = str(entry.get('dport') or '').strip().replace(' ', '')
+        if dport and proto == 'icmp':
+            if dport not in ICMP_TYPES and not (dport.isdigit() and int(dport) <= 255):
+                raise ValueError('{0}.dport {1!r} is not an ICMP type (for example echo-request)'.format(
+                    where, dport))
+        elif dport:
+            _check_port_list(dport, where + '.dport')
+        if (proto, dport) not in seen:
+            seen.add((proto, dport))
+            out.append({'proto': proto, 'dport': dport})
+    return out
+
+
+def parse_sources(sources, field='teacher_sources'):
+    """Teacher CIDRs, normalised (a host address becomes /32 or /128); a value that is not a CIDR is refused."""
+    out = []
+    for index, source in enumerate(sources or []):
+        cidr = validate_cidr(source, '{0}[{1}]'.format(field, index))
+        if cidr not in out:
+            out.append(cidr)
+    return out
+
+
+def norm_cidr(text):
+    """An address or network as 'a.b.c.d/len' (ipset entries come back without /32); None if it is not one."""
+    try:
+        return str(ipaddress.ip_network(str(text).strip(), strict=False))
+    except ValueError:
+        return None
+
+
+def _usable_ip(addr):
+    return not (addr.is_loopback or addr.is_link_local or addr.is_multicast or addr.is_unspecified)
+
+
+def ips_from_agent(interfaces):
+    """Host CIDRs of a guest from the agent's network-get-interfaces answer (loopback and link-local left out)."""
+    if isinstance(interfaces, dict):
+        interfaces = interfaces.get('result') or []
+    out = []
+    for iface in interfaces or []:
+        for entry in iface.get('ip-addresses') or []:
+            try:
+                addr = ipaddress.ip_address(str(entry.get('ip-address', '')).split('%')[0])
+            except ValueError:
+                continue
+            if _usable_ip(addr):
+                cidr = str(ipaddress.ip_network(addr))
+                if cidr not in out:
+                    out.append(cidr)
+    return out
+
+
+def ips_from_config(config):
+    """Host CIDRs from a guest's static addresses: cloud-init ipconfigN ip=/ip6= (VMs) or netN ip=/ip6= (containers)."""
+    out = []
+    keys = sorted((k for k in config if re.match(r'^(ipconfig|net)\d+$', k)), key=lambda k: (k[:3], int(
+        re.sub(r'\D', '', k))))
+    for key in keys:
+        for prop in ('ip', 'ip6'):
+            value = get_prop(config[key], prop)
+            if not value or value in ('dhcp', 'auto', 'manual'):
+                continue
+            try:
+                addr = ipaddress.ip_interface(value).ip
+            except ValueError:
+                continue
+            if _usable_ip(addr):
+                cidr = str(ipaddress.ip_network(addr))
+                if cidr not in out:
+                    out.append(cidr)
+    return out
+
+
+# ====================================================================== rules
+
+def _ref_norm(value):
+    """A source/dest for comparison: '+dc/name' and '+name' are the same cluster IP set; names compare lower case."""
+    value = str(value or '').strip()
+    if value.startswith('+'):
+        name = value[1:]
+        if name.startswith('dc/'):
+            name = name[3:]
+        return '+' + name.lower()
+    return (norm_cidr(value) if value else None) or value
+
+
+def rule_key(rule):
+    """What a rule does, as a tuple: two rules with the same key are the same rule whatever their position."""
+    out = []
+    for field in RULE_FIELDS:
+        value = rule.get(field)
+        value = '' if value is None else str(value).strip()
+        if field in ('source', 'dest'):
+            value = _ref_norm(value)
+        elif field in ('macro', 'proto', 'type'):
+            value = value.lower()
+        elif field == 'action' and str(rule.get('type', '')).lower() == 'group':
+            value = value.lower()
+        out.append(value)
+    return tuple(out)
+
+
+def rule_enabled(rule):
+    try:
+        return int(rule.get('enable') or 0) >= 1
+    except (TypeError, ValueError):
+        return False
+
+
+def describe_rule(rule):
+    """A rule in the words of a .fw file: 'IN ACCEPT -source +lab-teacher -p tcp -dport 22'."""
+    if str(rule.get('type')).lower() == 'group':
+        text = 'GROUP {0}'.format(rule.get('action'))
+    else:
+        text = '{0} {1}'.format(str(rule.get('type', '')).upper(),
+                                (rule['macro'] + '(' + rule.get('action', '') + ')') if rule.get('macro')
+                                else rule.get('action', ''))
+    for field, flag in (('iface', '-i'), ('source', '-source'), ('dest', '-dest'), ('proto', '-p'),
+                        ('dport', '-dport'), ('sport', '-sport'), ('icmp-type', '-icmp-type')):
+        if rule.get(field) not in (None, ''):
+            text += ' {0} {1}'.format(flag, rule[field])
+    if not rule_enabled(rule):
+        text = '|' + text
+    return text
+
+
+def desired_group_rules(lab, ipset, ports, outbound, allow_dns):
+    """The rules of the lab's security group, each with its comment. Every inbound rule is limited to the
+    teacher IP set: nothing in the group accepts traffic from other students."""
+    src = '+' + ipset
+    mark = marker(lab)
+    rules = []
+    if not ports:
+        rules.append({'type': 'in', 'action': 'ACCEPT', 'source': src, 'comment': mark + ' teacher to student: all'})
+    for port in ports:
+        rule = {'type': 'in', 'action': 'ACCEPT', 'source': src, 'proto': port['proto']}
+        what = port['proto']
+        if port['dport'] and port['proto'] == 'icmp':
+            rule['icmp-type'] = port['dport']
+            what += ' ' + port['dport']
+        elif port['dport']:
+            rule['dport'] = port['dport']
+            what += '/' + port['dport']
+        rule['comment'] = mark + ' teacher to student: ' + what
+        rules.append(rule)
+    if outbound == 'teacher_only':
+        rules.append({'type': 'out', 'action': 'ACCEPT', 'dest': src, 'comment': mark + ' student to teacher'})
+        if allow_dns:
+            rules.append({'type': 'out', 'action': 'ACCEPT', 'macro': 'DNS', 'comment': mark + ' student to DNS'})
+    return rules
+
+
+def plan_rules(existing, desired, lab):
+    """What to do to a rule list so that the lab's rules are exactly `desired`.
+
+    Returns {'create': [desired rules], 'enable': [existing rules], 'delete': [existing rules]}. Only rules
+    carrying the lab's comment are the lab's; a rule that does the same without the comment is foreign and left
+    alone (and not duplicated: its key counts as present only if it carries the comment)."""
+    want = {}
+    for rule in desired:
+        want.setdefault(rule_key(rule), rule)
+    found = {}
+    delete = []
+    enable = []
+    for rule in sorted(existing, key=lambda r: int(r.get('pos', 0))):
+        if not owned(rule.get('comment'), lab):
+            continue
+        key = rule_key(rule)
+        if key not in want or key in found:
+            delete.append(rule)
+            continue
+        found[key] = rule
+        if not rule_enabled(rule):
+            enable.append(rule)
+    create = [rule for key, rule in want.items() if key not in found]
+    return {'create': create, 'enable': enable, 'delete': delete}
+
+
+def plan_ipset(entries, cidrs, lab):
+    """{'add': [cidr], 'delete': [entry cidr as PVE has it]} for the lab's IP set. Entries without the lab's comment
+    are foreign: kept, and a wanted address that is already there foreign is not added again."""
+    have_own = {}
+    have_foreign = set()
+    for entry in entries:
+        cidr = norm_cidr(entry.get('cidr'))
+        if owned(entry.get('comment'), lab):
+            have_own[cidr] = entry['cidr']
+        else:
+            have_foreign.add(cidr)
+    wanted = [c for c in (norm_cidr(c) for c in cidrs) if c]
+    delete = [raw for cidr, raw in have_own.items() if cidr not in wanted]
+    add = [c for c in wanted if c not in have_own and c not in have_foreign]
+    return {'add': add, 'delete': delete}
+
+
+# ============================================================== guests (pure)
+
+def config_from_pending(items):
+    """GET .../pending as (current config, pending changes {key: value or None for a delete}, digest or None)."""
+    current = {}
+    pending = {}
+    digest = None
+    for item in items or []:
+        key = item.get('key')
+        if key == 'digest':
+            digest = item.get('value')
+            continue
+        if 'value' in item:
+            current[key] = item['value']
+        if item.get('delete'):
+            pending[key] = None
+        elif 'pending' in item:
+            pending[key] = item['pending']
+    return current, pending, digest
+
+
+def nic_states(vm):
+    """{netN: 'ok' | 'pending' | 'off'} of a guest: 'pending' when firewall=1 waits for the next start."""
+    current, pending = vm.get('current') or {}, vm.get('pending') or {}
+    out = {}
+    for key in net_keys(dict.fromkeys(list(current) + [k for k, v in pending.items() if v is not None])):
+        if key in pending and pending[key] is None:
+            continue  # the NIC goes away at the next start
+        now = get_prop(current.get(key), 'firewall') == '1' if key in current else None
+        later = get_prop(pending[key], 'firewall') == '1' if key in pending else now
+        if now and later:
+            out[key] = 'ok'
+        elif later:
+            out[key] = 'pending'
+        else:
+            out[key] = 'off'
+    return out
+
+
+def nic_base(vm, key):
+    """The netN string to edit: the pending value if there is one (it is what PVE will use), else the current."""
+    pending = vm.get('pending') or {}
+    if pending.get(key) is not None:
+        return pending[key]
+    return (vm.get('current') or {}).get(key)
+
+
+def del_prop(text, key):
+    """A property string without `key`, the rest (MAC included) in its order."""
+    return format_props([(k, v) for k, v in parse_props(text) if k != key])
+
+
+def desired_vm_options(outbound, allow_dhcp_dns):
+    """The guest firewall options the lab needs. dhcp: pve-firewall lets DHCP through in both directions unless the
+    option is 0, so allow_dhcp_dns=true sets 1 (explicit), false sets 0, None leaves it alone."""
+    options = {'enable': 1, 'policy_in': 'DROP', 'policy_out': 'DROP' if outbound == 'teacher_only' else 'ACCEPT'}
+    if allow_dhcp_dns is not None:
+        options['dhcp'] = 1 if allow_dhcp_dns else 0
+    return options
+
+
+def _opt(options, name):
+    value = (options or {}).get(name)
+    if value is None or value == '':
+        return ''
+    if name in ('enable', 'dhcp'):
+        try:
+            return str(1 if int(value) else 0)
+        except (TypeError, ValueError):
+            return str(value)
+    return str(value)
+
+
+def options_to_set(options, desired):
+    """The options (of `desired`) whose value differs from `options`."""
+    return dict((k, v) for k, v in desired.items() if _opt(options, k) != _opt({k: v}, k))
+
+
+def ref_comment(lab, options, nofw):
+    was = ','.join('{0}={1}'.format(k, _opt(options, k)) for k in RECORDED_OPTIONS)
+    return '{0} group reference (was {1},nofw={2})'.format(marker(lab), was, '+'.join(nofw))
+
+
+def parse_ref_comment(comment):
+    """The record in a group reference comment: ({option: previous value or ''}, [netN]) or None."""
+    found = re.search(r'\(was ([^)]*)\)', comment or '')
+    if not found:
+        return None
+    options = {}
+    nofw = []
+    for part in found.group(1).split(','):
+        key, sep, value = part.partition('=')
+        if not sep:
+            continue
+        if key == 'nofw':
+            nofw = [n for n in value.split('+') if n]
+        elif key in RECORDED_OPTIONS:
+            options[key] = value
+    return options, nofw
+
+
+def is_ref(rule, group):
+    return str(rule.get('type', '')).lower() == 'group' and str(rule.get('action', '')).lower() == group
+
+
+def plan_vm_present(vm, lab, group, desired_options):
+    """What one guest needs, in the order it is applied (see apply_vm): reference the group, then the options,
+    then the NIC flags. Returns {'ref_create': rule or None, 'ref_enable': [rules], 'ref_delete': [rules],
+    'options': {k: v}, 'nets': {netN: new string}, 'actions': [text]}."""
+    vmid = vm['vmid']
+    rules = vm.get('rules') or []
+    ours = sorted((r for r in rules if is_ref(r, group) and owned(r.get('comment'), lab)),
+                  key=lambda r: int(r.get('pos', 0)))
+    plan = {'ref_create': None, 'ref_enable': [], 'ref_delete': ours[1:], 'options': {}, 'nets': {}, 'actions': []}
+    nofw = [k for k in net_keys(dict.fromkeys(list(vm.get('current') or {}) + list(vm.get('pending') or {})))
+            if nic_base(vm, k) is not None and get_prop(nic_base(vm, k), 'firewall') != '1']
+    if not ours:
+        plan['ref_create'] = {'type': 'group', 'action': group, 'enable': 1,
+                              'comment': ref_comment(lab, vm.get('options'), nofw)}
+        plan['actions'].append('vm {0}: reference security group {1}'.format(vmid, group))
+    elif not rule_enabled(ours[0]):
+        plan['ref_enable'].append(ours[0])
+        plan['actions'].append('vm {0}: enable the reference to security group {1}'.format(vmid, group))
+    for extra in plan['ref_delete']:
+        plan['actions'].append('vm {0}: delete a duplicate reference to {1} (pos {2})'.format(
+            vmid, group, extra.get('pos')))
+    plan['options'] = options_to_set(vm.get('options'), desired_options)
+    if plan['options']:
+        plan['actions'].append('vm {0}: set firewall options {1}'.format(
+            vmid, ' '.join('{0}={1}'.format(k, v) for k, v in sorted(plan['options'].items()))))
+    for key in nofw:
+        plan['nets'][key] = set_prop(nic_base(vm, key), 'firewall', '1')
+        plan['actions'].append('vm {0}: {1} firewall=1'.format(vmid, key))
+    return plan
+
+
+def plan_vm_absent(vm, lab, group):
+    """Undo what plan_vm_present did: {'ref_delete': [rules], 'options': {k: v}, 'delete_options': [k],
+    'nets': {netN: new string}, 'record': bool, 'actions': [text]}."""
+    vmid = vm['vmid']
+    ours = sorted((r for r in (vm.get('rules') or []) if owned(r.get('comment'), lab)),
+                  key=lambda r: int(r.get('pos', 0)))
+    plan = {'ref_delete': ours, 'options': {}, 'delete_options': [], 'nets': {}, 'record': False, 'actions': []}
+    record = None
+    for rule in ours:
+        record = record or parse_ref_comment(rule.get('comment'))
+        plan['actions'].append('vm {0}: delete rule {1}'.format(vmid, describe_rule(rule)))
+    if record is None:
+        return plan
+    plan['record'] = True
+    was, nofw = record
+    options = vm.get('options') or {}
+    for key in RECORDED_OPTIONS:
+        if key not in was or _opt(options, key) == was[key]:
+            continue
+        if was[key] == '':
+            plan['delete_options'].append(key)
+        else:
+            plan['options'][key] = int(was[key]) if key in ('enable', 'dhcp') else was[key]
+    if plan['options'] or plan['delete_options']:
+        parts = ['{0}={1}'.format(k, v) for k, v in sorted(plan['options'].items())]
+        parts += ['{0} unset'.format(k) for k in plan['delete_options']]
+        plan['actions'].append('vm {0}: restore firewall options {1}'.format(vmid, ' '.join(parts)))
+    for key in nofw:
+        base = nic_base(vm, key)
+        if base is not None and get_prop(base, 'firewall') is not None:
+            plan['nets'][key] = del_prop(base, 'firewall')
+            plan['actions'].append('vm {0}: {1} without firewall=1 again'.format(vmid, key))
+    return plan
+
+
+def predict_vm(vm, plan):
+    """The guest as it will be after `plan` (for check mode and the diff)."""
+    out = dict(vm)
+    rules = [r for r in (vm.get('rules') or []) if not any(r is d for d in plan.get('ref_delete', []))]
+    rules = [dict(r, enable=1) if any(r is e for e in plan.get('ref_enable', [])) else r for r in rules]
+    if plan.get('ref_create'):
+        rules = [dict(plan['ref_create'])] + rules
+    out['rules'] = [dict(r, pos=i) for i, r in enumerate(rules)]
+    options = dict(vm.get('options') or {})
+    options.update(plan.get('options') or {})
+    for key in plan.get('delete_options') or []:
+        options.pop(key, None)
+    out['options'] = options
+    current = dict(vm.get('current') or {})
+    pending = dict(vm.get('pending') or {})
+    for key, value in (plan.get('nets') or {}).items():
+        # Predicted as PVE applies it to a running VM with network hotplug (the default): at once.
+        current[key] = value
+        pending.pop(key, None)
+    out['current'], out['pending'] = current, pending
+    return out
+
+
+def vm_view(vm, group):
+    """The firewall-relevant state of a guest for the diff."""
+    options = vm.get('options') or {}
+    return {
+        'enable': _opt(options, 'enable') or '0',
+        'policy_in': options.get('policy_in') or '',
+        'policy_out': options.get('policy_out') or '',
+        'dhcp': _opt(options, 'dhcp'),
+        'group_reference': any(is_ref(r, group) and rule_enabled(r) for r in vm.get('rules') or []),
+        'nics': nic_states(vm),
+    }
+
+
+# ==================================================================== report
+
+def _inbound_holes(rules, groups, where, seen=None):
+    """Enabled inbound ACCEPT rules without a source (open to every student), following group references."""
+    out = []
+    for rule in rules or []:
+        if not rule_enabled(rule):
+            continue
+        kind = str(rule.get('type', '')).lower()
+        if kind == 'group':
+            name = str(rule.get('action', '')).lower()
+            seen = seen or set()
+            if name in seen or name not in groups:
+                continue
+            out += _inbound_holes(groups[name], groups, 'security group {0}'.format(name), seen | {name})
+        elif kind == 'in' and str(rule.get('action', '')).upper() == 'ACCEPT' and not rule.get('source'):
+            out.append('{0} accepts inbound traffic from any source: {1}{2}'.format(
+                where, describe_rule(rule), ' # ' + rule['comment'] if rule.get('comment') else ''))
+    return out
+
+
+def _teacher_rules(rules, ipset):
+    src = '+' + ipset
+    return [r for r in rules or [] if rule_enabled(r) and str(r.get('type', '')).lower() == 'in'
+            and str(r.get('action', '')).upper() == 'ACCEPT' and _ref_norm(r.get('source')) == src]
+
+
+def port_label(rule):
+    if rule.get('macro'):
+        return rule['macro']
+    proto = rule.get('proto')
+    if not proto:
+        return 'all'
+    port = rule.get('dport') or rule.get('icmp-type')
+    return '{0}/{1}'.format(proto, port) if port else proto
+
+
+def datacenter_enabled(cluster_options):
+    try:
+        return int((cluster_options or {}).get('enable') or 0) >= 1
+    except (TypeError, ValueError):
+        return False
+
+
+def vm_report(vm, group, groups, dc_on, outbound, teacher_cidrs):
+    options = vm.get('options') or {}
+    enabled = _opt(options, 'enable') == '1'
+    policy_in = options.get('policy_in') or 'DROP'
+    policy_out = options.get('policy_out') or 'ACCEPT'
+    nics = nic_states(vm)
+    referenced = any(is_ref(r, group) and rule_enabled(r) for r in vm.get('rules') or [])
+    problems = []
+    if not dc_on:
+        problems.append('the datacenter firewall is off: nothing is filtered')
+    if not enabled:
+        problems.append('the VM firewall is off (options enable=0)')
+    if policy_in not in BLOCKING:
+        problems.append('policy_in is {0}: other students can connect'.format(policy_in))
+    if outbound == 'teacher_only' and policy_out not in BLOCKING:
+        problems.append('policy_out is {0} but outbound is teacher_only'.format(policy_out))
+    for key, state in sorted(nics.items(), key=lambda kv: int(kv[0][3:])):
+        if state == 'off':
+            problems.append('{0} has no firewall=1: its traffic bypasses the firewall'.format(key))
+        elif state == 'pending':
+            problems.append('{0}: firewall=1 is pending and takes effect at the next start of the VM'.format(key))
+    if not referenced:
+        problems.append('security group {0} is not referenced (or the reference is disabled)'.format(group))
+    problems += _inbound_holes(vm.get('rules'), groups, 'a VM rule')
+    # A static student address inside a teacher source would let that student in through the teacher rules.
+    nets = [ipaddress.ip_network(c) for c in teacher_cidrs]
+    for cidr in ips_from_config(vm.get('current') or {}):
+        addr = ipaddress.ip_network(cidr)
+        for net in nets:
+            if addr.version == net.version and addr.subnet_of(net):
+                problems.append('its address {0} is inside the teacher source {1}'.format(
+                    cidr.split('/')[0], net))
+    return {
+        'vmid': vm['vmid'],
+        'name': vm.get('name'),
+        'node': vm.get('node'),
+        'firewall_enabled': enabled,
+        'policy_in': policy_in,
+        'policy_out': policy_out,
+        'nics_ok': all(s == 'ok' for s in nics.values()),
+        'group_referenced': referenced,
+        'datacenter_enabled': dc_on,
+        'isolated': not problems,
+        'problems': problems,
+    }
+
+
+def isolation_report(vms, cluster_options, group, ipset, group_rules, ipset_entries, other_groups, outbound):
+    """The isolation report from a firewall configuration (read back from PVE, or predicted in check mode).
+
+    vms: guest states (vmid, name, node, options, rules, current, pending); group_rules: the lab group's rules or
+    None if the group does not exist; ipset_entries: the lab IP set's entries or None; other_groups: {name: rules}
+    of the other groups the guests reference."""
+    groups = dict(other_groups or {})
+    if group_rules is not None:
+        groups[group] = group_rules
+    dc_on = datacenter_enabled(cluster_options)
+    teacher = [norm_cidr(e.get('cidr')) for e in ipset_entries or [] if norm_cidr(e.get('cidr'))]
+    reports = [vm_report(vm, group, groups, dc_on, outbound, teacher) for vm in sorted(vms, key=lambda v: v['vmid'])]
+    teacher_rules = _teacher_rules(group_rules, ipset)
+    everyone_refs = all(r['group_referenced'] for r in reports)
+    allowed = bool(teacher) and bool(teacher_rules) and everyone_refs
+    return {
+        'isolated': bool(reports) and all(r['isolated'] for r in reports),
+        'vms': reports,
+        'reachability': {
+            'student_to_student': 'blocked' if reports and all(r['isolated'] for r in reports) else 'open',
+            'teacher_to_student': 'allowed' if allowed else 'blocked',
+            'ports': sorted(set(port_label(r) for r in teacher_rules)) if allowed else [],
+            'teacher_sources': teacher,
+            'outbound': outbound,
+        },
+    }
+
+
+# ================================================================ PVE access
+
+def guest_base(vm):
+    return '/nodes/{0}/{1}/{2}'.format(vm['node'], vm.get('type') or 'qemu', vm['vmid'])
+
+
+def _map(fn, items, workers=WORKERS):
+    """fn over items on a small thread pool; returns [(item, result, error)] in order."""
+    def call(item):
+        try:
+            return item, fn(item), None
+        except PveError as exc:
+            return item, None, exc
+    items = list(items)
+    if len(items) <= 1:
+        return [call(i) for i in items]
+    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+        return list(pool.map(call, items))
+
+
+def read_vm(client, vm):
+    """A guest's firewall options, rules and config (with pending changes): three GETs."""
+    base = guest_base(vm)
+    state = dict(vm)
+    state['options'] = client.get(base + '/firewall/options') or {}
+    state['rules'] = client.get(base + '/firewall/rules') or []
+    state['current'], state['pending'], state['digest'] = config_from_pending(client.get(base + '/pending'))
+    return state
+
+
+def read_vms(client, vms):
+    out = []
+    errors = []
+    for vm, state, error in _map(lambda v: read_vm(client, v), vms):
+        if error:
+            errors.append('vm {0}: {1}'.format(vm['vmid'], error))
+        else:
+            out.append(state)
+    if errors:
+        raise PveError('reading the firewall of the selected guests failed: ' + '; '.join(errors))
+    return out
+
+
+def teacher_addresses(client, guest):
+    """The addresses of a teacher guest: from the guest agent when it runs, else its static configuration."""
+    base = guest_base(guest)
+    if guest.get('type', 'qemu') == 'qemu' and guest.get('status') == 'running':
+        try:
+            found = ips_from_agent(client.get(base + '/agent/network-get-interfaces'))
+        except PveApiError:
+            found = []  # no agent answering: fall back to ipconfigN
+        if found:
+            return found
+    return ips_from_config(client.get(base + '/config') or {})
+
+
+def delete_rules(client, path, rules, targets):
+    """Delete one rule per entry of `targets`, each found by content and comment (never by a remembered position),
+    highest position first, by its position with the list's digest (PVE refuses if the list changed meanwhile),
+    re-reading the list between deletions because positions shift. Twins of a target (a kept duplicate has the
+    same content and comment at a lower position) survive: only as many rules as targets go. Returns the count."""
+    remaining = list(targets)
+    current = rules
+    count = 0
+    while remaining:
+        hits = [r for r in current if any(_same(r, t) for t in remaining)]
+        if not hits:
+            break
+        rule = max(hits, key=lambda r: int(r.get('pos', 0)))
+        client.delete('{0}/{1}'.format(path, rule['pos']), digest=rule.get('digest'))
+        count += 1
+        remaining.remove(next(t for t in remaining if _same(rule, t)))
+        if remaining:
+            current = client.get(path) or []
+    return count
+
+
+def _same(rule, wanted):
+    return rule_key(rule) == rule_key(wanted) and (rule.get('comment') or '') == (wanted.get('comment') or '')
+
+
+def write_rule(client, path, rule):
+    """POST a rule; `enable` is always sent (PVE creates rules disabled without it)."""
+    data = dict((k, v) for k, v in rule.items() if k in RULE_FIELDS + ('comment',) and v not in (None, ''))
+    data['enable'] = 1
+    client.post(path, **data)
+
+
+def enable_rule(client, path, rule):
+    client.put('{0}/{1}'.format(path, rule['pos']), enable=1, digest=rule.get('digest'))
+
+
+def enable_rules(client, path, rules, targets):
+    """Enable the rules matching `targets` (content and comment), re-reading between writes (the digest moves).
+    Returns the list as it is afterwards."""
+    current = rules
+    for target in targets:
+        hits = [r for r in current if _same(r, target)]
+        if hits:
+            enable_rule(client, path, hits[0])
+            current = client.get(path) or []
+    return current
+
+
+def apply_vm(client, vm, plan):
+    """Apply one guest's plan, in this order, then read back what was written.
+
+    1. the group reference (teacher traffic is allowed before anything can start dropping),
+    2. the options enable=1, policy_in DROP, policy_out in ONE request (the switch and the policy change together,
+       so the guest is never enabled with an open policy by us),
+    3. firewall=1 on the NICs last: until then the guest's traffic is not filtered at all, exactly as before; the
+       moment a NIC is filtered, its chain already holds the policy and the teacher rule.
+    For state=absent the same calls undo it: reference deleted, options restored, NIC flags restored."""
+    base = guest_base(vm)
+    rules_path = base + '/firewall/rules'
+    wrote = set()
+    if plan.get('ref_create'):
+        write_rule(client, rules_path, plan['ref_create'])
+        wrote.add('rules')
+    for rule in plan.get('ref_enable') or []:
+        enable_rule(client, rules_path, rule)
+        wrote.add('rules')
+    if plan.get('ref_delete'):
+        rules = vm.get('rules') if 'rules' not in wrote else client.get(rules_path)
+        delete_rules(client, rules_path, rules, plan['ref_delete'])
+        wrote.add('rules')
+    if plan.get('options') or plan.get('delete_options'):
+        data = dict(plan.get('options') or {})
+        if plan.get('delete_options'):
+            data['delete'] = ','.join(plan['delete_options'])
+        client.put(base + '/firewall/options', digest=(vm.get('options') or {}).get('digest'), **data)
+        wrote.add('options')
+    if plan.get('nets'):
+        data = dict(plan['nets'])
+        if vm.get('digest'):
+            data['digest'] = vm['digest']
+        client.put(base + '/config', **data)
+        wrote.add('config')
+    state = dict(vm)
+    if 'rules' in wrote:
+        state['rules'] = client.get(rules_path) or []
+    if 'options' in wrote:
+        state['options'] = client.get(base + '/firewall/options') or {}
+    if 'config' in wrote:
+        state['current'], state['pending'], state['digest'] = config_from_pending(client.get(base + '/pending'))
+    return state
+
+
+def apply_vms(client, vms, plans):
+    """apply_vm on every guest with a plan (in parallel); returns (states read back, [error texts])."""
+    by_id = dict((vm['vmid'], vm) for vm in vms)
+    todo = [vm for vm in vms if _has_work(plans.get(vm['vmid']))]
+    states = dict(by_id)
+    errors = []
+    for vm, state, error in _map(lambda v: apply_vm(client, v, plans[v['vmid']]), todo):
+        if error:
+            errors.append('vm {0}: {1}'.format(vm['vmid'], error))
+        else:
+            states[vm['vmid']] = state
+    return [states[vmid] for vmid in sorted(states)], errors
+
+
+def _has_work(plan):
+    return bool(plan) and any(plan.get(k) for k in ('ref_create', 'ref_enable', 'ref_delete', 'options',
+                                                     'delete_options', 'nets'))
+
+
+def ipset_entry_path(ipset, cidr):
+    # The CIDR is one path segment: its '/' must be encoded.
+    return '/cluster/firewall/ipset/{0}/{1}'.format(ipset, quote(str(cidr), safe=''))

@@ -1,0 +1,683 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) pvelab.proxmox contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: pve_firewall_isolation
+short_description: Isolate a lab's student VMs from each other with the Proxmox VE firewall
+version_added: 0.1.0
+description:
+  - Makes the student VMs of a lab unreachable from each other while the teacher can reach them, and proves it
+    with a report computed from the configuration read back from PVE.
+  - Selects the student VMs by vmid (O(vmids)), vmid range (O(vmid_range)), O(pool) and O(tag) (their union).
+  - Writes, in this order, a cluster IP set C(<name>-teacher) holding the teacher's addresses, a security group
+    C(<name>) whose rules accept traffic from that IP set (so one change updates every VM), then on each VM a rule
+    referencing the group, the VM firewall options C(enable=1), C(policy_in=DROP) and C(policy_out), and
+    C(firewall=1) on every network device (the rest of the C(netN) string, MAC included, is kept), and last the
+    datacenter firewall switch (only C(enable); the other cluster firewall options are not touched).
+  - The order never opens a VM. Until a VM's NIC carries C(firewall=1) and the datacenter switch is on, its traffic
+    is not filtered at all, exactly as before the module ran; the group reference and the options are in place
+    before the NIC flag is set, and the datacenter switch comes last, so filtering starts on every VM at once
+    with the teacher rule already there. The switch and the C(DROP) policy of a VM are set in one request.
+  - Every rule, IP set entry, security group and IP set the module writes carries a comment starting with
+    C(pvelab:<name>); rules are matched by their content and that comment, never by position. Rules are created
+    with C(enable=1) (PVE creates them disabled otherwise).
+  - The group reference on each VM records the VM's firewall options (and which NICs had no C(firewall=1)) as
+    they were before the module first changed them; O(state=absent) restores them from that record.
+  - O(verify_only=true) changes nothing and fails when any selected VM is not isolated; the report is in the
+    result either way. This is what a teacher shows before an exam.
+extends_documentation_fragment:
+  - pvelab.proxmox.api
+  - pvelab.proxmox.api.ATTRIBUTES
+options:
+  name:
+    description:
+      - Name of the lab. Names the security group (C(<name>)) and the IP set (C(<name>-teacher)), and marks
+        everything the module writes (C(pvelab:<name>) in the comments).
+      - A letter first, then letters, digits, V(-) or V(_), 18 characters at most (PVE's limit for security
+        group names). Used in lower case, as PVE stores group and IP set names.
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) isolates the selected VMs.
+      - V(absent) removes the group reference from the selected VMs and restores the firewall options and NIC flags
+        recorded there, then deletes the lab's rules, security group and IP set. Foreign rules, groups and IP sets
+        are left alone (a group or IP set that still holds foreign entries is kept), and so is the datacenter switch
+        unless O(disable_datacenter_on_absent=true).
+    type: str
+    choices: [present, absent]
+    default: present
+  vmids:
+    description:
+      - Student VMs by vmid. A vmid that does not exist is an error.
+    type: list
+    elements: int
+  vmid_range:
+    description:
+      - Student VMs by vmid range, a dict with the keys C(first) and C(last) (both included), or a list of such
+        dicts. Overlapping ranges are an error. Selects the guests that exist in the range when the module runs,
+        so a VM added to the range later is picked up by the next run.
+    type: raw
+  pool:
+    description:
+      - Student VMs by resource pool.
+    type: str
+  tag:
+    description:
+      - Student VMs by tag.
+    type: str
+  allow_empty:
+    description:
+      - With O(state=present), an empty selection is an error unless this is V(true).
+    type: bool
+    default: false
+  teacher_sources:
+    description:
+      - Addresses or CIDR networks of the teacher, for example V(192.0.2.10) or V(192.0.2.0/28).
+      - A value that is not an address or a CIDR network is an error before anything is written.
+    type: list
+    elements: str
+    default: []
+  teacher_vmids:
+    description:
+      - Teacher VMs whose addresses are allowed in. The addresses come from the guest agent when the VM runs and
+        its agent answers, else from its static cloud-init configuration (C(ipconfigN ip=)). A teacher VM without
+        an address found is an error before anything is written.
+      - A teacher VM is never treated as a student, even when the selection includes it.
+    type: list
+    elements: int
+    default: []
+  teacher_ports:
+    description:
+      - What the teacher may reach on the student VMs. Empty means all traffic from the teacher.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      proto:
+        description:
+          - Protocol.
+        type: str
+        choices: [tcp, udp, icmp]
+        required: true
+      dport:
+        description:
+          - Destination port (V(22)), range (V(5900:5999)) or comma list; for V(icmp) an ICMP type such as
+            V(echo-request). Not set means all ports of O(teacher_ports[].proto).
+        type: str
+  outbound:
+    description:
+      - V(any) lets students connect out anywhere (C(policy_out=ACCEPT)); other students still drop it on their
+        way in.
+      - V(teacher_only) sets C(policy_out=DROP) and adds group rules allowing traffic to the teacher (and DNS, see
+        O(allow_dhcp_dns)).
+    type: str
+    choices: [any, teacher_only]
+    default: any
+  allow_dhcp_dns:
+    description:
+      - V(true) sets the VM firewall option C(dhcp=1) (PVE's built-in DHCP allowance in both directions) and, with
+        O(outbound=teacher_only), adds a group rule allowing DNS (the C(DNS) macro) out.
+      - V(false) sets C(dhcp=0) and adds no DNS rule.
+      - Not set means V(true) when O(outbound=teacher_only), otherwise the C(dhcp) option is left as it is (PVE
+        lets DHCP through unless it is 0).
+    type: bool
+  enable_datacenter:
+    description:
+      - Turn the datacenter firewall on (cluster firewall option C(enable)), changing no other cluster option.
+      - With V(false) and the datacenter firewall off, nothing is filtered, so isolation does not hold and the
+        module fails.
+    type: bool
+    default: true
+  disable_datacenter_on_absent:
+    description:
+      - With O(state=absent), also turn the datacenter firewall off. Other cluster options are not touched.
+    type: bool
+    default: false
+  verify_only:
+    description:
+      - Change nothing; return the isolation report of the selected VMs and fail if any of them is not isolated.
+      - Checks what PVE holds; O(teacher_sources), O(teacher_vmids) and O(teacher_ports) are not compared.
+    type: bool
+    default: false
+notes:
+  - With O(state=present) the module fails when the report read back after applying says a VM is not isolated
+    (in check mode it warns instead), for example because a foreign rule on the VM accepts inbound traffic from
+    any source, or because a NIC change waits for the next start of a running VM (PVE applies C(firewall=1) live
+    when network hotplug is enabled, which is the default).
+  - A VM that leaves the selection keeps its group reference (the module does not scan VMs outside the
+    selection); run O(state=absent) with that VM selected to release it.
+  - Request use per run, N selected VMs; one read of cluster resources, six reads of the cluster firewall, per VM
+    three reads (firewall options, firewall rules, config with pending changes) and, when something changes, at
+    most three writes and the reads of what was written. An idempotent run makes no write. Per-VM requests run in
+    parallel on up to 8 threads.
+author:
+  - pvelab.proxmox developers
+'''
+
+EXAMPLES = r'''
+- name: Isolate the students of netadmin; the teacher reaches them on SSH and VNC
+  pvelab.proxmox.pve_firewall_isolation:
+    api_host: pve1.example.org
+    api_user: automation@pve
+    api_token_id: ansible
+    api_token_secret: "{{ vault_pve_token_secret }}"
+    name: netadmin
+    vmid_range: {first: 2001, last: 2030}
+    teacher_sources: [192.0.2.10]
+    teacher_ports:
+      - {proto: tcp, dport: "22"}
+      - {proto: tcp, dport: "5900:5999"}
+      - {proto: icmp}
+
+- name: Students may reach only the teacher VM (and DHCP/DNS)
+  pvelab.proxmox.pve_firewall_isolation:
+    name: exam1
+    pool: exam1
+    teacher_vmids: [100]
+    outbound: teacher_only
+
+- name: Before the exam, prove isolation holds (fails if not; changes nothing)
+  pvelab.proxmox.pve_firewall_isolation:
+    name: exam1
+    pool: exam1
+    outbound: teacher_only
+    verify_only: true
+  register: check
+
+- name: Show it
+  ansible.builtin.debug:
+    msg: "{{ check.report.reachability }}"
+
+- name: End of term
+  pvelab.proxmox.pve_firewall_isolation:
+    name: netadmin
+    vmid_range: {first: 2001, last: 2030}
+    state: absent
+'''
+
+RETURN = r'''
+group:
+  description: The security group of the lab.
+  returned: always
+  type: str
+  sample: netadmin
+ipset:
+  description: The cluster IP set holding the teacher's addresses.
+  returned: always
+  type: str
+  sample: netadmin-teacher
+actions:
+  description: What the module did (or, in check mode, would do), in order.
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - create IP set netadmin-teacher
+    - add 192.0.2.10/32 to IP set netadmin-teacher
+    - "vm 2001: reference security group netadmin"
+    - "datacenter: enable the firewall"
+report:
+  description:
+    - The isolation report, computed from the configuration read back from PVE after applying (in check mode,
+      from the configuration the plan would produce; with O(verify_only=true), from what PVE holds).
+  returned: always
+  type: dict
+  contains:
+    isolated:
+      description: Every selected VM is isolated (false when nothing is selected).
+      type: bool
+      sample: true
+    vms:
+      description: One entry per selected VM, sorted by vmid.
+      type: list
+      elements: dict
+      contains:
+        vmid:
+          description: VM id.
+          type: int
+          sample: 2001
+        name:
+          description: VM name.
+          type: str
+          sample: netadmin-alice
+        node:
+          description: Node of the VM.
+          type: str
+          sample: pve1
+        firewall_enabled:
+          description: The VM firewall option C(enable) is 1.
+          type: bool
+        policy_in:
+          description: Effective inbound policy (PVE's default C(DROP) when not set).
+          type: str
+          sample: DROP
+        policy_out:
+          description: Effective outbound policy (PVE's default C(ACCEPT) when not set).
+          type: str
+          sample: ACCEPT
+        nics_ok:
+          description: Every C(netN) has C(firewall=1) in effect (not only pending).
+          type: bool
+        group_referenced:
+          description: An enabled VM rule references the lab's security group.
+          type: bool
+        datacenter_enabled:
+          description: The datacenter firewall is on.
+          type: bool
+        isolated:
+          description: All of the above hold and nothing on the VM accepts inbound traffic from any source.
+          type: bool
+        problems:
+          description: Why the VM is not isolated, one sentence each.
+          type: list
+          elements: str
+          sample: ["net1 has no firewall=1: its traffic bypasses the firewall"]
+    reachability:
+      description: Summary over all selected VMs.
+      type: dict
+      contains:
+        student_to_student:
+          description: V(blocked) when every selected VM is isolated, else V(open).
+          type: str
+          sample: blocked
+        teacher_to_student:
+          description: V(allowed) when the teacher IP set has addresses, the group an enabled rule accepting them,
+            and every VM references the group; else V(blocked).
+          type: str
+          sample: allowed
+        ports:
+          description: What the teacher may reach (V(all), V(tcp/22), V(tcp/5900:5999), V(icmp), ...).
+          type: list
+          elements: str
+          sample: [tcp/22, tcp/5900:5999]
+        teacher_sources:
+          description: The addresses in the teacher IP set.
+          type: list
+          elements: str
+          sample: [192.0.2.10/32]
+        outbound:
+          description: The O(outbound) checked against.
+          type: str
+          sample: any
+'''
+
+from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveError
+from ansible_collections.pvelab.proxmox.plugins.module_utils import _firewall as fw
+from ansible_collections.pvelab.proxmox.plugins.module_utils._module import PveModuleBase, pve_module
+from ansible_collections.pvelab.proxmox.plugins.module_utils._validate import (
+    validate_pool,
+    validate_tag,
+    validate_vmid,
+)
+
+GROUPS = '/cluster/firewall/groups'
+IPSETS = '/cluster/firewall/ipset'
+CLUSTER_OPTIONS = '/cluster/firewall/options'
+
+
+class PveFirewallIsolation(PveModuleBase):
+
+    # ------------------------------------------------------------ inputs
+
+    def parse_inputs(self):
+        """Everything that can be checked without PVE, before any request: bad input never half-applies."""
+        p = self.params
+        try:
+            self.group, self.ipset = fw.lab_names(p['name'])
+            self.ranges = fw.parse_ranges(p['vmid_range'])
+            self.vmids = [validate_vmid(v, 'vmids[{0}]'.format(i)) for i, v in enumerate(p['vmids'] or [])]
+            self.teacher_vmids = [validate_vmid(v, 'teacher_vmids[{0}]'.format(i))
+                                  for i, v in enumerate(p['teacher_vmids'] or [])]
+            if p['pool'] is not None:
+                validate_pool(p['pool'])
+            if p['tag'] is not None:
+                validate_tag(p['tag'])
+            self.sources = fw.parse_sources(p['teacher_sources'])
+            self.ports = fw.parse_ports(p['teacher_ports'])
+        except ValueError as exc:
+            self.fail(str(exc))
+        if p['verify_only'] and p['state'] == 'absent':
+            self.fail('verify_only checks the isolation of state=present; it cannot be combined with state=absent')
+        # Not set: DHCP/DNS allowed when outbound is restricted; otherwise the guest's dhcp option is left alone.
+        allow = p['allow_dhcp_dns']
+        if allow is None and p['outbound'] == 'teacher_only':
+            allow = True
+        self.allow_dhcp_dns = allow
+        self.result.update(group=self.group, ipset=self.ipset, actions=[])
+
+    def select(self):
+        """The selected guests (resources entries), from the one cluster read."""
+        cluster = self.cluster
+        chosen = {}
+        for i, vmid in enumerate(self.vmids):
+            guest = cluster.guest(vmid)
+            if guest is None:
+                self.fail('vmids[{0}]: there is no guest {1}'.format(i, vmid))
+            chosen[vmid] = guest
+        for first, last in self.ranges:
+            for guest in cluster.guests():
+                if first <= int(guest['vmid']) <= last:
+                    chosen[int(guest['vmid'])] = guest
+        if self.params['pool']:
+            chosen.update((int(g['vmid']), g) for g in cluster.pool_members(self.params['pool']))
+        if self.params['tag']:
+            chosen.update((int(g['vmid']), g) for g in cluster.tagged(self.params['tag']))
+        for vmid in list(chosen):
+            if vmid in self.teacher_vmids:
+                del chosen[vmid]
+                self.module.warn('vm {0} is a teacher VM: not isolated as a student'.format(vmid))
+            elif chosen[vmid].get('template'):
+                del chosen[vmid]
+                if vmid in self.vmids:
+                    self.module.warn('vm {0} is a template: left out'.format(vmid))
+        return [dict(g, vmid=int(g['vmid']), type=g.get('type') or 'qemu') for _k, g in sorted(chosen.items())]
+
+    def teacher_cidrs(self):
+        cidrs = list(self.sources)
+        for i, vmid in enumerate(self.teacher_vmids):
+            guest = self.cluster.guest(vmid)
+            if guest is None:
+                self.fail('teacher_vmids[{0}]: there is no guest {1}'.format(i, vmid))
+            found = fw.teacher_addresses(self.client, dict(guest, vmid=vmid))
+            if not found:
+                self.fail('teacher_vmids[{0}]: no address found for vm {1} (its guest agent does not answer and its '
+                          'configuration has no static ipconfigN ip=); give teacher_sources instead'.format(i, vmid))
+            cidrs += [c for c in found if c not in cidrs]
+        return cidrs
+
+    # ------------------------------------------------------------- reads
+
+    def read_cluster(self):
+        c = self.client
+        self.cluster_options = c.get(CLUSTER_OPTIONS) or {}
+        groups = dict((str(g.get('group')).lower(), g) for g in c.get(GROUPS) or [])
+        ipsets = dict((str(s.get('name')).lower(), s) for s in c.get(IPSETS) or [])
+        self.group_index = groups
+        self.group_entry = groups.get(self.group)
+        self.ipset_entry = ipsets.get(self.ipset)
+        self.group_rules = c.get('{0}/{1}'.format(GROUPS, self.group)) if self.group_entry else None
+        self.ipset_entries = c.get('{0}/{1}'.format(IPSETS, self.ipset)) if self.ipset_entry else None
+        self.group_ours = self.group_entry is not None and fw.owned(self.group_entry.get('comment'), self.group)
+        self.ipset_ours = self.ipset_entry is not None and fw.owned(self.ipset_entry.get('comment'), self.group)
+
+    def read_other_groups(self, vms):
+        """Rules of the other groups the guests reference, so the report sees what they accept."""
+        names = sorted(set(str(r.get('action')).lower() for vm in vms for r in vm['rules']
+                           if str(r.get('type')).lower() == 'group') - {self.group})
+        names = [n for n in names if n in self.group_index]
+        found = fw._map(lambda n: self.client.get('{0}/{1}'.format(GROUPS, n)) or [], names)
+        errors = ['security group {0}: {1}'.format(n, e) for n, _r, e in found if e]
+        if errors:
+            raise PveError('; '.join(errors))
+        return dict((n, r) for n, r, _e in found)
+
+    # ------------------------------------------------------------ report
+
+    def report(self, vms, group_rules, ipset_entries, cluster_options):
+        return fw.isolation_report(vms, cluster_options, self.group, self.ipset, group_rules, ipset_entries,
+                                   self.other_groups, self.params['outbound'])
+
+    def summary(self, report):
+        lines = ['vm {0}: {1}'.format(v['vmid'], '; '.join(v['problems'])) for v in report['vms'] if v['problems']]
+        if not report['vms']:
+            lines = ['no VM is selected']
+        more = '' if len(lines) <= 5 else ' (and {0} more VMs)'.format(len(lines) - 5)
+        return ' | '.join(lines[:5]) + more
+
+    # ----------------------------------------------------------- execute
+
+    def execute(self):
+        p = self.params
+        self.parse_inputs()
+        guests = self.select()
+        if p['state'] == 'present' and not guests and not p['allow_empty'] and not p['verify_only']:
+            self.fail('the selection (vmids, vmid_range, pool, tag) matches no VM; set allow_empty=true to apply '
+                      'the group and IP set anyway')
+        cidrs = self.teacher_cidrs() if p['state'] == 'present' and not p['verify_only'] else []
+        self.read_cluster()
+        if p['state'] == 'present' and not p['verify_only']:
+            foreign = []
+            if self.group_entry is not None and not self.group_ours:
+                foreign.append('security group {0}'.format(self.group))
+            if self.ipset_entry is not None and not self.ipset_ours:
+                foreign.append('IP set {0}'.format(self.ipset))
+            if foreign:
+                self.fail('{0} already exist(s) and was not made by this module (its comment does not start with '
+                          '{1}); choose another lab name'.format(' and '.join(foreign), fw.marker(self.group)))
+        vms = fw.read_vms(self.client, guests)
+        self.other_groups = self.read_other_groups(vms)
+        if p['verify_only']:
+            report = self.report(vms, self.group_rules, self.ipset_entries, self.cluster_options)
+            self.result['report'] = report
+            if not report['isolated']:
+                self.fail('isolation of lab {0} does not hold: {1}'.format(self.group, self.summary(report)))
+            return
+        if p['state'] == 'present':
+            self.present(vms, cidrs)
+        else:
+            self.absent(vms)
+
+    # ----------------------------------------------------------- present
+
+    def present(self, vms, cidrs):
+        p = self.params
+        c = self.client
+        lab = self.group
+        actions = self.result['actions']
+        group_path = '{0}/{1}'.format(GROUPS, self.group)
+        ipset_path = '{0}/{1}'.format(IPSETS, self.ipset)
+
+        # Plan everything first (pure), so check mode, diff and the real run agree.
+        ipset_plan = fw.plan_ipset(self.ipset_entries or [], cidrs, lab)
+        if self.ipset_entries is None:
+            actions.append('create IP set {0}'.format(self.ipset))
+        actions += ['remove {0} from IP set {1}'.format(x, self.ipset) for x in ipset_plan['delete']]
+        actions += ['add {0} to IP set {1}'.format(x, self.ipset) for x in ipset_plan['add']]
+        desired = fw.desired_group_rules(lab, self.ipset, self.ports, p['outbound'], self.allow_dhcp_dns)
+        rules_plan = fw.plan_rules(self.group_rules or [], desired, lab)
+        if self.group_rules is None:
+            actions.append('create security group {0}'.format(self.group))
+        actions += ['group {0}: add rule {1}'.format(self.group, fw.describe_rule(dict(r, enable=1)))
+                    for r in rules_plan['create']]
+        actions += ['group {0}: enable rule {1}'.format(self.group, fw.describe_rule(r)) for r in rules_plan['enable']]
+        actions += ['group {0}: delete rule {1}'.format(self.group, fw.describe_rule(r)) for r in rules_plan['delete']]
+        desired_options = fw.desired_vm_options(p['outbound'], self.allow_dhcp_dns)
+        vm_plans = dict((vm['vmid'], fw.plan_vm_present(vm, lab, self.group, desired_options)) for vm in vms)
+        for vm in vms:
+            actions += vm_plans[vm['vmid']]['actions']
+        dc_switch = p['enable_datacenter'] and not fw.datacenter_enabled(self.cluster_options)
+        if dc_switch:
+            actions.append('datacenter: enable the firewall')
+        self.changed(bool(actions))
+
+        predicted_vms = [fw.predict_vm(vm, vm_plans[vm['vmid']]) for vm in vms]
+        predicted_rules = predict_rules(self.group_rules or [], rules_plan)
+        predicted_entries = predict_entries(self.ipset_entries or [], ipset_plan, lab)
+        predicted_options = dict(self.cluster_options, enable=1) if dc_switch else self.cluster_options
+        self.set_diff(vms, self.group_rules, self.ipset_entries, self.cluster_options,
+                      predicted_vms, predicted_rules, predicted_entries, predicted_options)
+
+        if self.check_mode:
+            report = self.report(predicted_vms, predicted_rules, predicted_entries, predicted_options)
+            self.result['report'] = report
+            if not report['isolated']:
+                self.module.warn('after these changes isolation would not hold: ' + self.summary(report))
+            return
+
+        # 1. The teacher IP set: stale addresses out first (an address no longer the teacher's may now be anyone's),
+        #    then the new ones. Nothing references the set yet on a first run, so this changes no VM.
+        if self.ipset_entries is None:
+            c.post(IPSETS, name=self.ipset, comment=fw.marker(lab) + ' teacher addresses')
+        for cidr in ipset_plan['delete']:
+            c.delete(fw.ipset_entry_path(self.ipset, cidr))
+        for cidr in ipset_plan['add']:
+            c.post(ipset_path, cidr=cidr, comment=fw.marker(lab) + ' teacher')
+        # 2. The security group and its rules (enable=1 sent), new rules before stale ones go, so the teacher keeps
+        #    access; every rule in it accepts only the teacher set, so no step accepts other students.
+        if self.group_rules is None:
+            c.post(GROUPS, group=self.group, comment=fw.marker(lab) + ' student isolation')
+        for rule in rules_plan['create']:
+            fw.write_rule(c, group_path, rule)
+        rules = self.group_rules
+        if rules_plan['create'] and (rules_plan['enable'] or rules_plan['delete']):
+            rules = c.get(group_path) or []  # positions and digest moved
+        if rules_plan['enable']:
+            rules = fw.enable_rules(c, group_path, rules, rules_plan['enable'])
+        if rules_plan['delete']:
+            fw.delete_rules(c, group_path, rules, rules_plan['delete'])
+        # 3. Per VM (in parallel): group reference, options (enable + DROP in one request), NIC flags; see apply_vm.
+        states, errors = fw.apply_vms(c, vms, vm_plans)
+        # 4. The datacenter switch last: if it was off, nothing was filtered until now, and this turns isolation on
+        #    for every VM at once with all of the above in place. Only `enable` is sent: other options stay.
+        if dc_switch:
+            c.put(CLUSTER_OPTIONS, enable=1)
+
+        # The report from what PVE holds now (re-read only what was written).
+        group_rules = c.get(group_path) if self.group_rules is None or any(rules_plan.values()) else self.group_rules
+        entries = c.get(ipset_path) if self.ipset_entries is None or any(ipset_plan.values()) else self.ipset_entries
+        options = c.get(CLUSTER_OPTIONS) if dc_switch else self.cluster_options
+        report = self.report(states, group_rules, entries, options)
+        self.result['report'] = report
+        if errors:
+            self.fail('applying isolation failed on {0} VM(s): {1}'.format(len(errors), '; '.join(errors)))
+        if not report['isolated']:
+            self.fail('isolation of lab {0} does not hold after applying: {1}'.format(self.group,
+                                                                                       self.summary(report)))
+
+    # ------------------------------------------------------------ absent
+
+    def absent(self, vms):
+        p = self.params
+        c = self.client
+        lab = self.group
+        actions = self.result['actions']
+        group_path = '{0}/{1}'.format(GROUPS, self.group)
+        ipset_path = '{0}/{1}'.format(IPSETS, self.ipset)
+
+        vm_plans = dict((vm['vmid'], fw.plan_vm_absent(vm, lab, self.group)) for vm in vms)
+        for vm in vms:
+            plan = vm_plans[vm['vmid']]
+            actions += plan['actions']
+            if plan['ref_delete'] and not plan['record']:
+                self.module.warn('vm {0}: the lab rule holds no record of the previous firewall options; they are '
+                                 'left as they are'.format(vm['vmid']))
+            elif not plan['ref_delete'] and fw.vm_view(vm, self.group)['group_reference']:
+                self.module.warn('vm {0} references security group {1} through a rule this module did not make; '
+                                 'left alone'.format(vm['vmid'], self.group))
+        own_rules = [r for r in self.group_rules or [] if fw.owned(r.get('comment'), lab)] if self.group_ours else []
+        foreign_rules = [r for r in self.group_rules or [] if not fw.owned(r.get('comment'), lab)]
+        own_entries = [e for e in self.ipset_entries or [] if fw.owned(e.get('comment'), lab)] if self.ipset_ours \
+            else []
+        foreign_entries = [e for e in self.ipset_entries or [] if not fw.owned(e.get('comment'), lab)]
+        actions += ['group {0}: delete rule {1}'.format(self.group, fw.describe_rule(r)) for r in own_rules]
+        delete_group = self.group_ours and not foreign_rules
+        if delete_group:
+            actions.append('delete security group {0}'.format(self.group))
+        elif self.group_entry is not None:
+            self.module.warn('security group {0} is kept: {1}'.format(
+                self.group, 'it holds rules this module did not make' if self.group_ours
+                else 'this module did not make it'))
+        actions += ['remove {0} from IP set {1}'.format(e['cidr'], self.ipset) for e in own_entries]
+        delete_ipset = self.ipset_ours and not foreign_entries
+        if delete_ipset:
+            actions.append('delete IP set {0}'.format(self.ipset))
+        elif self.ipset_entry is not None:
+            self.module.warn('IP set {0} is kept: {1}'.format(
+                self.ipset, 'it holds addresses this module did not add' if self.ipset_ours
+                else 'this module did not make it'))
+        dc_switch = p['disable_datacenter_on_absent'] and fw.datacenter_enabled(self.cluster_options)
+        if dc_switch:
+            actions.append('datacenter: disable the firewall')
+        self.changed(bool(actions))
+
+        predicted_vms = [fw.predict_vm(vm, vm_plans[vm['vmid']]) for vm in vms]
+        predicted_rules = predicted_entries = None
+        if self.group_rules is not None and not delete_group:
+            predicted_rules = [r for r in self.group_rules if r not in own_rules]
+        if self.ipset_entries is not None and not delete_ipset:
+            predicted_entries = [e for e in self.ipset_entries if e not in own_entries]
+        predicted_options = dict(self.cluster_options, enable=0) if dc_switch else self.cluster_options
+        self.set_diff(vms, self.group_rules, self.ipset_entries, self.cluster_options,
+                      predicted_vms, predicted_rules, predicted_entries, predicted_options)
+        if self.check_mode:
+            self.result['report'] = self.report(predicted_vms, predicted_rules, predicted_entries, predicted_options)
+            return
+
+        # VMs first (reference out, options and NIC flags restored), then the group and the set nothing uses now.
+        states, errors = fw.apply_vms(c, vms, vm_plans)
+        if own_rules:
+            fw.delete_rules(c, group_path, self.group_rules, own_rules)
+        if delete_group:
+            c.delete(group_path)
+        for entry in own_entries:
+            c.delete(fw.ipset_entry_path(self.ipset, entry['cidr']))
+        if delete_ipset:
+            c.delete(ipset_path)
+        if dc_switch:
+            c.put(CLUSTER_OPTIONS, enable=0)
+        self.result['report'] = self.report(states, predicted_rules, predicted_entries, predicted_options)
+        if errors:
+            self.fail('removing isolation failed on {0} VM(s): {1}'.format(len(errors), '; '.join(errors)))
+
+    # -------------------------------------------------------------- diff
+
+    def set_diff(self, vms, rules, entries, options, after_vms, after_rules, after_entries, after_options):
+        def view(vm_list, group_rules, ipset_entries, cluster_options):
+            return {
+                'datacenter_enabled': fw.datacenter_enabled(cluster_options),
+                'ipset': None if ipset_entries is None else {
+                    'name': self.ipset, 'entries': sorted(fw.norm_cidr(e['cidr']) or e['cidr'] for e in ipset_entries)},
+                'group': None if group_rules is None else {
+                    'name': self.group, 'rules': sorted(fw.describe_rule(r) for r in group_rules)},
+                'vms': dict((str(vm['vmid']), fw.vm_view(vm, self.group)) for vm in vm_list),
+            }
+        self.diff['before'] = view(vms, rules, entries, options)
+        self.diff['after'] = view(after_vms, after_rules, after_entries, after_options)
+
+
+def predict_rules(rules, plan):
+    kept = [r for r in rules if not any(r is d for d in plan['delete'])]
+    kept = [dict(r, enable=1) if any(r is e for e in plan['enable']) else r for r in kept]
+    return [dict(r, enable=1) for r in plan['create']] + kept
+
+
+def predict_entries(entries, plan, lab):
+    kept = [e for e in entries if e['cidr'] not in plan['delete']]
+    return [{'cidr': cidr, 'comment': fw.marker(lab) + ' teacher'} for cidr in plan['add']] + kept
+
+
+def main():
+    module = pve_module(
+        dict(
+            name=dict(type='str', required=True),
+            state=dict(type='str', choices=['present', 'absent'], default='present'),
+            vmids=dict(type='list', elements='int'),
+            vmid_range=dict(type='raw'),
+            pool=dict(type='str'),
+            tag=dict(type='str'),
+            allow_empty=dict(type='bool', default=False),
+            teacher_sources=dict(type='list', elements='str', default=[]),
+            teacher_vmids=dict(type='list', elements='int', default=[]),
+            teacher_ports=dict(type='list', elements='dict', default=[], options=dict(
+                proto=dict(type='str', choices=['tcp', 'udp', 'icmp'], required=True),
+                dport=dict(type='str'),
+            )),
+            outbound=dict(type='str', choices=['any', 'teacher_only'], default='any'),
+            allow_dhcp_dns=dict(type='bool'),
+            enable_datacenter=dict(type='bool', default=True),
+            disable_datacenter_on_absent=dict(type='bool', default=False),
+            verify_only=dict(type='bool', default=False),
+        ),
+    )
+    PveFirewallIsolation(module).run()
+
+
+if __name__ == '__main__':
+    main()
