@@ -130,10 +130,12 @@ class LabPve(AccessControl, ControlChannel, FakePve):
 
     async def _agent_call(self, match, values):
         vm = self.find(values['node'], values['vmid'])
-        # An explicit vm.agent (answers set by a test), a hanging agent, a stopped VM or one without agent=1:
-        # fakepve's behaviour.
-        if vm.agent is not None or vm.agent_hangs or vm.status != 'running' or not guestagent.agent_enabled(vm.config):
+        # Answers a test set in vm.agent, a stopped VM or one without agent=1: fakepve's behaviour.
+        if vm.agent is not None or vm.status != 'running' or not guestagent.agent_enabled(vm.config):
             return await super()._agent_call(match, values)
+        if vm.agent_hangs:
+            await self.pause(10)  # as fakepve's hanging agent: QEMU gives up on the guest after a while
+            raise PveError(500, "VM {0} qmp command 'guest-ping' failed - got timeout".format(vm.vmid))
         if not self.agent_ready(vm):
             raise PveError(500, 'QEMU guest agent is not running')
         command = match.template.rsplit('/', 1)[1]
