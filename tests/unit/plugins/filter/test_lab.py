@@ -1,0 +1,97 @@
+"""The lab's plan filters: every bad input is refused with a message naming it, before any write."""
+
+import pytest
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.pvelab.proxmox.plugins.filter import lab
+
+
+def plan(students, name='netadmin', **kw):
+    return lab.lab_plan(students, name, **kw)
+
+
+def test_plan_names_accounts_and_vms():
+    p = plan([{'username': 'alice', 'email': 'a@example.org'}, 'bob'])
+    assert [(s['userid'], s['vm_name']) for s in p] == [('alice@pve', 'netadmin-alice'), ('bob@pve', 'netadmin-bob')]
+    assert p[0]['email'] == 'a@example.org'
+    assert all('password' not in s for s in p)
+
+
+def test_vm_name_characters_become_dashes():
+    assert plan([{'username': 'jean_luc'}])[0]['vm_name'] == 'netadmin-jean-luc'
+
+
+@pytest.mark.parametrize('students, needle', [
+    ([{'username': 'a b'}], "lab_students[0]: username 'a b'"),
+    ([{'username': 'a:b'}], "username 'a:b'"),
+    ([{'username': 'al@pam'}], "username 'al@pam'"),
+    ([{'email': 'x@example.org'}], 'lab_students[0]: each student needs a username'),
+    ([{'username': 'al'}, {'username': 'al'}], "lab_students[1]: username 'al' is already lab_students[0]"),
+    ([{'username': 'a_b'}, {'username': 'a-b'}], "VM name 'netadmin-a-b'"),
+    ([{'username': 'xy', 'password': 'abc'}], 'must be 5 to 64 characters'),
+    ([{'username': 'xy', 'pasword': 'abcdef'}], 'unknown keys pasword'),
+    ([{'username': 'x' * 61}], 'must be 3 to 64 characters'),
+])
+def test_bad_students_are_refused(students, needle):
+    with pytest.raises(AnsibleFilterError) as err:
+        plan(students)
+    assert needle in str(err.value)
+
+
+@pytest.mark.parametrize('name', ['Netadmin', 'a', '1lab', 'lab name', 'x' * 19, 'lab.x'])
+def test_bad_lab_names_are_refused(name):
+    with pytest.raises(AnsibleFilterError) as err:
+        plan([], name)
+    assert 'lab_name' in str(err.value)
+
+
+def test_bad_teacher_source_is_refused():
+    with pytest.raises(AnsibleFilterError) as err:
+        plan([], teacher_sources=['192.0.2.10/32', '192.0.2.300'])
+    assert "lab_teacher_sources '192.0.2.300'" in str(err.value)
+
+
+def test_csv_class_list():
+    text = '\ufeffUsername,Email,Shoe size\nalice,a@example.org,42\n\nbob,,\n'
+    assert lab.lab_students_csv(text) == [{'username': 'alice', 'email': 'a@example.org'}, {'username': 'bob'}]
+    with pytest.raises(AnsibleFilterError) as err:
+        lab.lab_students_csv('name,email\nalice,a@x\n', 'class.csv')
+    assert 'class.csv: the header row must have a "username" column' in str(err.value)
+    with pytest.raises(AnsibleFilterError) as err:
+        lab.lab_students_csv('username,email\n,a@x\n', 'class.csv')
+    assert 'class.csv: line 2 has no username' in str(err.value)
+
+
+def test_passwords_given_kept_or_generated():
+    students = [{'username': 'alice'}, {'username': 'bob', 'password': 'given-pass'}, {'username': 'carol'}]
+    first = lab.lab_passwords(students, {}, 20)
+    assert first['bob'] == 'given-pass' and len(first['alice']) == 20 and first['alice'] != first['carol']
+    again = lab.lab_passwords(students, lab.lab_secrets_csv(lab.lab_csv(lab.lab_generated(students, first),
+                                                                          ['username', 'password'])))
+    assert again == first
+    assert [g['username'] for g in lab.lab_generated(students, first)] == ['alice', 'carol']
+
+
+def test_owned_vms_need_name_and_pool_or_tag():
+    p = plan(['alice', 'bob', 'carol'])
+    vms = [{'vmid': 201, 'name': 'netadmin-alice', 'pool': 'netadmin', 'node': 'pve1'},
+           {'vmid': 202, 'name': 'netadmin-bob', 'tags': ['netadmin'], 'node': 'pve2'},
+           {'vmid': 203, 'name': 'netadmin-carol', 'pool': 'other', 'node': 'pve1'},
+           {'vmid': 204, 'name': 'web01', 'pool': 'netadmin', 'node': 'pve1'}]
+    owned = lab.lab_owned_vms(vms, p, 'netadmin')
+    assert sorted(owned) == ['netadmin-alice', 'netadmin-bob']
+
+
+def test_acl_entries_and_roster():
+    p = plan(['alice', 'bob'])
+    vm_map = lab.lab_vm_map([{'name': 'netadmin-alice', 'vmid': 201, 'node': 'pve1'},
+                             {'name': 'netadmin-bob', 'vmid': 202, 'node': 'pve2'}])
+    entries = lab.lab_acl_entries(p, vm_map, 'LabStudent-netadmin')
+    assert entries[0] == {'path': '/vms/201', 'users': ['alice@pve'], 'roles': ['LabStudent-netadmin'],
+                          'propagate': False, 'state': 'present'}
+    rows = lab.lab_roster(p, vm_map, [{'vmid': 201, 'node': 'pve1', 'ips': ['10.10.0.201']}], 'https://pve:8006')
+    assert rows[0]['ip'] == '10.10.0.201' and rows[1]['ip'] == ''
+    assert rows[0]['console_url'].startswith('https://pve:8006/?console=kvm&novnc=1&vmid=201&vmname=netadmin-alice')
+    text = lab.lab_csv(rows, ['username', 'vmid', 'node', 'ip', 'console_url'])
+    assert text.splitlines()[0] == 'username,vmid,node,ip,console_url'
