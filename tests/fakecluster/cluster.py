@@ -2,7 +2,7 @@
 
 On top of fakepve 0.5.0 (subclassed, never patched):
 
-- access control kept and enforced (access.py);
+- access control kept and enforced (access.py), with the /access API that changes it (access_api.py);
 - per-node memory: `mem` is the node's base usage plus the configured memory of the guests running on it,
   so a node chosen by free memory changes as VMs start and stop;
 - the guest agent of a running VM with agent=1 answers, with its ipconfig0 address or a DHCP-like lease
@@ -26,6 +26,7 @@ from fakepve.server import PORT, USER, ok
 
 from . import guestagent
 from .access import AccessControl
+from .access_api import AccessApi
 from .control import ControlChannel
 
 GiB = 1024 ** 3
@@ -35,7 +36,7 @@ NODE_DEFAULTS = {'maxmem': 16 * GiB, 'base_mem': 2 * GiB, 'maxcpu': 8, 'maxdisk'
 NODE_STATS = ('uptime', 'cpu', 'mem', 'disk', 'maxcpu', 'maxmem', 'maxdisk')
 
 
-class LabPve(AccessControl, ControlChannel, FakePve):
+class LabPve(AccessApi, AccessControl, ControlChannel, FakePve):
     """The extended fake: access control on, node memory, guest agent, task durations, /_fake control routes."""
 
     def __init__(self, user='root@pam', password='secret', host=None, port=PORT):
