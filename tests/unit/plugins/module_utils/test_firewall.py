@@ -1,0 +1,466 @@
+"""Firewall isolation planning and the isolation report (pure functions of _firewall.py), plus the write helpers
+against a recording client."""
+
+import pytest
+
+from ansible_collections.pvelab.proxmox.plugins.module_utils import _firewall as fw
+
+LAB = 'netlab'
+GROUP, IPSET = 'netlab', 'netlab-teacher'
+MAC = 'virtio=BC:24:11:AA:00:01,bridge=vmbr0'
+
+
+# ------------------------------------------------------------------ inputs
+
+def test_lab_names_lower_case_and_derived_ipset():
+    assert fw.lab_names('NetLab') == ('netlab', 'netlab-teacher')
+
+
+@pytest.mark.parametrize('name', ['a' * 19, '1lab', 'lab name', 'x'])
+def test_lab_names_refuses_what_cannot_name_a_group(name):
+    with pytest.raises(ValueError, match='name'):
+        fw.lab_names(name)
+
+
+def test_ranges_dict_and_list_sorted():
+    assert fw.parse_ranges({'first': 300, 'last': 309}) == [(300, 309)]
+    assert fw.parse_ranges([{'first': 400, 'last': 410}, {'first': 300, 'last': 399}]) == [(300, 399), (400, 410)]
+    assert fw.parse_ranges(None) == []
+
+
+@pytest.mark.parametrize('raw, message', [
+    ([{'first': 300, 'last': 320}, {'first': 310, 'last': 330}], 'overlap'),
+    ([{'first': 300, 'last': 320}, {'first': 320, 'last': 330}], 'overlap'),
+    ({'first': 320, 'last': 300}, 'after last'),
+    ({'first': 300}, 'first and last'),
+    ({'first': 300, 'last': 310, 'step': 2}, 'first and last'),
+    ({'first': 'x', 'last': 310}, 'first'),
+    ({'first': 1, 'last': 310}, 'out of range'),
+    ('300-310', 'first and last'),
+])
+def test_ranges_refused(raw, message):
+    with pytest.raises(ValueError, match=message):
+        fw.parse_ranges(raw)
+
+
+def test_ports_normalised_and_deduplicated():
+    ports = fw.parse_ports([{'proto': 'TCP', 'dport': '22'}, {'proto': 'tcp', 'dport': '22'},
+                            {'proto': 'tcp', 'dport': '5900:5999'}, {'proto': 'icmp', 'dport': 'echo-request'},
+                            {'proto': 'udp', 'dport': None}])
+    assert ports == [{'proto': 'tcp', 'dport': '22'}, {'proto': 'tcp', 'dport': '5900:5999'},
+                     {'proto': 'icmp', 'dport': 'echo-request'}, {'proto': 'udp', 'dport': ''}]
+
+
+@pytest.mark.parametrize('entry, message', [
+    ({'proto': 'gre'}, r'teacher_ports\[0\]\.proto'),
+    ({'proto': 'tcp', 'dport': 'ssh-ish'}, 'not a port'),
+    ({'proto': 'tcp', 'dport': '70000'}, '1 to 65535'),
+    ({'proto': 'tcp', 'dport': '5999:5900'}, 'backwards'),
+    ({'proto': 'tcp', 'dport': ','.join(str(p) for p in range(1, 17))}, 'at most 15'),
+    ({'proto': 'icmp', 'dport': 'ping-please'}, 'ICMP type'),
+])
+def test_ports_refused(entry, message):
+    with pytest.raises(ValueError, match=message):
+        fw.parse_ports([entry])
+
+
+def test_sources_normalised_and_bad_one_named():
+    assert fw.parse_sources(['192.0.2.10', '192.0.2.0/28', '192.0.2.10/32', '2001:db8::1']) == [
+        '192.0.2.10/32', '192.0.2.0/28', '2001:db8::1/128']
+    with pytest.raises(ValueError, match=r'teacher_sources\[1\]'):
+        fw.parse_sources(['192.0.2.10', '192.0.2.300/24'])
+    with pytest.raises(ValueError, match=r'teacher_sources\[0\]'):
+        fw.parse_sources(['192.0.2.1/24'])  # host bits set: not a network
+
+
+def test_owned_needs_the_exact_lab():
+    assert fw.owned('pvelab:netlab', LAB)
+    assert fw.owned('pvelab:netlab teacher', LAB)
+    assert not fw.owned('pvelab:netlab2 teacher', LAB)
+    assert not fw.owned('pvelab:net teacher', LAB)
+    assert not fw.owned(None, LAB)
+    assert not fw.owned('https', LAB)
+
+
+def test_teacher_addresses_from_agent_and_config():
+    agent = {'result': [
+        {'name': 'lo', 'ip-addresses': [{'ip-address': '127.0.0.1', 'ip-address-type': 'ipv4'},
+                                        {'ip-address': '::1', 'ip-address-type': 'ipv6'}]},
+        {'name': 'eth0', 'ip-addresses': [{'ip-address': '192.0.2.10', 'ip-address-type': 'ipv4'},
+                                          {'ip-address': 'fe80::1%eth0', 'ip-address-type': 'ipv6'},
+                                          {'ip-address': '2001:db8::10', 'ip-address-type': 'ipv6'}]}]}
+    assert fw.ips_from_agent(agent) == ['192.0.2.10/32', '2001:db8::10/128']
+    config = {'ipconfig0': 'ip=192.0.2.10/24,gw=192.0.2.1', 'ipconfig1': 'ip=dhcp', 'net0': MAC,
+              'net1': 'name=eth1,bridge=vmbr1,ip=198.51.100.7/24'}
+    assert fw.ips_from_config(config) == ['192.0.2.10/32', '198.51.100.7/32']
+    assert fw.ips_from_config({'ipconfig0': 'ip=dhcp'}) == []
+
+
+# ------------------------------------------------------------------- rules
+
+def test_rule_key_ignores_position_comment_enable_and_ipset_scope():
+    a = {'type': 'in', 'action': 'ACCEPT', 'source': '+dc/NetLab-Teacher', 'proto': 'TCP', 'dport': '22',
+         'pos': 3, 'digest': 'x', 'enable': 0, 'comment': 'a', 'ipversion': 4}
+    b = {'type': 'in', 'action': 'ACCEPT', 'source': '+netlab-teacher', 'proto': 'tcp', 'dport': '22'}
+    assert fw.rule_key(a) == fw.rule_key(b)
+    assert fw.rule_key({'type': 'in', 'action': 'ACCEPT', 'source': '192.0.2.10'}) == \
+        fw.rule_key({'type': 'in', 'action': 'ACCEPT', 'source': '192.0.2.10/32'})
+    assert fw.rule_key({'type': 'out', 'action': 'ACCEPT', 'macro': 'dns'}) == \
+        fw.rule_key({'type': 'out', 'action': 'ACCEPT', 'macro': 'DNS'})
+    assert fw.rule_key(b) != fw.rule_key(dict(b, dport='23'))
+
+
+def test_desired_group_rules_all_traffic_when_no_ports():
+    rules = fw.desired_group_rules(LAB, IPSET, [], 'any', None)
+    assert rules == [{'type': 'in', 'action': 'ACCEPT', 'source': '+netlab-teacher',
+                      'comment': 'pvelab:netlab teacher to student: all'}]
+
+
+def test_desired_group_rules_ports_and_teacher_only():
+    ports = fw.parse_ports([{'proto': 'tcp', 'dport': '22'}, {'proto': 'icmp', 'dport': 'echo-request'}])
+    rules = fw.desired_group_rules(LAB, IPSET, ports, 'teacher_only', True)
+    assert [fw.describe_rule(dict(r, enable=1)) for r in rules] == [
+        'IN ACCEPT -source +netlab-teacher -p tcp -dport 22',
+        'IN ACCEPT -source +netlab-teacher -p icmp -icmp-type echo-request',
+        'OUT ACCEPT -dest +netlab-teacher',
+        'OUT DNS(ACCEPT)',
+    ]
+    assert all(fw.owned(r['comment'], LAB) for r in rules)
+    # Every inbound rule is limited to the teacher set: nothing accepts other students.
+    assert all(r['source'] == '+netlab-teacher' for r in rules if r['type'] == 'in')
+    no_dns = fw.desired_group_rules(LAB, IPSET, ports, 'teacher_only', False)
+    assert not any(r.get('macro') for r in no_dns)
+
+
+def _listed(rules):
+    return [dict(r, pos=i, digest='d') for i, r in enumerate(rules)]
+
+
+def test_plan_rules_creates_keeps_deletes_and_leaves_foreign_alone():
+    desired = fw.desired_group_rules(LAB, IPSET, fw.parse_ports([{'proto': 'tcp', 'dport': '22'}]), 'any', None)
+    existing = _listed([
+        {'type': 'in', 'action': 'ACCEPT', 'proto': 'tcp', 'dport': '443', 'enable': 1, 'comment': 'https'},
+        {'type': 'in', 'action': 'ACCEPT', 'source': '+netlab-teacher', 'enable': 1,
+         'comment': 'pvelab:netlab teacher to student: all'},
+        {'type': 'in', 'action': 'ACCEPT', 'source': '+netlab-teacher', 'proto': 'tcp', 'dport': '22',
+         'enable': 1},  # same content, no lab comment: foreign
+    ])
+    plan = fw.plan_rules(existing, desired, LAB)
+    assert plan['create'] == desired
+    assert plan['delete'] == [existing[1]]
+    assert plan['enable'] == []
+
+
+def test_plan_rules_idempotent_enables_disabled_and_drops_duplicates():
+    desired = fw.desired_group_rules(LAB, IPSET, [], 'any', None)
+    rule = dict(desired[0])
+    existing = _listed([dict(rule, enable=0), dict(rule, enable=1)])
+    plan = fw.plan_rules(existing, desired, LAB)
+    assert plan == {'create': [], 'enable': [existing[0]], 'delete': [existing[1]]}
+    assert fw.plan_rules(_listed([dict(rule, enable=1)]), desired, LAB) == {'create': [], 'enable': [],
+                                                                            'delete': []}
+
+
+def test_plan_ipset():
+    entries = [{'cidr': '192.0.2.10', 'comment': 'pvelab:netlab teacher'},
+               {'cidr': '192.0.2.99', 'comment': 'pvelab:netlab teacher'},
+               {'cidr': '198.51.100.1', 'comment': 'added by hand'}]
+    plan = fw.plan_ipset(entries, ['192.0.2.10/32', '198.51.100.1/32', '203.0.113.0/24'], LAB)
+    assert plan == {'add': ['203.0.113.0/24'], 'delete': ['192.0.2.99']}
+    assert fw.plan_ipset(entries[:1], ['192.0.2.10/32'], LAB) == {'add': [], 'delete': []}
+
+
+# ------------------------------------------------------------------ guests
+
+def vm(vmid=301, options=None, rules=None, current=None, pending=None, **extra):
+    state = {'vmid': vmid, 'name': 'stu{0}'.format(vmid), 'node': 'pve1', 'type': 'qemu',
+             'options': dict(options or {}, digest='o'), 'rules': _listed(rules or []),
+             'current': dict(current if current is not None else {'net0': MAC}), 'pending': dict(pending or {}),
+             'digest': 'c'}
+    state.update(extra)
+    return state
+
+
+def test_config_from_pending():
+    items = [{'key': 'digest', 'value': 'abc'}, {'key': 'name', 'value': 'x'},
+             {'key': 'net0', 'value': MAC, 'pending': MAC + ',firewall=1'}, {'key': 'net1', 'value': MAC, 'delete': 1},
+             {'key': 'net2', 'pending': MAC}]
+    current, pending, digest = fw.config_from_pending(items)
+    assert digest == 'abc'
+    assert current == {'name': 'x', 'net0': MAC, 'net1': MAC}
+    assert pending == {'net0': MAC + ',firewall=1', 'net1': None, 'net2': MAC}
+
+
+def test_nic_states():
+    state = vm(current={'net0': MAC + ',firewall=1', 'net1': MAC, 'net2': MAC, 'net3': MAC},
+               pending={'net1': MAC + ',firewall=1', 'net3': None, 'net4': MAC + ',firewall=1'})
+    assert fw.nic_states(state) == {'net0': 'ok', 'net1': 'pending', 'net2': 'off', 'net4': 'pending'}
+
+
+def test_plan_vm_present_fresh_vm_keeps_mac_and_records_previous_options():
+    state = vm(options={'policy_out': 'REJECT'}, current={'net0': MAC, 'net1': MAC + ',firewall=1'})
+    desired = fw.desired_vm_options('any', None)
+    plan = fw.plan_vm_present(state, LAB, GROUP, desired)
+    assert plan['ref_create'] == {
+        'type': 'group', 'action': 'netlab', 'enable': 1,
+        'comment': 'pvelab:netlab group reference (was enable=,policy_in=,policy_out=REJECT,dhcp=,nofw=net0)'}
+    assert plan['options'] == {'enable': 1, 'policy_in': 'DROP', 'policy_out': 'ACCEPT'}
+    assert plan['nets'] == {'net0': MAC + ',firewall=1'}
+    assert plan['actions'][0] == 'vm 301: reference security group netlab'
+
+
+def test_plan_vm_present_edits_the_pending_value():
+    state = vm(current={'net0': MAC}, pending={'net0': MAC + ',tag=20'})
+    plan = fw.plan_vm_present(state, LAB, GROUP, fw.desired_vm_options('any', None))
+    assert plan['nets'] == {'net0': MAC + ',tag=20,firewall=1'}
+
+
+def test_plan_vm_present_is_a_no_op_when_isolated():
+    ref = {'type': 'group', 'action': 'netlab', 'enable': 1,
+           'comment': fw.ref_comment(LAB, {}, ['net0'])}
+    state = vm(options={'enable': 1, 'policy_in': 'DROP', 'policy_out': 'ACCEPT'}, rules=[ref],
+               current={'net0': MAC + ',firewall=1'})
+    plan = fw.plan_vm_present(state, LAB, GROUP, fw.desired_vm_options('any', None))
+    assert not fw._has_work(plan)
+    assert plan['actions'] == []
+
+
+def test_plan_vm_present_fixes_disabled_reference_duplicates_and_lost_nic_flag():
+    ref = {'type': 'group', 'action': 'netlab', 'comment': fw.ref_comment(LAB, {}, [])}
+    state = vm(options={'enable': 1, 'policy_in': 'DROP', 'policy_out': 'ACCEPT'},
+               rules=[dict(ref, enable=0), dict(ref, enable=1)], current={'net0': MAC})
+    plan = fw.plan_vm_present(state, LAB, GROUP, fw.desired_vm_options('any', None))
+    assert plan['ref_create'] is None
+    assert plan['ref_enable'] == [state['rules'][0]]
+    assert plan['ref_delete'] == [state['rules'][1]]
+    assert plan['options'] == {}
+    assert plan['nets'] == {'net0': MAC + ',firewall=1'}
+
+
+def test_desired_vm_options():
+    assert fw.desired_vm_options('any', None) == {'enable': 1, 'policy_in': 'DROP', 'policy_out': 'ACCEPT'}
+    assert fw.desired_vm_options('teacher_only', True) == {'enable': 1, 'policy_in': 'DROP', 'policy_out': 'DROP',
+                                                           'dhcp': 1}
+    assert fw.desired_vm_options('any', False)['dhcp'] == 0
+
+
+def test_ref_comment_round_trip():
+    comment = fw.ref_comment(LAB, {'enable': 0, 'policy_in': 'ACCEPT', 'dhcp': 1}, ['net0', 'net2'])
+    assert fw.owned(comment, LAB)
+    assert fw.parse_ref_comment(comment) == (
+        {'enable': '0', 'policy_in': 'ACCEPT', 'policy_out': '', 'dhcp': '1'}, ['net0', 'net2'])
+    assert fw.parse_ref_comment('pvelab:netlab something else') is None
+
+
+def test_plan_vm_absent_restores_what_was_recorded():
+    ref = {'type': 'group', 'action': 'netlab', 'enable': 1,
+           'comment': fw.ref_comment(LAB, {'enable': 0, 'policy_out': 'REJECT'}, ['net0'])}
+    foreign = {'type': 'in', 'action': 'ACCEPT', 'proto': 'tcp', 'dport': '80', 'enable': 1, 'comment': 'web'}
+    state = vm(options={'enable': 1, 'policy_in': 'DROP', 'policy_out': 'ACCEPT', 'dhcp': 1}, rules=[ref, foreign],
+               current={'net0': MAC + ',firewall=1', 'net1': MAC + ',firewall=1'})
+    plan = fw.plan_vm_absent(state, LAB, GROUP)
+    assert plan['ref_delete'] == [state['rules'][0]]
+    assert plan['record'] is True
+    assert plan['options'] == {'enable': 0, 'policy_out': 'REJECT'}
+    assert sorted(plan['delete_options']) == ['dhcp', 'policy_in']
+    assert plan['nets'] == {'net0': MAC}  # net1 had firewall=1 before: kept
+    after = fw.predict_vm(state, plan)
+    assert [r['comment'] for r in after['rules']] == ['web']
+    assert after['options'] == {'enable': 0, 'policy_out': 'REJECT', 'digest': 'o'}
+
+
+def test_plan_vm_absent_without_record_leaves_options():
+    state = vm(options={'enable': 1}, rules=[])
+    plan = fw.plan_vm_absent(state, LAB, GROUP)
+    assert plan == {'ref_delete': [], 'options': {}, 'delete_options': [], 'nets': {}, 'record': False,
+                    'actions': []}
+
+
+# ------------------------------------------------------------------ report
+
+def isolated_vm(vmid=301, **over):
+    ref = {'type': 'group', 'action': 'netlab', 'enable': 1, 'comment': fw.ref_comment(LAB, {}, ['net0'])}
+    state = vm(vmid, options={'enable': 1, 'policy_in': 'DROP', 'policy_out': 'ACCEPT'}, rules=[ref],
+               current={'net0': MAC + ',firewall=1', 'ipconfig0': 'ip=10.1.0.{0}/24'.format(vmid - 300)})
+    state.update(over)
+    return state
+
+
+GROUP_RULES = _listed([dict(r, enable=1) for r in fw.desired_group_rules(
+    LAB, IPSET, fw.parse_ports([{'proto': 'tcp', 'dport': '22'}]), 'any', None)])
+ENTRIES = [{'cidr': '192.0.2.10', 'comment': 'pvelab:netlab teacher'}]
+
+
+def report(vms, options=None, group_rules=GROUP_RULES, entries=ENTRIES, others=None, outbound='any'):
+    return fw.isolation_report(vms, {'enable': 1} if options is None else options, GROUP, IPSET, group_rules,
+                               entries, others or {}, outbound)
+
+
+def test_report_isolated():
+    rep = report([isolated_vm(301), isolated_vm(302)])
+    assert rep['isolated'] is True
+    assert rep['reachability'] == {'student_to_student': 'blocked', 'teacher_to_student': 'allowed',
+                                   'ports': ['tcp/22'], 'teacher_sources': ['192.0.2.10/32'], 'outbound': 'any'}
+    first = rep['vms'][0]
+    assert first == {'vmid': 301, 'name': 'stu301', 'node': 'pve1', 'firewall_enabled': True, 'policy_in': 'DROP',
+                     'policy_out': 'ACCEPT', 'nics_ok': True, 'group_referenced': True, 'datacenter_enabled': True,
+                     'isolated': True, 'problems': []}
+
+
+def test_report_every_switch_counts():
+    rep = report([isolated_vm(301), isolated_vm(302, current={'net0': MAC, 'net1': MAC + ',firewall=1'}),
+                  isolated_vm(303, options={'enable': 0, 'policy_in': 'DROP'}),
+                  isolated_vm(304, options={'enable': 1, 'policy_in': 'ACCEPT'}),
+                  isolated_vm(305, rules=[])], options={'enable': 0})
+    assert rep['isolated'] is False
+    assert rep['reachability']['student_to_student'] == 'open'
+    assert rep['reachability']['teacher_to_student'] == 'blocked'  # 305 does not reference the group
+    by_id = dict((v['vmid'], v) for v in rep['vms'])
+    assert all(not v['datacenter_enabled'] for v in rep['vms'])
+    assert by_id[302]['nics_ok'] is False
+    assert any('net0 has no firewall=1' in p for p in by_id[302]['problems'])
+    assert by_id[303]['firewall_enabled'] is False
+    assert any('policy_in is ACCEPT' in p for p in by_id[304]['problems'])
+    assert by_id[305]['group_referenced'] is False
+
+
+def test_report_datacenter_enable_timestamp_counts_as_on():
+    assert report([isolated_vm()], options={'enable': 1717171717})['isolated'] is True
+
+
+def test_report_pending_nic_is_not_isolated():
+    rep = report([isolated_vm(current={'net0': MAC}, pending={'net0': MAC + ',firewall=1'})])
+    assert rep['isolated'] is False
+    assert 'pending' in rep['vms'][0]['problems'][0]
+
+
+def test_report_finds_open_rules_on_the_vm_in_foreign_groups_and_in_the_lab_group():
+    open_vm_rule = {'type': 'in', 'action': 'ACCEPT', 'macro': 'SSH', 'enable': 1, 'comment': 'ssh for all'}
+    disabled = {'type': 'in', 'action': 'ACCEPT', 'enable': 0}
+    limited = {'type': 'in', 'action': 'ACCEPT', 'source': '198.51.100.0/24', 'enable': 1}
+    a = isolated_vm(301)
+    a['rules'] = a['rules'] + _listed([open_vm_rule, disabled, limited])
+    b = isolated_vm(302)
+    b['rules'] = b['rules'] + _listed([{'type': 'group', 'action': 'webservers', 'enable': 1}])
+    rep = report([a, b, isolated_vm(303)],
+                 others={'webservers': [{'type': 'in', 'action': 'ACCEPT', 'proto': 'tcp', 'dport': '443',
+                                         'enable': 1}]})
+    by_id = dict((v['vmid'], v) for v in rep['vms'])
+    assert by_id[301]['problems'] == ['a VM rule accepts inbound traffic from any source: IN SSH(ACCEPT) '
+                                      '# ssh for all']
+    assert by_id[302]['problems'] == ['security group webservers accepts inbound traffic from any source: '
+                                      'IN ACCEPT -p tcp -dport 443']
+    assert by_id[303]['isolated'] is True
+    # A foreign rule added to the lab's own group opens every VM.
+    hole = GROUP_RULES + _listed([{'type': 'in', 'action': 'ACCEPT', 'enable': 1}])
+    assert not any(v['isolated'] for v in report([isolated_vm()], group_rules=hole)['vms'])
+
+
+def test_report_teacher_only_needs_blocking_policy_out():
+    rep = report([isolated_vm()], outbound='teacher_only')
+    assert rep['vms'][0]['problems'] == ['policy_out is ACCEPT but outbound is teacher_only']
+    ok = isolated_vm(options={'enable': 1, 'policy_in': 'DROP', 'policy_out': 'DROP'})
+    assert report([ok], outbound='teacher_only')['isolated'] is True
+
+
+def test_report_student_address_inside_a_teacher_source():
+    rep = report([isolated_vm(301)], entries=[{'cidr': '10.1.0.0/24', 'comment': 'pvelab:netlab teacher'}])
+    assert rep['vms'][0]['problems'] == ['its address 10.1.0.1 is inside the teacher source 10.1.0.0/24']
+
+
+def test_report_without_vms_or_teacher():
+    assert report([])['isolated'] is False
+    rep = report([isolated_vm()], entries=[])
+    assert rep['isolated'] is True
+    assert rep['reachability']['teacher_to_student'] == 'blocked'
+    assert rep['reachability']['ports'] == []
+
+
+def test_predicted_state_of_a_present_plan_is_isolated():
+    state = vm(options={}, current={'net0': MAC, 'net1': MAC})
+    plan = fw.plan_vm_present(state, LAB, GROUP, fw.desired_vm_options('any', None))
+    after = fw.predict_vm(state, plan)
+    assert report([after])['isolated'] is True
+    assert after['current']['net0'] == MAC + ',firewall=1'
+    again = fw.plan_vm_present(after, LAB, GROUP, fw.desired_vm_options('any', None))
+    assert not fw._has_work(again)
+
+
+# ------------------------------------------------------- writes (recorded)
+
+class RecordingClient(object):
+    """Holds one rule list per path and answers GET/POST/PUT/DELETE the way PVE does (new rules on top)."""
+
+    def __init__(self, lists=None):
+        self.lists = dict((k, [dict(r) for r in v]) for k, v in (lists or {}).items())
+        self.calls = []
+
+    def _listing(self, path):
+        return [dict(r, pos=i, digest='d{0}'.format(len(self.calls))) for i, r in enumerate(self.lists.get(path, []))]
+
+    def get(self, path, **params):
+        self.calls.append(('GET', path, params))
+        if path in self.lists:
+            return self._listing(path)
+        return {}
+
+    def post(self, path, **data):
+        self.calls.append(('POST', path, data))
+        self.lists.setdefault(path, []).insert(0, data)
+
+    def put(self, path, **data):
+        self.calls.append(('PUT', path, data))
+        base, _, pos = path.rpartition('/')
+        if base in self.lists and pos.isdigit():
+            self.lists[base][int(pos)].update((k, v) for k, v in data.items() if k != 'digest')
+
+    def delete(self, path, **params):
+        self.calls.append(('DELETE', path, params))
+        base, _, pos = path.rpartition('/')
+        del self.lists[base][int(pos)]
+
+
+def test_delete_rules_spares_the_kept_twin_and_rereads_between_deletions():
+    path = '/cluster/firewall/groups/netlab'
+    rule = {'type': 'in', 'action': 'ACCEPT', 'source': '+netlab-teacher', 'enable': 1, 'comment': 'pvelab:netlab x'}
+    other = {'type': 'in', 'action': 'ACCEPT', 'proto': 'tcp', 'dport': '443', 'enable': 1, 'comment': 'https'}
+    client = RecordingClient({path: [rule, other, rule, rule]})
+    listed = client._listing(path)
+    assert fw.delete_rules(client, path, listed, [listed[2], listed[3]]) == 2
+    assert client.lists[path] == [rule, other]
+    assert [c[:2] for c in client.calls] == [('DELETE', path + '/3'), ('GET', path), ('DELETE', path + '/2')]
+    assert client.calls[0][2] == {'digest': 'd0'}
+
+
+def test_write_rule_always_sends_enable():
+    client = RecordingClient()
+    fw.write_rule(client, '/x', {'type': 'group', 'action': 'netlab', 'comment': 'pvelab:netlab', 'pos': 4,
+                                 'digest': 'z', 'ipversion': 4})
+    assert client.calls == [('POST', '/x', {'type': 'group', 'action': 'netlab', 'comment': 'pvelab:netlab',
+                                            'enable': 1})]
+
+
+def test_apply_vm_order_reference_then_options_then_nics_then_read_back():
+    state = vm(options={}, current={'net0': MAC})
+    plan = fw.plan_vm_present(state, LAB, GROUP, fw.desired_vm_options('any', None))
+    client = RecordingClient()
+    fw.apply_vm(client, state, plan)
+    base = '/nodes/pve1/qemu/301'
+    writes = [(m, p) for m, p, _d in client.calls if m != 'GET']
+    assert writes == [('POST', base + '/firewall/rules'), ('PUT', base + '/firewall/options'),
+                      ('PUT', base + '/config')]
+    options_put = client.calls[1][2]
+    assert options_put['enable'] == 1 and options_put['policy_in'] == 'DROP'  # one request: switch and policy
+    assert client.calls[2][2] == {'net0': MAC + ',firewall=1', 'digest': 'c'}
+    reads = [p for m, p, _d in client.calls if m == 'GET']
+    assert sorted(reads) == sorted([base + '/firewall/rules', base + '/firewall/options', base + '/pending'])
+
+
+def test_apply_vm_without_work_makes_no_request():
+    client = RecordingClient()
+    fw.apply_vms(client, [vm()], {301: {'ref_create': None, 'options': {}, 'nets': {}}})
+    assert client.calls == []
+
+
+def test_ipset_entry_path_encodes_the_cidr():
+    assert fw.ipset_entry_path('netlab-teacher', '192.0.2.0/24') == '/cluster/firewall/ipset/netlab-teacher/192.0.2.0%2F24'

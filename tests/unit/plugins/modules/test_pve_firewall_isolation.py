@@ -1,0 +1,152 @@
+"""pve_firewall_isolation: bad input fails before any request; the plan and check mode against a scripted API."""
+
+import json
+import re
+
+import pytest
+
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.pvelab.proxmox.plugins.module_utils import _module
+from ansible_collections.pvelab.proxmox.plugins.modules import pve_firewall_isolation as mod
+
+CONN = dict(api_host='127.0.0.1', api_user='root@pam', api_password='secret')
+MAC = 'virtio=BC:24:11:AA:00:01,bridge=vmbr0'
+
+
+class ScriptedClient(object):
+    """Answers reads from a dict {path: data}; records every call; refuses writes unless allowed."""
+
+    def __init__(self, params, answers=None, allow_writes=False):
+        self.answers = answers or {}
+        self.allow_writes = allow_writes
+        self.calls = []
+        self.requests_made = 0
+
+    def get(self, path, **params):
+        self.calls.append(('GET', path))
+        return self.answers.get(path, {} if path.endswith('/options') else [])
+
+    def _write(self, method, path, data):
+        self.calls.append((method, path))
+        if not self.allow_writes:
+            raise AssertionError('unexpected write {0} {1} {2}'.format(method, path, data))
+
+    def post(self, path, **data):
+        self._write('POST', path, data)
+
+    def put(self, path, **data):
+        self._write('PUT', path, data)
+
+    def delete(self, path, **data):
+        self._write('DELETE', path, data)
+
+
+def run(args, monkeypatch, capsys, answers=None, check_mode=False):
+    made = []
+
+    def factory(params):
+        client = ScriptedClient(params, answers)
+        made.append(client)
+        return client
+
+    monkeypatch.setattr(_module, 'PveClient', factory)
+    monkeypatch.setattr(_module, 'HAS_PROXMOXER', True)
+    full = dict(CONN, **args)
+    if check_mode:
+        full['_ansible_check_mode'] = True
+    with patch_module_args(full):
+        with pytest.raises(SystemExit):
+            mod.main()
+    out = json.loads(capsys.readouterr().out)
+    return out, (made[0].calls if made else None)
+
+
+@pytest.mark.parametrize('args, message', [
+    (dict(name='lab', vmid_range=[{'first': 300, 'last': 320}, {'first': 310, 'last': 330}]), 'overlap'),
+    (dict(name='lab', vmids=[300], teacher_sources=['192.0.2.10', 'teacher.example.org']),
+     r'teacher_sources\[1\]'),
+    (dict(name='lab', vmids=[300], teacher_sources=['192.0.2.0/33']), r'teacher_sources\[0\]'),
+    (dict(name='averyveryverylonglabname', vmids=[300]), '18 characters at most'),
+    (dict(name='lab', vmids=[300], teacher_ports=[{'proto': 'tcp', 'dport': '99999'}]), r'teacher_ports\[0\]'),
+    (dict(name='lab', vmids=[300], pool='bad pool'), 'pool'),
+    (dict(name='lab', vmids=[300], verify_only=True, state='absent'), 'verify_only'),
+])
+def test_bad_input_fails_before_any_request(args, message, monkeypatch, capsys):
+    out, calls = run(args, monkeypatch, capsys)
+    assert out['failed'] is True
+    assert re.search(message, out['msg']), out['msg']
+    assert calls is None  # no client was even made: nothing read, nothing written
+
+
+def cluster_answers(vms, extra=None):
+    resources = [dict({'type': 'qemu', 'node': 'pve1', 'status': 'stopped', 'template': 0}, vmid=v,
+                      name='stu{0}'.format(v), id='qemu/{0}'.format(v)) for v in vms]
+    resources.append({'type': 'node', 'node': 'pve1', 'status': 'online'})
+    answers = {'/cluster/resources': resources, '/cluster/firewall/options': {'policy_in': 'ACCEPT', 'digest': 'x'}}
+    for v in vms:
+        base = '/nodes/pve1/qemu/{0}'.format(v)
+        answers[base + '/pending'] = [{'key': 'net0', 'value': MAC}]
+    answers.update(extra or {})
+    return answers
+
+
+def test_unknown_vmid_fails_before_any_write(monkeypatch, capsys):
+    out, calls = run(dict(name='lab', vmids=[300, 399], teacher_sources=['192.0.2.10']), monkeypatch, capsys,
+                     answers=cluster_answers([300]))
+    assert out['failed'] is True
+    assert out['msg'] == 'vmids[1]: there is no guest 399'
+    assert all(method == 'GET' for method, _path in calls)
+
+
+def test_empty_selection_is_an_error_unless_allowed(monkeypatch, capsys):
+    out, _calls = run(dict(name='lab', tag='nolab', teacher_sources=['192.0.2.10']), monkeypatch, capsys,
+                      answers=cluster_answers([300]))
+    assert out['failed'] is True and 'allow_empty' in out['msg']
+
+
+def test_foreign_group_with_the_lab_name_is_refused(monkeypatch, capsys):
+    answers = cluster_answers([300], {'/cluster/firewall/groups': [{'group': 'lab', 'comment': 'made by hand'}]})
+    out, calls = run(dict(name='lab', vmids=[300], teacher_sources=['192.0.2.10']), monkeypatch, capsys, answers)
+    assert out['failed'] is True
+    assert 'security group lab already exist' in out['msg']
+    assert all(method == 'GET' for method, _path in calls)
+
+
+def test_check_mode_plans_everything_and_writes_nothing(monkeypatch, capsys):
+    out, calls = run(dict(name='Lab', vmid_range={'first': 300, 'last': 301}, teacher_sources=['192.0.2.10'],
+                          teacher_ports=[{'proto': 'tcp', 'dport': '22'}], _ansible_diff=True),
+                     monkeypatch, capsys, answers=cluster_answers([300, 301]), check_mode=True)
+    assert out.get('failed') is not True, out
+    assert out['changed'] is True
+    assert out['group'] == 'lab' and out['ipset'] == 'lab-teacher'
+    assert out['actions'] == [
+        'create IP set lab-teacher',
+        'add 192.0.2.10/32 to IP set lab-teacher',
+        'create security group lab',
+        'group lab: add rule IN ACCEPT -source +lab-teacher -p tcp -dport 22',
+        'vm 300: reference security group lab',
+        'vm 300: set firewall options enable=1 policy_in=DROP policy_out=ACCEPT',
+        'vm 300: net0 firewall=1',
+        'vm 301: reference security group lab',
+        'vm 301: set firewall options enable=1 policy_in=DROP policy_out=ACCEPT',
+        'vm 301: net0 firewall=1',
+        'datacenter: enable the firewall',
+    ]
+    assert out['report']['isolated'] is True  # predicted
+    assert out['diff']['before']['group'] is None
+    assert out['diff']['after']['vms']['300'] == {'enable': '1', 'policy_in': 'DROP', 'policy_out': 'ACCEPT',
+                                                  'dhcp': '', 'group_reference': True, 'nics': {'net0': 'ok'}}
+    assert all(method == 'GET' for method, _path in calls)
+    # Bounded reads: resources, 5 cluster firewall reads (no group or ipset to read yet), 3 per VM.
+    assert len(calls) == 1 + 3 + 2 * 3
+
+
+def test_verify_only_fails_with_the_report(monkeypatch, capsys):
+    out, calls = run(dict(name='lab', vmids=[300], verify_only=True), monkeypatch, capsys,
+                     answers=cluster_answers([300]))
+    assert out['failed'] is True
+    assert out['msg'].startswith('isolation of lab lab does not hold: vm 300: the datacenter firewall is off')
+    assert out['report']['vms'][0]['isolated'] is False
+    assert out['changed'] is False
+    assert all(method == 'GET' for method, _path in calls)
