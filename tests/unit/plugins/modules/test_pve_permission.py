@@ -1,0 +1,117 @@
+"""pve_permission against the in-memory /access stub: one read, batched PUTs, exclusive, propagate, check mode."""
+
+from ansible_collections.pvelab.proxmox.plugins.modules import pve_permission
+from ansible_collections.pvelab.proxmox.tests.unit.plugins.modules.access_stub import run, stub  # noqa: F401
+
+
+def users(stub, *names):
+    for name in names:
+        stub.user_call('POST', '/access/users', None, {'userid': name + '@pve'})
+
+
+def acl_puts(stub):
+    return [c for c in stub.calls if c[0] == 'PUT' and c[1] == '/access/acl']
+
+
+def test_grant_idempotent_update_absent(stub):
+    users(stub, 'alice')
+    args = dict(path='/vms/201', roles=['PVEVMUser'], users=['alice'])
+    result, failed = run(pve_permission.main, args, diff=True)
+    assert not failed and result['changed'] and result['api_calls'] == 1
+    assert stub.acl == {('/vms/201', 'user', 'alice@pve', 'PVEVMUser'): 1}
+    assert result['diff'] == {'before': {'/vms/201': []}, 'after': {'/vms/201': ['user alice@pve PVEVMUser']}}
+    result, _ = run(pve_permission.main, args)
+    assert not result['changed'] and len(acl_puts(stub)) == 1
+    result, _ = run(pve_permission.main, dict(args, propagate=False))
+    assert result['changes'][0]['action'] == 'update'
+    assert stub.acl == {('/vms/201', 'user', 'alice@pve', 'PVEVMUser'): 0}
+    result, _ = run(pve_permission.main, dict(path='/vms/201', users=['alice'], state='absent'))
+    assert result['changed'] and stub.acl == {}
+    assert stub.count('GET', '/access/acl') == 4
+
+
+def test_check_mode_writes_nothing(stub):
+    users(stub, 'alice')
+    result, failed = run(pve_permission.main, dict(path='/vms/201', roles=['PVEVMUser'], users=['alice']), check=True)
+    assert not failed and result['changed'] and stub.writes() == [] and stub.acl == {}
+    assert result['acl'] == [{'path': '/vms/201', 'type': 'user', 'ugid': 'alice@pve', 'roleid': 'PVEVMUser',
+                              'propagate': True}]
+
+
+def test_absent_never_removes_unnamed_entries(stub):
+    users(stub, 'alice', 'bob')
+    stub.acl[('/vms/201', 'user', 'bob@pve', 'PVEVMUser')] = 1
+    stub.acl[('/vms/201', 'user', 'alice@pve', 'PVEAuditor')] = 1
+    result, _ = run(pve_permission.main, dict(path='/vms/201', users=['alice'], roles=['PVEVMUser'], state='absent'))
+    assert not result['changed'] and len(stub.acl) == 2
+    result, failed = run(pve_permission.main, dict(path='/vms/201', state='absent'))
+    assert failed and 'at least one of users, groups or tokens' in result['msg']
+    assert len(stub.acl) == 2
+
+
+def test_exclusive(stub):
+    users(stub, 'alice', 'bob')
+    stub.acl[('/vms/201', 'user', 'bob@pve', 'PVEVMUser')] = 1
+    stub.acl[('/vms/202', 'user', 'bob@pve', 'PVEVMUser')] = 1
+    result, _ = run(pve_permission.main, dict(path='/vms/201', roles=['PVEVMUser'], users=['alice'], exclusive=True))
+    assert stub.acl == {('/vms/201', 'user', 'alice@pve', 'PVEVMUser'): 1,
+                        ('/vms/202', 'user', 'bob@pve', 'PVEVMUser'): 1}
+    assert [c['action'] for c in result['changes']] == ['add', 'remove']
+    puts = acl_puts(stub)
+    assert 'delete' not in puts[0][2] and puts[1][2]['delete'] == 1   # grant first, then removal
+
+
+def test_list_form_one_read_one_put_per_vm(stub):
+    names = ['s{0}'.format(i) for i in range(60)]
+    users(stub, *names)
+    stub.calls[:] = []
+    entries = [{'path': '/vms/{0}'.format(300 + i), 'users': [n]} for i, n in enumerate(names)]
+    result, failed = run(pve_permission.main, dict(roles=['PVEVMUser'], entries=entries))
+    assert not failed and result['api_calls'] == 60 and len(acl_puts(stub)) == 60
+    assert stub.count('GET', '/access/acl') == 1 and stub.count('GET') == 3     # acl, roles, users
+    assert all(e['changed'] for e in result['entries'])
+    stub.calls[:] = []
+    entries[7]['state'] = 'absent'
+    result, _ = run(pve_permission.main, dict(roles=['PVEVMUser'], entries=entries))
+    assert [e['changed'] for e in result['entries']].count(True) == 1 and len(acl_puts(stub)) == 1
+
+
+def test_shared_path_is_one_put(stub):
+    users(stub, 'a', 'b', 'c')
+    stub.group_call('POST', '/access/groups', None, {'groupid': 'teachers'})
+    result, _ = run(pve_permission.main, dict(path='/pool/lab', roles=['PVEVMUser', 'PVEAuditor'],
+                                              users=['a', 'b', 'c'], groups=['teachers']))
+    assert result['api_calls'] == 1 and len(stub.acl) == 8
+
+
+def test_missing_names_fail_before_any_write(stub):
+    users(stub, 'alice')
+    stub.calls[:] = []
+    for args, words in ((dict(roles=['NoSuchRole'], users=['alice']), 'role NoSuchRole'),
+                        (dict(roles=['PVEVMUser'], users=['ghost']), 'user ghost@pve'),
+                        (dict(roles=['PVEVMUser'], groups=['ghosts']), 'group ghosts'),
+                        (dict(roles=['PVEVMUser'], tokens=['alice!ci']), 'token alice@pve!ci')):
+        result, failed = run(pve_permission.main, dict(args, path='/vms/201'))
+        assert failed and words in result['msg'] and 'nothing was changed' in result['msg']
+    assert stub.writes() == []
+
+
+def test_missing_names_only_warn_in_check_mode(stub):
+    result, failed = run(pve_permission.main, dict(path='/vms/201', roles=['PVEVMUser'], users=['ghost']), check=True)
+    assert not failed and result['changed']
+
+
+def test_malformed_paths_fail_before_reading(stub):
+    for path in ('/vms/../100', '/vms//100', 'vms/100', '/vms/7', '/bogus'):
+        result, failed = run(pve_permission.main, dict(path=path, roles=['PVEVMUser'], users=['alice']))
+        assert failed and repr(path) in result['msg'], result['msg']
+    result, failed = run(pve_permission.main, dict(entries=[{'path': '/vms/300', 'users': ['a']},
+                                                             {'path': '/vms/x', 'users': ['b']}], roles=['R']))
+    assert failed and "entries[1] path '/vms/x'" in result['msg']
+    assert stub.calls == []
+
+
+def test_principals_beside_entries_refused(stub):
+    result, failed = run(pve_permission.main, dict(entries=[{'path': '/vms/300', 'users': ['a']}], users=['b'],
+                                                    roles=['R']))
+    assert failed and 'users belongs in the items of entries' in result['msg']

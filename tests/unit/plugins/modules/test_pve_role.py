@@ -1,0 +1,47 @@
+"""pve_role against the in-memory /access stub."""
+
+import pytest
+
+from ansible_collections.pvelab.proxmox.plugins.modules import pve_role
+from ansible_collections.pvelab.proxmox.tests.unit.plugins.modules.access_stub import run, stub  # noqa: F401
+
+
+def test_create_idempotent_update_append_delete(stub):
+    args = dict(name='LabStudent', privileges=['VM.Console', 'VM.Audit'])
+    result, failed = run(pve_role.main, args, check=True)
+    assert not failed and result['changed'] and stub.writes() == []
+    result, _ = run(pve_role.main, args, diff=True)
+    assert result['changes'] == ['created'] and stub.roles['LabStudent'] == {'VM.Console', 'VM.Audit'}
+    assert result['diff']['after']['privileges'] == ['VM.Audit', 'VM.Console']
+    result, _ = run(pve_role.main, dict(args, privileges=['VM.Audit', 'VM.Console']))
+    assert not result['changed']
+    result, _ = run(pve_role.main, dict(name='LabStudent', privileges=['VM.PowerMgmt'], append=True))
+    assert result['changed'] and stub.roles['LabStudent'] == {'VM.Console', 'VM.Audit', 'VM.PowerMgmt'}
+    result, _ = run(pve_role.main, dict(name='LabStudent', privileges=['VM.Audit'], append=True))
+    assert not result['changed']
+    result, _ = run(pve_role.main, dict(name='LabStudent', privileges=['VM.Audit']))
+    assert stub.roles['LabStudent'] == {'VM.Audit'}
+    result, _ = run(pve_role.main, dict(name='LabStudent', privileges=[]))
+    assert result['changed'] and stub.roles['LabStudent'] == set()
+    result, _ = run(pve_role.main, dict(name='LabStudent', state='absent'))
+    assert result['changes'] == ['deleted'] and 'LabStudent' not in stub.roles
+
+
+@pytest.mark.parametrize('name', ['PVEVMUser', 'pveMine', 'Administrator'])
+def test_builtin_and_pve_names_refused(stub, name):
+    result, failed = run(pve_role.main, dict(name=name, privileges=['VM.Audit']))
+    assert failed and name in result['msg'] and stub.calls == []
+
+
+def test_unknown_privilege_named_with_valid_ones(stub):
+    result, failed = run(pve_role.main, dict(name='LabStudent', privileges=['VM.Audit', 'VM.Monitor']))
+    assert failed and 'unknown privilege VM.Monitor' in result['msg'] and 'VM.PowerMgmt' in result['msg']
+    assert stub.writes() == []
+
+
+def test_privileges_come_from_the_cluster(stub):
+    # A cluster whose Administrator knows an extra privilege (another PVE version) accepts it.
+    stub.roles['Administrator'].add('VM.Monitor')
+    result, failed = run(pve_role.main, dict(name='Old', privileges=['VM.Monitor']))
+    assert failed                # the stub's own POST check still refuses it, but not the module's pre-check
+    assert 'unknown privilege' not in result['msg']

@@ -1,0 +1,36 @@
+"""pve_token against the in-memory /access stub: the secret only on creation."""
+
+from ansible_collections.pvelab.proxmox.plugins.modules import pve_token
+from ansible_collections.pvelab.proxmox.tests.unit.plugins.modules.access_stub import run, stub  # noqa: F401
+
+
+def test_create_secret_once_update_delete(stub):
+    stub.user_call('POST', '/access/users', None, {'userid': 'labweb@pve'})
+    args = dict(userid='labweb', token='portal', comment='portal')
+    result, failed = run(pve_token.main, args, check=True)
+    assert not failed and result['changed'] and 'secret' not in result['token'] and stub.writes() == []
+    result, _ = run(pve_token.main, args, diff=True)
+    assert result['token']['secret'] == 'secret-of-portal'
+    assert result['token']['full_tokenid'] == 'labweb@pve!portal' and result['token']['privsep'] is True
+    assert 'secret' not in result['diff']['after']
+    result, _ = run(pve_token.main, args)
+    assert not result['changed'] and 'secret' not in result['token']
+    result, _ = run(pve_token.main, dict(args, privsep=False, expire='2030-01-01'))
+    assert result['changes'] == ['expire', 'privsep'] and 'secret' not in result['token']
+    assert stub.tokens['labweb@pve']['portal'] == {'privsep': 0, 'expire': 1893456000, 'comment': 'portal'}
+    result, _ = run(pve_token.main, dict(args, state='absent'))
+    assert result['changes'] == ['deleted'] and stub.tokens['labweb@pve'] == {}
+
+
+def test_missing_owner(stub):
+    result, failed = run(pve_token.main, dict(userid='ghost', token='t1'))
+    assert failed and 'ghost@pve does not exist' in result['msg']
+    result, failed = run(pve_token.main, dict(userid='ghost', token='t1', state='absent'))
+    assert not failed and not result['changed']
+    result, failed = run(pve_token.main, dict(userid='ghost', token='t1'), check=True)
+    assert not failed and result['changed']
+
+
+def test_bad_token_name(stub):
+    result, failed = run(pve_token.main, dict(userid='a', token='1bad'))
+    assert failed and "token '1bad'" in result['msg'] and stub.calls == []
