@@ -189,11 +189,12 @@ class AccessApi(object):
                 setattr(entry, key, v[key])
 
     async def _user_delete(self, v, user):
-        entry = self._user(v['userid'], 'delete user failed: ')
-        userid = entry.userid
+        userid = v['userid']
+        if userid not in self.user_cfg.users:
+            return  # PVE 9 disables, then deletes, whatever it finds: an unknown user is no error
         for group in self.user_cfg.groups.values():
             group.users.discard(userid)
-        for tokenid in entry.tokens:
+        for tokenid in self.user_cfg.users[userid].tokens:
             self.apitokens.pop('{0}!{1}'.format(userid, tokenid), None)
         self._forget_acl(lambda key, e: not (key == ('user', userid) or key[1].startswith(userid + '!')))
         self.users.pop(userid, None)
