@@ -1,0 +1,629 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) pvelab.proxmox contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: pve_clone
+short_description: Clone Proxmox VE guests from a template, one or many at once, idempotent by name
+version_added: 0.1.0
+description:
+  - Makes new guests from a template, by name. A guest that already has the name is reported unchanged,
+    with its vmid and node, and is never cloned again.
+  - Gives each new guest the smallest free vmid at or above O(vmid_floor) (or PVE's next free id), in a way that
+    survives races with parallel clones and other playbooks; chooses the node by a placement policy or takes
+    O(node); clones many guests in parallel with O(parallel) tasks at a time.
+  - Reads the cluster once per run (C(/cluster/resources)); a re-run where every guest exists sends no
+    request per guest.
+  - A failed clone is reported by name with PVE's reason, the other clones go on, and a guest PVE left behind
+    half-made is removed so that a re-run can finish the job.
+extends_documentation_fragment:
+  - pvelab.proxmox.api
+  - pvelab.proxmox.api.ATTRIBUTES
+options:
+  template:
+    description:
+      - The template to clone, by name or by vmid.
+      - A name that two guests carry is an error; give the vmid then.
+    type: str
+    required: true
+    aliases: [source]
+  allow_non_template:
+    description:
+      - Clone O(template) even if it is not a template (a full copy of an ordinary VM).
+    type: bool
+    default: false
+  name:
+    description:
+      - Name of the one new guest (a DNS name). Use O(clones) for many.
+      - Mutually exclusive with O(clones).
+    type: str
+  newid:
+    description:
+      - vmid for the guest O(name). Without it the vmid is allocated (see O(vmid_floor)).
+      - If a guest named O(name) exists with another vmid, or another guest has this vmid, the module fails.
+    type: int
+  clones:
+    description:
+      - Many new guests in one run, cloned in parallel. Each item takes the common options as defaults.
+      - Mutually exclusive with O(name).
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description:
+          - Name of the new guest.
+        type: str
+        required: true
+      newid:
+        description:
+          - vmid for this guest.
+        type: int
+      node:
+        description:
+          - Node for this guest (else O(node) or O(placement)).
+        type: str
+      description:
+        description:
+          - Description for this guest (else O(description)).
+        type: str
+      tags:
+        description:
+          - Tags for this guest (else O(tags)).
+        type: list
+        elements: str
+      pool:
+        description:
+          - Pool for this guest (else O(pool)).
+        type: str
+  vmid_floor:
+    description:
+      - Allocate the smallest vmid at or above this that no guest has and no other clone of this run took.
+      - Without it, allocation starts at PVE's C(/cluster/nextid) (the lowest free id, or the C(next-id) range of
+        C(datacenter.cfg)), still race-safe.
+      - When PVE answers that the id exists (another playbook took it meanwhile), the next free id is tried.
+    type: int
+  node:
+    description:
+      - Node for every new guest. Without it, O(placement) chooses.
+    type: str
+  placement:
+    description:
+      - How the node of each new guest is chosen when neither the item nor O(node) gives it. Offline nodes are
+        skipped, and the choice is projected after each guest, counting the template's memory for it, so a bulk
+        of clones spreads out.
+      - V(memory) the online node with the most free memory in bytes; V(memory_percent) the largest free share
+        of its memory; V(round_robin) the online nodes in name order, in turn, starting with the node holding
+        the fewest guests; V(random) any online node; V(template) the template's node.
+      - Free memory counts the memory of stopped guests as used (a lab starts them later).
+      - PVE clones to another node only if every volume of the template is on shared storage (and O(storage),
+        if given, is shared). Otherwise every clone goes on the template's node, with a warning.
+    type: str
+    choices: [memory, memory_percent, round_robin, random, template]
+    default: memory
+  full:
+    description:
+      - Full clone (a copy of the disks). V(false) makes linked clones, which need a template and refuse
+        O(storage) and O(format).
+    type: bool
+    default: true
+  storage:
+    description:
+      - Target storage for the disks of a full clone. It must be shared for a clone to another node.
+    type: str
+  format:
+    description:
+      - Target disk format of a full clone.
+    type: str
+    choices: [raw, qcow2, vmdk]
+  pool:
+    description:
+      - Pool the new guests join. It must exist (see M(pvelab.proxmox.pve_pool)).
+    type: str
+  description:
+    description:
+      - Description of the new guests.
+    type: str
+  tags:
+    description:
+      - Tags of the new guests, replacing the template's tags. Set after the clone (the clone API takes none).
+    type: list
+    elements: str
+  timeout:
+    description:
+      - Seconds to wait for each clone task. Full clones on slow storage take minutes.
+    type: int
+    default: 900
+  parallel:
+    description:
+      - How many clone tasks run at once.
+    type: int
+    default: 4
+  lock_timeout:
+    description:
+      - Seconds to keep retrying while PVE refuses because the template's or a guest's config is locked
+        (a backup, another clone, ...).
+    type: int
+    default: 120
+notes:
+  - A re-run finds a guest under its name. A guest of that name still locked by a clone under way (another run)
+    is waited for, up to O(timeout).
+  - O(tags), O(description) and O(pool) apply to guests this run creates; an existing guest is left as it is
+    (change it with M(pvelab.proxmox.pve_vm)).
+seealso:
+  - module: pvelab.proxmox.pve_vm
+  - module: pvelab.proxmox.pve_pool
+author:
+  - pvelab.proxmox developers (@pvelab)
+'''
+
+EXAMPLES = r'''
+- name: One VM from a template, on the node with the most free memory
+  pvelab.proxmox.pve_clone:
+    template: tmpl-debian
+    name: netadmin-alice
+    pool: netadmin
+    tags: [netadmin]
+
+- name: A whole class at once, ids from 2000 up, spread round robin
+  pvelab.proxmox.pve_clone:
+    template: 9000
+    clones:
+      - name: netadmin-alice
+      - name: netadmin-bob
+      - name: netadmin-carol
+        node: pve3
+    vmid_floor: 2000
+    placement: round_robin
+    pool: netadmin
+    parallel: 8
+  register: lab
+
+- name: The vmid and node of every student VM
+  ansible.builtin.debug:
+    msg: "{{ lab.clones | items2dict(key_name='name', value_name='vmid') }}"
+'''
+
+RETURN = r'''
+vmid:
+  description: vmid of the guest O(name) (single form); in check mode the planned id.
+  returned: when O(name) is given
+  type: int
+  sample: 2001
+node:
+  description: Node of the guest O(name) (single form).
+  returned: when O(name) is given
+  type: str
+  sample: pve2
+name:
+  description: The name (single form).
+  returned: when O(name) is given
+  type: str
+  sample: netadmin-alice
+clones:
+  description: One entry per requested guest, in the order asked, also when the module fails.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Name of the guest.
+      type: str
+      sample: netadmin-alice
+    vmid:
+      description: Its vmid (planned in check mode; null for a failed clone that got none).
+      type: int
+      sample: 2001
+    node:
+      description: Its node (planned in check mode).
+      type: str
+      sample: pve2
+    changed:
+      description: Whether this run cloned it (or would, in check mode).
+      type: bool
+      sample: true
+    status:
+      description: V(exists) (found by name, left as it is), V(created), V(planned) (check mode) or V(failed).
+      type: str
+      sample: created
+    msg:
+      description: Why the clone failed, or what was cleaned up after it.
+      type: str
+      returned: when there is something to say
+      sample: "clone task failed: storage 'local-lvm' is full"
+'''
+
+from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveError
+from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
+    guest_path,
+    is_template,
+    parallel_map,
+    remove_leftover,
+    run_tasks,
+    update_config,
+    wait_until,
+)
+from ansible_collections.pvelab.proxmox.plugins.module_utils._module import PveModuleBase, pve_module
+from ansible_collections.pvelab.proxmox.plugins.module_utils._placement import (
+    PLACEMENTS,
+    Placer,
+    VmidAllocator,
+    clone_targets,
+    is_vmid_collision,
+    node_loads,
+    storage_table,
+    volumes_of,
+)
+from ansible_collections.pvelab.proxmox.plugins.module_utils._cluster import split_tags
+from ansible_collections.pvelab.proxmox.plugins.module_utils._tasks import PveTaskError, PveTaskTimeout
+from ansible_collections.pvelab.proxmox.plugins.module_utils._validate import (
+    validate_pool,
+    validate_tag,
+    validate_vm_name,
+    validate_vmid,
+)
+
+# How often one clone takes another vmid after losing a race for one.
+MAX_COLLISIONS = 50
+PER_ITEM = ('node', 'description', 'tags', 'pool')
+
+
+class PveClone(PveModuleBase):
+
+    def execute(self):
+        p = self.params
+        self.client.lock_timeout = p['lock_timeout']
+        self.items = self.requested()
+        self.template = self.find_template()
+        self.kind = self.template.get('type') or 'qemu'
+        todo = self.sort_out()
+        if todo:
+            self.place(todo)
+            self.check_pools(todo)
+            self.allocate(todo)
+            if not self.check_mode:
+                self.clone(todo)
+        self.report()
+
+    # ------------------------------------------------------------------ input
+
+    def requested(self):
+        """The guests asked for, each with the common options filled in, validated before anything is written."""
+        p = self.params
+        raw = [dict(name=p['name'], newid=p['newid'])] if p['name'] is not None else list(p['clones'] or [])
+        items, errors, names, ids = [], [], set(), {}
+        for n, entry in enumerate(raw):
+            item = dict(entry)
+            for key in PER_ITEM:
+                if item.get(key) is None:
+                    item[key] = p[key]
+            where = 'clones[{0}]'.format(n) if p['clones'] is not None else 'name'
+            try:
+                item['name'] = validate_vm_name(item.get('name'), where)
+                if item.get('newid') is not None:
+                    item['newid'] = validate_vmid(item['newid'], '{0} newid'.format(item['name']))
+                if item.get('pool') is not None:
+                    validate_pool(item['pool'], '{0} pool'.format(item['name']))
+                item['tags'] = None if item['tags'] is None else [
+                    validate_tag(t, '{0} tag'.format(item['name'])) for t in item['tags']]
+            except ValueError as exc:
+                errors.append(str(exc))
+                continue
+            if item['name'] in names:
+                errors.append('name {0!r} is asked for twice'.format(item['name']))
+            names.add(item['name'])
+            if item.get('newid') is not None:
+                if item['newid'] in ids:
+                    errors.append('newid {0} is asked for both {1!r} and {2!r}'.format(
+                        item['newid'], ids[item['newid']], item['name']))
+                ids[item['newid']] = item['name']
+            item.update(vmid=item.get('newid'), target=None, status=None, msg=None, changed=False, collisions=0)
+            items.append(item)
+        if not p['full'] and (p['storage'] or p['format']):
+            errors.append('storage and format apply to full clones only (full=true)')
+        if p['vmid_floor'] is not None:
+            try:
+                validate_vmid(p['vmid_floor'], 'vmid_floor')
+            except ValueError as exc:
+                errors.append(str(exc))
+        if p['parallel'] < 1:
+            errors.append('parallel must be at least 1')
+        if errors:
+            self.fail('; '.join(errors))
+        return items
+
+    def find_template(self):
+        p = self.params
+        ref = str(p['template']).strip()
+        if ref.isdigit():
+            found = self.cluster.guest(int(ref))
+        else:
+            found = self.cluster.find_guest(name=ref)
+        if found is None:
+            self.fail('template {0!r} not found (no guest with that {1})'.format(ref, 'vmid' if ref.isdigit() else 'name'))
+        if not is_template(found) and not p['allow_non_template']:
+            self.fail('{0!r} (vmid {1}) is not a template; convert it (pve_vm state=template) or set '
+                      'allow_non_template=true for a full copy'.format(found.get('name'), found['vmid']))
+        if not is_template(found) and not p['full']:
+            self.fail('linked clones (full=false) need a template; {0!r} (vmid {1}) is not one'.format(
+                found.get('name'), found['vmid']))
+        return found
+
+    def sort_out(self):
+        """Split the items into those that exist (by name) and those to clone; refuse conflicts up front."""
+        errors, todo, busy = [], [], []
+        for item in self.items:
+            try:
+                found = self.cluster.find_guest(name=item['name'])
+            except PveError as exc:
+                errors.append(str(exc))
+                continue
+            if found is not None:
+                if int(found['vmid']) == int(self.template['vmid']):
+                    errors.append('{0!r} is the template itself'.format(item['name']))
+                elif item['newid'] is not None and int(found['vmid']) != item['newid']:
+                    errors.append('{0!r} exists with vmid {1}, not newid {2}'.format(
+                        item['name'], found['vmid'], item['newid']))
+                else:
+                    item.update(vmid=int(found['vmid']), target=found.get('node'), status='exists')
+                    if found.get('lock') == 'clone' and not self.check_mode:
+                        busy.append(item)
+                continue
+            if item['newid'] is not None:
+                other = self.cluster.guest(item['newid'])
+                if other is not None:
+                    errors.append('newid {0} for {1!r} is taken by {2!r}'.format(
+                        item['newid'], item['name'], other.get('name')))
+                    continue
+            todo.append(item)
+        if errors:
+            self.fail('nothing was cloned: ' + '; '.join(errors))
+        return todo + self.wait_for_busy(busy)
+
+    def wait_for_busy(self, busy):
+        """Guests of our names still locked by a clone under way (another run): wait; clone those that vanish."""
+        if not busy:
+            return []
+
+        def probe(item):
+            entry = {'node': item['target'], 'type': self.kind, 'vmid': item['vmid']}
+            try:
+                status = self.client.get(guest_path(entry) + '/status/current') or {}
+            except PveError as exc:
+                if 'does not exist' in str(exc):
+                    return 'gone'
+                raise
+            return None if status.get('lock') == 'clone' else 'done'
+        by_name = dict((i['name'], i) for i in busy)
+        done, stuck = wait_until(list(by_name), lambda name: probe(by_name[name]), self.params['timeout'],
+                                 parallel=self.params['parallel'])
+        again = []
+        for item in busy:
+            if done.get(item['name']) == 'gone':
+                self.cluster.forget(item['vmid'])
+                item.update(vmid=item['newid'], target=None, status=None)
+                again.append(item)
+            elif item['name'] in stuck:
+                item.update(status='failed', msg='{0} (vmid {1}) exists but is still locked by a clone after {2} s; '
+                            'if no clone runs, remove it (qm unlock {1}; qm destroy {1} --purge) and run '
+                            'again'.format(item['name'], item['vmid'], self.params['timeout']))
+        return again
+
+    # --------------------------------------------------------------- planning
+
+    def place(self, todo):
+        p = self.params
+        tnode = self.template['node']
+        loads = node_loads(self.cluster.resources)
+        if not loads.get(tnode, {}).get('online'):
+            self.fail('the node {0!r} of template {1!r} is not online; PVE clones on the template\'s node'.format(
+                tnode, self.template.get('name')))
+        explicit = set(i['node'] for i in todo if i['node'])
+        online = [n for n, load in loads.items() if load['online']]
+        eligible, reason = None, None
+        if len(online) > 1 and (p['placement'] != 'template' and any(not i['node'] for i in todo)
+                                or explicit - {tnode}):
+            config = self.client.get(guest_path(self.template) + '/config') or {}
+            eligible, reason = clone_targets(tnode, volumes_of(config), storage_table(self.cluster.resources),
+                                             p['storage'], nodes=list(loads))
+        self.placer = Placer(loads, p['placement'], need=int(self.template.get('maxmem') or 0),
+                             eligible=eligible, template_node=tnode)
+        errors, warned = [], False
+        for item in todo:
+            if item['node']:
+                why = self.placer.check(item['node'])
+                if why:
+                    errors.append('{0!r}: {1}{2}'.format(item['name'], why, ' ({0})'.format(reason) if reason and
+                                                         item['node'] not in (eligible or ()) else ''))
+                    continue
+                self.placer.place(item['node'])
+                item['target'] = item['node']
+            else:
+                item['target'] = self.placer.choose()
+                if reason and p['placement'] != 'template' and not warned:
+                    warned = True
+                    self.module.warn('placement {0}: {1}'.format(p['placement'], reason))
+        if errors:
+            self.fail('nothing was cloned: ' + '; '.join(errors))
+        for warning in self.placer.warnings:
+            self.module.warn(warning)
+
+    def check_pools(self, todo):
+        pools = set(i['pool'] for i in todo if i['pool'])
+        if not pools:
+            return
+        known = set(x.get('poolid') for x in self.client.get('/pools') or [])
+        missing = sorted(pools - known)
+        if missing and self.check_mode:
+            self.module.warn('pool {0} does not exist yet (check mode: it may be made by an earlier task)'.format(
+                ', '.join(missing)))
+        elif missing:
+            self.fail('nothing was cloned: pool {0} does not exist (create it with pvelab.proxmox.pve_pool)'.format(
+                ', '.join(missing)))
+
+    def allocate(self, todo):
+        p = self.params
+        floor = p['vmid_floor']
+        if floor is None:
+            floor = int(self.client.get('/cluster/nextid'))
+        self.allocator = VmidAllocator(self.cluster.used_vmids(), floor=floor)
+        for item in todo:
+            if item['newid'] is not None and not self.allocator.reserve(item['newid']):
+                self.fail('nothing was cloned: newid {0} for {1!r} is taken'.format(item['newid'], item['name']))
+        auto = [i for i in todo if i['newid'] is None]
+        for item, vmid in zip(auto, self.allocator.planned(len(auto))):
+            item['vmid'] = vmid
+        for item in todo:
+            item.update(changed=True, status='planned')
+        self.changed()
+
+    # ---------------------------------------------------------------- cloning
+
+    def clone(self, todo):
+        p = self.params
+        by_name = dict((i['name'], i) for i in todo)
+        tpath = guest_path(self.template)
+        for item in todo:
+            if item['newid'] is None:
+                item['vmid'] = None
+
+        def start(name):
+            item = by_name[name]
+            if item['vmid'] is None:
+                item['vmid'] = self.allocator.allocate()
+            params = dict(newid=item['vmid'], full=p['full'], storage=p['storage'], format=p['format'],
+                          pool=item['pool'], description=item['description'])
+            params['hostname' if self.kind == 'lxc' else 'name'] = item['name']
+            if item['target'] != self.template['node']:
+                params['target'] = item['target']
+            if self.kind == 'lxc':
+                params.pop('format')
+            return self.client.post(tpath + '/clone', **params)
+
+        def retry(name, error):
+            item = by_name[name]
+            if item['newid'] is None and item['vmid'] is not None and is_vmid_collision(error, item['vmid']) \
+                    and item['collisions'] < MAX_COLLISIONS:
+                self.allocator.taken(item['vmid'])
+                item['collisions'] += 1
+                item['vmid'] = None
+                return True
+            if item['newid'] is None and item['vmid'] is not None and not isinstance(error, PveTaskError):
+                # refused before PVE made anything: the id is free again for the others
+                self.allocator.release(item['vmid'])
+            return False
+
+        outcome = run_tasks(self.client, list(by_name), start, parallel=p['parallel'], timeout=p['timeout'],
+                            retry=retry)
+        made = []
+        for name, error in outcome.items():
+            item = by_name[name]
+            if error is None:
+                item['status'] = 'created'
+                made.append(item)
+                continue
+            item.update(status='failed', changed=False, msg=self.reason(error))
+            if isinstance(error, PveTaskError) and item['vmid'] is not None:
+                try:
+                    note = remove_leftover(self.client, list(dict.fromkeys([self.template['node'], item['target']])),
+                                           item['vmid'], item['name'], self.kind, timeout=p['timeout'])
+                except PveError as exc:
+                    note = str(exc)
+                if note:
+                    item['msg'] += '; ' + note
+            if item['newid'] is None and not isinstance(error, PveTaskTimeout):
+                item['vmid'] = None  # nothing holds the id: PVE refused, or the failed clone was cleaned up
+        for item in made:
+            self.cluster.remember(dict(vmid=item['vmid'], name=item['name'], node=item['target'], type=self.kind,
+                                       status='stopped', template=0, maxmem=self.template.get('maxmem'),
+                                       pool=item['pool']))
+        self.set_tags(made)
+
+    def set_tags(self, made):
+        """The clone copies the template's tags; set the asked ones where they differ."""
+        old = sorted(split_tags(self.template.get('tags')))
+        todo = [i for i in made if i['tags'] is not None and sorted(set(i['tags'])) != old]
+
+        def put(item):
+            entry = {'node': item['target'], 'type': self.kind, 'vmid': item['vmid']}
+            if item['tags']:
+                update_config(self.client, entry, {'tags': ';'.join(item['tags'])})
+            else:
+                update_config(self.client, entry, {}, ['tags'])
+        for item, _none, error in parallel_map(put, todo, self.params['parallel']):
+            if error is not None:
+                item.update(status='failed', msg='cloned as vmid {0}, but setting its tags failed: {1}'.format(
+                    item['vmid'], error))
+
+    @staticmethod
+    def reason(error):
+        if isinstance(error, PveTaskTimeout):
+            return '{0}; the clone may still finish in PVE: run again once it has'.format(error)
+        return str(error)
+
+    # ----------------------------------------------------------------- result
+
+    def report(self):
+        out = []
+        for item in self.items:
+            entry = dict(name=item['name'], vmid=item['vmid'], node=item['target'], changed=item['changed'],
+                         status=item['status'])
+            if item['msg']:
+                entry['msg'] = item['msg']
+            out.append(entry)
+        self.result['clones'] = out
+        if self.params['name'] is not None:
+            self.result.update(vmid=out[0]['vmid'], node=out[0]['node'], name=out[0]['name'])
+        self.diff['before'] = dict((e['name'], {'vmid': e['vmid'], 'node': e['node']})
+                                   for e in out if e['status'] == 'exists')
+        self.diff['after'] = dict((e['name'], {'vmid': e['vmid'], 'node': e['node']})
+                                  for e in out if e['status'] in ('exists', 'created', 'planned'))
+        failed = [e for e in out if e['status'] == 'failed']
+        if any(e['status'] == 'created' for e in out):
+            self.changed()
+        if failed:
+            self.fail('{0} of {1} clones failed: {2}'.format(len(failed), len(out), '; '.join(
+                '{0}: {1}'.format(e['name'], e.get('msg')) for e in failed)))
+
+
+def main():
+    module = pve_module(
+        dict(
+            template=dict(type='str', required=True, aliases=['source']),
+            allow_non_template=dict(type='bool', default=False),
+            name=dict(type='str'),
+            newid=dict(type='int'),
+            clones=dict(type='list', elements='dict', options=dict(
+                name=dict(type='str', required=True),
+                newid=dict(type='int'),
+                node=dict(type='str'),
+                description=dict(type='str'),
+                tags=dict(type='list', elements='str'),
+                pool=dict(type='str'),
+            )),
+            vmid_floor=dict(type='int'),
+            node=dict(type='str'),
+            placement=dict(type='str', choices=list(PLACEMENTS), default='memory'),
+            full=dict(type='bool', default=True),
+            storage=dict(type='str'),
+            format=dict(type='str', choices=['raw', 'qcow2', 'vmdk']),
+            pool=dict(type='str'),
+            description=dict(type='str'),
+            tags=dict(type='list', elements='str'),
+            timeout=dict(type='int', default=900),
+            parallel=dict(type='int', default=4),
+            lock_timeout=dict(type='int', default=120),
+        ),
+        mutually_exclusive=[('name', 'clones')],
+        required_one_of=[('name', 'clones')],
+        required_by={'newid': 'name'},
+    )
+    PveClone(module).run()
+
+
+if __name__ == '__main__':
+    main()

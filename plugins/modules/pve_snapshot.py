@@ -1,0 +1,321 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) pvelab.proxmox contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: pve_snapshot
+short_description: Create, roll back and delete a named snapshot of one or many Proxmox VE guests
+version_added: 0.1.0
+description:
+  - Takes, rolls back to, or deletes the snapshot O(snapname) of a guest (VM or container), or of many at once
+    (a whole lab), following each task to its end.
+  - Idempotent for V(present) and V(absent). A rollback is always reported as a change - PVE cannot tell whether
+    a guest changed since its snapshot.
+  - Every guest and, for V(rollback), every snapshot is checked before anything is written.
+extends_documentation_fragment:
+  - pvelab.proxmox.api
+  - pvelab.proxmox.api.ATTRIBUTES
+options:
+  vmid:
+    description: vmid of the guest.
+    type: int
+  name:
+    description: Name of the guest (a name two guests carry is an error).
+    type: str
+  vmids:
+    description: vmids of many guests (list form; may be combined with O(names)).
+    type: list
+    elements: int
+  names:
+    description: Names of many guests (list form; may be combined with O(vmids)).
+    type: list
+    elements: str
+  snapname:
+    description:
+      - Name of the snapshot (a letter first, then letters, digits, V(-) and V(_); at least 2 characters).
+    type: str
+    required: true
+  description:
+    description:
+      - Description of the snapshot. With V(present), an existing snapshot's description is updated to it.
+    type: str
+  vmstate:
+    description:
+      - Save the RAM of a running VM with the snapshot, so a rollback resumes it running. Ignored for containers
+        and stopped VMs.
+    type: bool
+    default: false
+  state:
+    description:
+      - V(present) takes the snapshot unless it exists; V(absent) deletes it if it exists; V(rollback) rolls the
+        guest back to it (the snapshot must exist).
+    type: str
+    choices: [present, absent, rollback]
+    default: present
+  start_after_rollback:
+    description:
+      - Start the guest after a rollback (PVE's C(start) parameter). A snapshot with RAM state resumes running
+        anyway.
+    type: bool
+    default: false
+  timeout:
+    description: Seconds to wait for each snapshot task.
+    type: int
+    default: 300
+  parallel:
+    description: How many snapshot tasks run at once.
+    type: int
+    default: 8
+  lock_timeout:
+    description:
+      - Seconds to keep retrying while PVE refuses because the guest's config is locked (a backup, another
+        snapshot, ...).
+    type: int
+    default: 120
+notes:
+  - A guest that does not exist is an error, except with O(state=absent).
+seealso:
+  - module: pvelab.proxmox.pve_vm
+author:
+  - pvelab.proxmox developers (@pvelab)
+'''
+
+EXAMPLES = r'''
+- name: A clean snapshot of every student VM before the exam
+  pvelab.proxmox.pve_snapshot:
+    vmids: "{{ lab.clones | map(attribute='vmid') }}"
+    snapname: clean
+    description: before the exam
+
+- name: Reset the lab to it and start the VMs again
+  pvelab.proxmox.pve_snapshot:
+    names: [netadmin-alice, netadmin-bob]
+    snapname: clean
+    state: rollback
+    start_after_rollback: true
+
+- name: Delete the snapshot of one VM
+  pvelab.proxmox.pve_snapshot:
+    name: netadmin-alice
+    snapname: clean
+    state: absent
+'''
+
+RETURN = r'''
+snapshots:
+  description: One entry per guest, in the order asked (vmids first, then names), also when the module fails.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    vmid:
+      description: vmid of the guest (null for a guest that does not exist).
+      type: int
+      sample: 2001
+    name:
+      description: Name of the guest.
+      type: str
+      sample: netadmin-alice
+    node:
+      description: Node of the guest.
+      type: str
+      sample: pve2
+    snapname:
+      description: The snapshot.
+      type: str
+      sample: clean
+    exists:
+      description: Whether the snapshot exists after the run (planned in check mode).
+      type: bool
+      sample: true
+    changed:
+      description: Whether this guest changed.
+      type: bool
+      sample: true
+    msg:
+      description: Why this guest failed.
+      type: str
+      returned: on failure
+'''
+
+import re
+
+from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveError
+from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
+    guest_path,
+    label,
+    parallel_map,
+    run_tasks,
+)
+from ansible_collections.pvelab.proxmox.plugins.module_utils._module import PveModuleBase, pve_module
+
+# PVE's pve-configid format, which snapshot names take.
+SNAPNAME_RE = re.compile(r'^[A-Za-z][A-Za-z0-9_\-]+$')
+
+
+class PveSnapshot(PveModuleBase):
+
+    def execute(self):
+        p = self.params
+        self.client.lock_timeout = p['lock_timeout']
+        if not SNAPNAME_RE.match(p['snapname']) or p['snapname'] in ('current', 'pending', 'vzdump'):
+            self.fail('snapname {0!r} cannot name a snapshot: a letter first, then letters, digits, "-" or "_", at '
+                      'least 2 characters, and not current, pending or vzdump'.format(p['snapname']))
+        if p['parallel'] < 1:
+            self.fail('parallel must be at least 1')
+        self.items = self.resolve()
+        live = [i for i in self.items if i['entry'] is not None]
+        self.read_snapshots(live)
+        self.plan(live)
+        if not self.check_mode:
+            self.apply([i for i in live if i['action']])
+        self.report()
+
+    def resolve(self):
+        p = self.params
+        asked = []
+        if p['vmid'] is not None or p['name'] is not None:
+            asked.append(('vmid', p['vmid']) if p['vmid'] is not None else ('name', p['name']))
+        asked += [('vmid', v) for v in p['vmids'] or []] + [('name', n) for n in p['names'] or []]
+        items, errors, seen = [], [], set()
+        for key, value in asked:
+            try:
+                entry = self.cluster.find_guest(**{key: value})
+            except PveError as exc:
+                errors.append(str(exc))
+                continue
+            if entry is None and p['state'] != 'absent':
+                errors.append('no guest with {0} {1!r}'.format(key, value))
+                continue
+            if entry is not None:
+                if int(entry['vmid']) in seen:
+                    continue
+                seen.add(int(entry['vmid']))
+                if entry.get('status') == 'unknown':
+                    errors.append('the node {0} of {1} is not online'.format(entry.get('node'), label(entry)))
+            items.append(dict(entry=entry, asked=(key, value), exists=False, action=None, changed=False, msg=None,
+                              description=None))
+        if errors:
+            self.fail('nothing was changed: ' + '; '.join(errors))
+        return items
+
+    def read_snapshots(self, items):
+        def read(item):
+            return self.client.get(guest_path(item['entry']) + '/snapshot') or []
+        errors = []
+        for item, snaps, error in parallel_map(read, items, self.params['parallel']):
+            if error is not None:
+                errors.append('{0}: reading its snapshots failed: {1}'.format(label(item['entry']), error))
+                continue
+            for snap in snaps:
+                if snap.get('name') == self.params['snapname']:
+                    item['exists'] = True
+                    item['description'] = snap.get('description') or ''
+        if errors:
+            self.fail('nothing was changed: ' + '; '.join(errors))
+
+    def plan(self, items):
+        p = self.params
+        state = p['state']
+        missing = []
+        for item in items:
+            if state == 'present' and not item['exists']:
+                item['action'] = 'create'
+            elif state == 'present' and p['description'] is not None and \
+                    item['description'].rstrip('\n') != p['description'].rstrip('\n'):
+                item['action'] = 'describe'
+            elif state == 'absent' and item['exists']:
+                item['action'] = 'delete'
+            elif state == 'rollback':
+                if not item['exists']:
+                    missing.append(label(item['entry']))
+                item['action'] = 'rollback'
+            if item['action']:
+                item['changed'] = True
+        if missing:
+            self.fail('nothing was rolled back: snapshot {0!r} does not exist on {1}'.format(
+                p['snapname'], ', '.join(missing)))
+
+    def apply(self, items):
+        p = self.params
+        snap = p['snapname']
+        by_vmid = dict((int(i['entry']['vmid']), i) for i in items)
+
+        def start(vmid):
+            item = by_vmid[vmid]
+            base = guest_path(item['entry']) + '/snapshot'
+            if item['action'] == 'create':
+                params = dict(snapname=snap, description=p['description'])
+                if item['entry'].get('type', 'qemu') == 'qemu' and p['vmstate']:
+                    params['vmstate'] = 1
+                return self.client.post(base, **params)
+            if item['action'] == 'describe':
+                self.client.put('{0}/{1}/config'.format(base, snap), description=p['description'])
+                return None
+            if item['action'] == 'delete':
+                return self.client.delete('{0}/{1}'.format(base, snap))
+            return self.client.post('{0}/{1}/rollback'.format(base, snap),
+                                    start=1 if p['start_after_rollback'] else None)
+        outcome = run_tasks(self.client, list(by_vmid), start, parallel=p['parallel'], timeout=p['timeout'])
+        for vmid, error in outcome.items():
+            if error is not None:
+                item = by_vmid[vmid]
+                item.update(changed=False, msg='{0} failed: {1}'.format(item['action'], error))
+
+    def report(self):
+        p = self.params
+        out = []
+        for item in self.items:
+            entry = item['entry'] or {}
+            exists = item['exists']
+            if item['changed'] and item['action'] in ('create', 'delete'):
+                exists = item['action'] == 'create'
+            view = dict(vmid=int(entry['vmid']) if entry else None,
+                        name=entry.get('name') if entry else (item['asked'][1] if item['asked'][0] == 'name' else None),
+                        node=entry.get('node'), snapname=p['snapname'], exists=exists, changed=item['changed'])
+            if item['msg']:
+                view['msg'] = item['msg']
+            out.append(view)
+            if entry:
+                key = label(entry)
+                self.diff['before'][key] = {'snapshot': item['exists']}
+                self.diff['after'][key] = {'snapshot': exists}
+                if item['action'] == 'rollback':
+                    self.diff['after'][key]['rolled_back'] = bool(item['changed'])
+        self.result['snapshots'] = out
+        if any(v['changed'] for v in out):
+            self.changed()
+        failed = [(i, v) for i, v in zip(self.items, out) if v.get('msg')]
+        if failed:
+            self.fail('; '.join('{0}: {1}'.format(label(i['entry']), v['msg']) for i, v in failed))
+
+
+def main():
+    module = pve_module(
+        dict(
+            vmid=dict(type='int'),
+            name=dict(type='str'),
+            vmids=dict(type='list', elements='int'),
+            names=dict(type='list', elements='str'),
+            snapname=dict(type='str', required=True),
+            description=dict(type='str'),
+            vmstate=dict(type='bool', default=False),
+            state=dict(type='str', choices=['present', 'absent', 'rollback'], default='present'),
+            start_after_rollback=dict(type='bool', default=False),
+            timeout=dict(type='int', default=300),
+            parallel=dict(type='int', default=8),
+            lock_timeout=dict(type='int', default=120),
+        ),
+        mutually_exclusive=[('vmid', 'name', 'vmids'), ('vmid', 'name', 'names')],
+        required_one_of=[('vmid', 'name', 'vmids', 'names')],
+    )
+    PveSnapshot(module).run()
+
+
+if __name__ == '__main__':
+    main()

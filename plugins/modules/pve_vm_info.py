@@ -1,0 +1,204 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) pvelab.proxmox contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: pve_vm_info
+short_description: List Proxmox VE guests (VMs and containers), filtered, optionally with their IP addresses
+version_added: 0.1.0
+description:
+  - Reads every guest of the cluster in one call (C(/cluster/resources)) and returns those that match all the
+    filters given.
+  - With O(agent_ips), asks the guest agent of each running VM (and each running container) for its addresses,
+    in parallel.
+extends_documentation_fragment:
+  - pvelab.proxmox.api
+  - pvelab.proxmox.api.INFO_MODULE
+options:
+  vmid:
+    description: Only the guest with this vmid.
+    type: int
+  name:
+    description: Only guests with this name.
+    type: str
+  node:
+    description: Only guests on this node.
+    type: str
+  pool:
+    description: Only guests in this pool.
+    type: str
+  tag:
+    description: Only guests carrying this tag.
+    type: str
+  type:
+    description: Only VMs (V(qemu)) or only containers (V(lxc)).
+    type: str
+    choices: [qemu, lxc]
+  agent_ips:
+    description:
+      - Add RV(vms[].ips), the addresses the guest agent reports (without loopback and link-local ones). Only
+        running guests are asked; a guest whose agent does not answer gets an empty list.
+    type: bool
+    default: false
+  parallel:
+    description: How many guests are asked for their addresses at once.
+    type: int
+    default: 8
+author:
+  - pvelab.proxmox developers (@pvelab)
+'''
+
+EXAMPLES = r'''
+- name: The VMs of a lab with their addresses
+  pvelab.proxmox.pve_vm_info:
+    pool: netadmin
+    agent_ips: true
+  register: lab
+
+- name: name -> address
+  ansible.builtin.debug:
+    msg: "{{ lab.vms | items2dict(key_name='name', value_name='ip') }}"
+'''
+
+RETURN = r'''
+vms:
+  description: The matching guests, sorted by vmid.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    vmid:
+      description: vmid.
+      type: int
+      sample: 2001
+    name:
+      description: Name.
+      type: str
+      sample: netadmin-alice
+    node:
+      description: Node.
+      type: str
+      sample: pve2
+    type:
+      description: V(qemu) or V(lxc).
+      type: str
+      sample: qemu
+    status:
+      description: V(running), V(stopped), or V(unknown) when its node is offline.
+      type: str
+      sample: running
+    template:
+      description: Whether it is a template.
+      type: bool
+      sample: false
+    pool:
+      description: Its pool, or null.
+      type: str
+      sample: netadmin
+    tags:
+      description: Its tags.
+      type: list
+      elements: str
+      sample: [netadmin]
+    lock:
+      description: The config lock it holds (V(backup), V(clone), ...), or null.
+      type: str
+      sample: null
+    maxmem:
+      description: Configured memory in bytes.
+      type: int
+      sample: 2147483648
+    maxcpu:
+      description: Configured CPUs.
+      type: int
+      sample: 2
+    ips:
+      description: Addresses the guest reports, without loopback and link-local ones.
+      type: list
+      elements: str
+      returned: with O(agent_ips)
+      sample: [10.10.7.209]
+    ip:
+      description: The first IPv4 address of RV(vms[].ips) (else the first one), or null.
+      type: str
+      returned: with O(agent_ips)
+      sample: 10.10.7.209
+'''
+
+from ansible_collections.pvelab.proxmox.plugins.module_utils._cluster import split_tags
+from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
+    first_ipv4,
+    is_template,
+    parallel_map,
+    read_ips,
+)
+from ansible_collections.pvelab.proxmox.plugins.module_utils._module import PveModuleBase, pve_module
+
+
+def vm_view(entry):
+    return {
+        'vmid': int(entry['vmid']),
+        'name': entry.get('name'),
+        'node': entry.get('node'),
+        'type': entry.get('type'),
+        'status': entry.get('status'),
+        'template': is_template(entry),
+        'pool': entry.get('pool'),
+        'tags': split_tags(entry.get('tags')),
+        'lock': entry.get('lock'),
+        'maxmem': int(entry.get('maxmem') or 0),
+        'maxcpu': int(entry.get('maxcpu') or 0),
+    }
+
+
+class PveVmInfo(PveModuleBase):
+    def execute(self):
+        p = self.params
+        if p['parallel'] < 1:
+            self.fail('parallel must be at least 1')
+        out = []
+        for entry in self.cluster.guests(p['type']):
+            if p['vmid'] is not None and int(entry['vmid']) != p['vmid']:
+                continue
+            if p['name'] is not None and entry.get('name') != p['name']:
+                continue
+            if p['node'] is not None and entry.get('node') != p['node']:
+                continue
+            if p['pool'] is not None and entry.get('pool') != p['pool']:
+                continue
+            if p['tag'] is not None and p['tag'] not in split_tags(entry.get('tags')):
+                continue
+            out.append((entry, vm_view(entry)))
+        out.sort(key=lambda pair: pair[1]['vmid'])
+        if p['agent_ips']:
+            for _e, view in out:
+                view.update(ips=[], ip=None)
+            running = [pair for pair in out if pair[0].get('status') == 'running' and not is_template(pair[0])]
+            for (_entry, view), ips, error in parallel_map(lambda pair: read_ips(self.client, pair[0]), running,
+                                                           p['parallel']):
+                if error is None:
+                    view.update(ips=ips, ip=first_ipv4(ips))
+        self.result['vms'] = [view for _e, view in out]
+
+
+def main():
+    module = pve_module(dict(
+        vmid=dict(type='int'),
+        name=dict(type='str'),
+        node=dict(type='str'),
+        pool=dict(type='str'),
+        tag=dict(type='str'),
+        type=dict(type='str', choices=['qemu', 'lxc']),
+        agent_ips=dict(type='bool', default=False),
+        parallel=dict(type='int', default=8),
+    ))
+    PveVmInfo(module).run()
+
+
+if __name__ == '__main__':
+    main()
