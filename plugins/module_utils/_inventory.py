@@ -1,0 +1,242 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) pvelab.proxmox contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""PRIVATE to pvelab.proxmox: what the inventory plugin reads from PVE, without Ansible's inventory objects.
+
+Not a public API. The cost on a cluster of N guests is one GET /cluster/resources, plus, for each running
+guest the plugin keeps, one guest agent call (VMs) or one /interfaces call (containers), and a config read
+only for those that gave no address. The per-guest calls run in a thread pool.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveApiError, PveError
+from ansible_collections.pvelab.proxmox.plugins.module_utils._cluster import GUEST_TYPES, split_tags
+from ansible_collections.pvelab.proxmox.plugins.module_utils._validate import parse_props
+
+# Where an address came from (the hostvar pve_ip_source).
+FROM_AGENT = 'agent'
+FROM_INTERFACES = 'interfaces'
+FROM_CONFIG = 'config'
+
+# How the lab role marks the pools it makes (roles/lab/tasks/present.yml): 'pvelab.proxmox lab <lab>'.
+LAB_POOL_COMMENT = 'pvelab.proxmox lab '
+
+_GROUP_UNSAFE = re.compile(r'[^A-Za-z0-9_]')
+
+
+def safe_group(name):
+    """A group name Ansible accepts without a warning: anything but letters, digits and '_' becomes '_'."""
+    return _GROUP_UNSAFE.sub('_', str(name))
+
+
+def is_template(resource):
+    return str(resource.get('template', 0)) in ('1', 'True', 'true')
+
+
+def guest_from_resource(resource):
+    """The plugin's view of a /cluster/resources guest entry (JSON-serializable, so it can be cached)."""
+    tags = split_tags(resource.get('tags'))
+    pool = resource.get('pool') or None
+    return {
+        'vmid': int(resource['vmid']),
+        'name': resource.get('name') or '',
+        'node': resource.get('node'),
+        'type': resource.get('type'),
+        'status': resource.get('status') or 'unknown',
+        'template': is_template(resource),
+        'tags': tags,
+        'pool': pool,
+        'lab': None,  # set by assign_labs()
+        'lock': resource.get('lock') or None,
+        'maxcpu': resource.get('maxcpu'),
+        'maxmem': resource.get('maxmem'),
+        'ips': [],
+        'ip_source': None,
+    }
+
+
+def guests_from_resources(resources, include_templates=False, include_stopped=True):
+    """The guests (VMs and containers) of a /cluster/resources answer, by vmid, narrowed as asked."""
+    out = []
+    for resource in resources or []:
+        if resource.get('type') not in GUEST_TYPES or resource.get('vmid') is None:
+            continue
+        guest = guest_from_resource(resource)
+        if guest['template'] and not include_templates:
+            continue
+        if not include_stopped and guest['status'] != 'running' and not guest['template']:
+            continue
+        out.append(guest)
+    return sorted(out, key=lambda g: g['vmid'])
+
+
+def lab_pools(pools):
+    """{poolid: comment} of a GET /pools answer."""
+    return dict((p['poolid'], p.get('comment') or '') for p in pools or [] if p.get('poolid'))
+
+
+def assign_labs(guests, pools=None):
+    """Set each guest's lab: the pool it is in, if that pool is a lab's.
+
+    The lab role makes pool <lab> with the comment 'pvelab.proxmox lab <lab>' and tags each VM <lab>. A pool
+    listed in pools ({poolid: comment}, or None when they could not be read) is a lab's when its comment says
+    so; a pool not listed there (not visible to the user) counts as a lab's for guests that carry its name as
+    a tag.
+    """
+    for guest in guests:
+        pool = guest['pool']
+        if not pool:
+            guest['lab'] = None
+        elif pools is not None and pool in pools:
+            guest['lab'] = pool if pools[pool].startswith(LAB_POOL_COMMENT) else None
+        else:
+            guest['lab'] = pool if pool in guest['tags'] else None
+    return guests
+
+
+def host_names(guests):
+    """{vmid: inventory host name}: the guest's name; guests that share a name get '<name>-<vmid>'.
+
+    Every guest of a shared name is renamed (not only the later ones), so a host's name does not depend on
+    which of them PVE happened to list first. A guest without a name is '<type>-<vmid>'.
+    """
+    counts = {}
+    for guest in guests:
+        counts[guest['name']] = counts.get(guest['name'], 0) + 1
+    names = {}
+    taken = set(name for name, count in counts.items() if name and count == 1)
+    for guest in guests:
+        name = guest['name']
+        if not name:
+            candidate = '{0}-{1}'.format(guest['type'], guest['vmid'])
+        elif counts[name] == 1:
+            candidate = name
+        else:
+            candidate = '{0}-{1}'.format(name, guest['vmid'])
+        while candidate in taken and candidate != name:
+            candidate += '-{0}'.format(guest['vmid'])
+        taken.add(candidate)
+        names[guest['vmid']] = candidate
+    return names
+
+
+# ---------------------------------------------------------------- addresses
+
+def _usable(text):
+    """The address in text ('10.0.0.5', '10.0.0.5/24', 'fe80::1%eth0') if it is not loopback, link-local
+    or unspecified; else None."""
+    try:
+        address = ipaddress.ip_address(str(text).split('/', 1)[0].split('%', 1)[0])
+    except ValueError:
+        return None
+    if address.is_loopback or address.is_link_local or address.is_unspecified:
+        return None
+    return address
+
+
+def ordered(addresses):
+    """Unique addresses as strings, IPv4 first, each family in the order given."""
+    out = []
+    for address in sorted(addresses, key=lambda a: a.version):
+        if str(address) not in out:
+            out.append(str(address))
+    return out
+
+
+def interface_ips(interfaces):
+    """Usable addresses from the guest agent's network-get-interfaces or a container's /interfaces."""
+    found = []
+    for iface in interfaces or []:
+        if not isinstance(iface, dict) or iface.get('name') == 'lo':
+            continue
+        texts = [a.get('ip-address') for a in iface.get('ip-addresses') or [] if isinstance(a, dict)]
+        texts += [iface.get('inet'), iface.get('inet6')]  # pct's /interfaces also gives CIDRs
+        found.extend(a for a in (_usable(t) for t in texts if t) if a is not None)
+    return ordered(found)
+
+
+def config_ips(kind, config):
+    """Static addresses from a guest's config: ipconfigN ip=/ip6= (cloud-init) or a container's netN ip=/ip6=."""
+    prefix = 'net' if kind == 'lxc' else 'ipconfig'
+    keys = sorted((k for k in config or {} if re.fullmatch(prefix + r'\d+', k)), key=lambda k: int(k[len(prefix):]))
+    found = []
+    for key in keys:
+        for prop, value in parse_props(config[key]):
+            if prop in ('ip', 'ip6') and '/' in str(value):
+                address = _usable(value)
+                if address is not None:
+                    found.append(address)
+    return ordered(found)
+
+
+def ansible_host(ips):
+    """The address Ansible connects to: the first IPv4 address, else the first other one, else None."""
+    for ip in ips:
+        if ipaddress.ip_address(ip).version == 4:
+            return ip
+    return ips[0] if ips else None
+
+
+def guest_path(guest):
+    return '/nodes/{0}/{1}/{2}'.format(guest['node'], guest['type'], guest['vmid'])
+
+
+def lookup_ips(client, guest):
+    """(ips, source, problem) for one running guest: the agent's (VM) or /interfaces' (container) addresses,
+    else the static ones of its config. problem is PVE's reason when no address was found, else None."""
+    problem = None
+    try:
+        if guest['type'] == 'lxc':
+            ips, source = interface_ips(client.get(guest_path(guest) + '/interfaces') or []), FROM_INTERFACES
+        else:
+            data = client.get(guest_path(guest) + '/agent/network-get-interfaces') or {}
+            ips, source = interface_ips(data.get('result') if isinstance(data, dict) else data), FROM_AGENT
+        if ips:
+            return ips, source, None
+        problem = '{0} reported no usable address'.format(source)
+    except PveApiError as exc:
+        problem = exc.pve_message or str(exc)  # e.g. 'QEMU guest agent is not running'
+    # Only guests without an answer cost a config read.
+    try:
+        ips = config_ips(guest['type'], client.get(guest_path(guest) + '/config') or {})
+    except PveApiError as exc:
+        return [], None, '{0}; config: {1}'.format(problem, exc.pve_message or exc)
+    return (ips, FROM_CONFIG, None) if ips else ([], None, problem)
+
+
+def gather_ips(client, guests, parallel=8):
+    """Fill in ips/ip_source of each guest (running ones only), `parallel` lookups at a time.
+
+    Returns (problems, errors): {vmid: why no address was found} (PVE's reason, e.g. the agent is not
+    running) and {vmid: error} for lookups that failed on the network after the client's retries.
+    """
+    todo = [g for g in guests if g['status'] == 'running' and not g['template']]
+    problems, errors = {}, {}
+
+    def one(guest):
+        try:
+            return lookup_ips(client, guest) + (False,)
+        except PveError as exc:  # a network fault that outlived the client's retries
+            return [], None, str(exc), True
+
+    if not todo:
+        return problems, errors
+    workers = max(1, min(int(parallel), len(todo)))
+    if workers == 1:
+        results = [one(g) for g in todo]
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as executor:
+            results = list(executor.map(one, todo))
+    for guest, (ips, source, problem, failed) in zip(todo, results):
+        guest['ips'], guest['ip_source'] = ips, source
+        if failed:
+            errors[guest['vmid']] = problem
+        elif problem:
+            problems[guest['vmid']] = problem
+    return problems, errors
