@@ -106,6 +106,7 @@ changes:
 
 from ansible_collections.pvelab.proxmox.plugins.module_utils._access import (
     parse_userid,
+    send_json,
     split_list,
     validate_groupid,
 )
@@ -156,7 +157,12 @@ class PveGroup(PveModuleBase):
                 changes.append('comment')
                 after['comment'] = p['comment']
                 if not self.check_mode:
-                    self.client.put('/access/groups/{0}'.format(groupid), comment=p['comment'])
+                    path = '/access/groups/{0}'.format(groupid)
+                    if p['comment'] == '':
+                        # PVE drops an empty form value: clearing needs a JSON body.
+                        send_json(self.client, self.params, 'PUT', path, {'comment': ''})
+                    else:
+                        self.client.put(path, comment=p['comment'])
             if wanted_users is not None:
                 have = set(before.get('users', []))
                 add = [u for u in wanted_users if u not in have]
@@ -170,8 +176,12 @@ class PveGroup(PveModuleBase):
                                 self.client.put('/access/users/{0}'.format(userid), groups=groupid, append=1)
                         for userid in remove:
                             others = [g for g in members_of.get(userid, []) if g != groupid]
-                            # groups='' without append removes the user from every group.
-                            self.client.put('/access/users/{0}'.format(userid), groups=','.join(others))
+                            path = '/access/users/{0}'.format(userid)
+                            if others:
+                                self.client.put(path, groups=','.join(others))
+                            else:
+                                # groups='' without append empties the memberships; only JSON keeps ''.
+                                send_json(self.client, self.params, 'PUT', path, {'groups': ''})
         self.changed(bool(changes))
         self.result['group'] = after
         self.result['changes'] = changes

@@ -196,6 +196,10 @@ class PveToken(PveModuleBase):
                 update['comment'] = p['comment']
             changes.extend(sorted(update))
             after = self.view(userid, name, dict(current, **update))
+            if update.get('comment') == '':
+                # PVE drops an empty form value; its token update deletes the comment instead.
+                del update['comment']
+                update['delete'] = 'comment'
             if update and not self.check_mode:
                 self.client.put('{0}/{1}'.format(base, name), **update)
         self.changed(bool(changes))

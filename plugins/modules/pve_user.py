@@ -310,10 +310,12 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible_collections.pvelab.proxmox.plugins.module_utils._access import (
     DEFAULT_REALM,
     TEXT_FIELDS,
+    has_empty,
     parse_expire,
     parse_userid,
     password_works,
     realm_of,
+    send_json,
     split_list,
     user_after,
     user_from_api,
@@ -503,7 +505,12 @@ class PveUser(PveModuleBase):
                     self.client.post('/access/users', userid=plan.userid, **plan.create)
                 return
             if plan.action == 'update' and not self.check_mode:
-                self.client.put('/access/users/{0}'.format(plan.userid), **plan.update)
+                path = '/access/users/{0}'.format(plan.userid)
+                if has_empty(plan.update):
+                    # Clearing a field (or every group) needs a JSON body: PVE drops empty form values.
+                    send_json(self.client, self.params, 'PUT', path, plan.update)
+                else:
+                    self.client.put(path, **plan.update)
             if plan.password:
                 # In check mode nothing was written: judge by the account as it is now.
                 view = plan.current if self.check_mode else user_after(plan.current, plan.update)

@@ -43,6 +43,7 @@ class StubPve(object):
         self.acl = {}              # (path, type, ugid, roleid) -> propagate
         self.tokens = {}           # userid -> {tokenid: info}
         self.calls = []
+        self.json_writes = []
         self.lock = threading.Lock()
         # what the client exposes
         self.user = 'root@pam'
@@ -237,6 +238,8 @@ class StubPve(object):
             for k in ('privsep', 'expire', 'comment'):
                 if k in d:
                     mine[tokenid][k] = d[k]
+            for k in split_list(d.get('delete')):
+                mine[tokenid].pop(k, None)
             return dict(mine[tokenid])
         if method == 'DELETE':
             del mine[tokenid]
@@ -258,6 +261,14 @@ def stub(monkeypatch):
     pve = StubPve()
     monkeypatch.setattr(_module, 'PveClient', lambda params: pve)
     monkeypatch.setattr(_module, 'HAS_PROXMOXER', True)
+    # JSON writes (for empty values) go to the stub too, marked so tests can tell them apart.
+    from ansible_collections.pvelab.proxmox.plugins.modules import pve_group, pve_user
+
+    def send_json(client, params, method, path, data):
+        client.json_writes.append((method, path, dict(data)))
+        return client.request(method, path, data)
+    for mod in (pve_group, pve_user):
+        monkeypatch.setattr(mod, 'send_json', send_json)
 
     def exit_json(self, **kwargs):
         raise Exit(kwargs, False)

@@ -14,6 +14,7 @@ def test_create_idempotent_update_delete(stub):
     assert not result['changed']
     result, _ = run(pve_group.main, dict(name='students', comment=''))
     assert result['changes'] == ['comment'] and stub.groups['students']['comment'] == ''
+    assert stub.json_writes == [('PUT', '/access/groups/students', {'comment': ''})]
     result, _ = run(pve_group.main, dict(name='students', state='absent'))
     assert result['changes'] == ['deleted'] and 'students' not in stub.groups
     result, _ = run(pve_group.main, dict(name='students', state='absent'))
@@ -30,6 +31,7 @@ def test_members(stub):
     result, _ = run(pve_group.main, dict(name='students', users=['c']))
     assert stub.members['students'] == {'c@pve'}
     assert stub.members['other'] == {'b@pve'}              # b's other membership survives the removal
+    assert stub.json_writes == [('PUT', '/access/users/a@pve', {'groups': ''})]   # a had no other group
     result, _ = run(pve_group.main, dict(name='students', users=['a'], append=True))
     assert stub.members['students'] == {'a@pve', 'c@pve'}
     result, _ = run(pve_group.main, dict(name='students', users=['a', 'c']))

@@ -18,6 +18,9 @@ def test_create_secret_once_update_delete(stub):
     result, _ = run(pve_token.main, dict(args, privsep=False, expire='2030-01-01'))
     assert result['changes'] == ['expire', 'privsep'] and 'secret' not in result['token']
     assert stub.tokens['labweb@pve']['portal'] == {'privsep': 0, 'expire': 1893456000, 'comment': 'portal'}
+    result, _ = run(pve_token.main, dict(args, comment='', privsep=False, expire='2030-01-01'))
+    assert result['changes'] == ['comment'] and 'comment' not in stub.calls[-1][2]
+    assert stub.calls[-1][2]['delete'] == 'comment'
     result, _ = run(pve_token.main, dict(args, state='absent'))
     assert result['changes'] == ['deleted'] and stub.tokens['labweb@pve'] == {}
 

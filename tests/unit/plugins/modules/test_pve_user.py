@@ -104,6 +104,8 @@ def test_groups_exact_append_and_clear(stub, logins):
     assert stub.groups_of('alice@pve') == ['a']
     result, _ = run(pve_user.main, dict(userid='alice', groups=[]))
     assert result['changed'] and stub.groups_of('alice@pve') == []
+    # PVE drops empty form values: clearing goes as JSON
+    assert stub.json_writes == [('PUT', '/access/users/alice@pve', {'groups': ''})]
     result, _ = run(pve_user.main, dict(userid='alice'))
     assert not result['changed']                          # groups not given: not managed
 
@@ -200,6 +202,16 @@ def test_absent(stub, logins):
     assert result['changed'] and result['user'] == {'userid': 'alice@pve', 'state': 'absent'}
     assert result['diff']['before']['state'] == 'present'
     result, _ = run(pve_user.main, dict(userid='alice', state='absent'))
+    assert not result['changed']
+
+
+def test_clearing_a_field_is_a_json_write(stub, logins):
+    run(pve_user.main, dict(userid='alice', email='a@example.org', comment='c'))
+    result, _ = run(pve_user.main, dict(userid='alice', email='', comment='d'))
+    assert result['changes'] == ['email', 'comment']
+    assert stub.json_writes == [('PUT', '/access/users/alice@pve', {'email': '', 'comment': 'd'})]
+    assert stub.users['alice@pve']['email'] == ''
+    result, _ = run(pve_user.main, dict(userid='alice', email='', comment='d'))
     assert not result['changed']
 
 
