@@ -50,6 +50,8 @@ CAP_SECTIONS = {'vms': ('VM.', 'Permissions.Modify'), 'access': ('User.', 'Group
 CAP_PATHS = ('/', '/nodes', '/access/groups', '/vms', '/storage', '/sdn', '/mapping')
 REALMS = {'pam': 'Linux PAM standard authentication', 'pve': 'Proxmox VE authentication server'}
 USER_FIELDS = ('firstname', 'lastname', 'email', 'comment', 'keys')
+# The privilege that, besides Permissions.Modify, lets one set ACL entries on an object (check_perm_modify).
+OWN_ALLOCATE = (('/storage/', 'Datastore.Allocate'), ('/vms/', 'VM.Allocate'), ('/pool/', 'Pool.Allocate'))
 
 
 def normalize_path(path):
@@ -440,7 +442,7 @@ class AccessControl(object):
         if path is None:
             return False, ''
         privs = ['Permissions.Modify']
-        for prefix, priv in (('/storage/', 'Datastore.Allocate'), ('/vms/', 'VM.Allocate'), ('/pool/', 'Pool.Allocate')):
+        for prefix, priv in OWN_ALLOCATE:
             if path.startswith(prefix):
                 privs.append(priv)
         return any(self.allowed(user, path, p) for p in privs), '{0}, {1}'.format(path, '|'.join(privs))

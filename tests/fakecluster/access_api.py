@@ -102,21 +102,24 @@ class AccessApi(object):
         token = one + '/token/{tokenid}'
         groups = '/access/groups'
         roles = '/access/roles'
-        return [('GET', '/access/domains', self._realm_index),
-                ('GET', users, self._user_index), ('POST', users, self._user_create),
-                ('GET', one, self._user_read), ('PUT', one, self._user_update), ('DELETE', one, self._user_delete),
-                ('GET', one + '/token', self._token_index), ('GET', token, self._token_read),
-                ('POST', token, self._token_create), ('PUT', token, self._token_update),
-                ('DELETE', token, self._token_delete),
-                ('GET', groups, self._group_index), ('POST', groups, self._group_create),
-                ('GET', groups + '/{groupid}', self._group_read), ('PUT', groups + '/{groupid}', self._group_update),
-                ('DELETE', groups + '/{groupid}', self._group_delete),
-                ('GET', roles, self._role_index), ('POST', roles, self._role_create),
-                ('GET', roles + '/{roleid}', self._role_read), ('PUT', roles + '/{roleid}', self._role_update),
-                ('DELETE', roles + '/{roleid}', self._role_delete),
-                ('GET', '/access/acl', self._acl_index), ('PUT', '/access/acl', self._acl_update)]
+        return [('GET', '/access/domains', self._access_realm_index),
+                ('GET', users, self._access_user_index), ('POST', users, self._access_user_create),
+                ('GET', one, self._access_user_read), ('PUT', one, self._access_user_update),
+                ('DELETE', one, self._access_user_delete),
+                ('GET', one + '/token', self._access_token_index), ('GET', token, self._access_token_read),
+                ('POST', token, self._access_token_create), ('PUT', token, self._access_token_update),
+                ('DELETE', token, self._access_token_delete),
+                ('GET', groups, self._access_group_index), ('POST', groups, self._access_group_create),
+                ('GET', groups + '/{groupid}', self._access_group_read),
+                ('PUT', groups + '/{groupid}', self._access_group_update),
+                ('DELETE', groups + '/{groupid}', self._access_group_delete),
+                ('GET', roles, self._access_role_index), ('POST', roles, self._access_role_create),
+                ('GET', roles + '/{roleid}', self._access_role_read),
+                ('PUT', roles + '/{roleid}', self._access_role_update),
+                ('DELETE', roles + '/{roleid}', self._access_role_delete),
+                ('GET', '/access/acl', self._access_acl_index), ('PUT', '/access/acl', self._access_acl_update)]
 
-    async def _realm_index(self, v, user):
+    async def _access_realm_index(self, v, user):
         return [{'realm': realm, 'type': realm, 'comment': comment} for realm, comment in sorted(REALMS.items())]
 
     def _user(self, userid, fail=''):
@@ -130,7 +133,7 @@ class AccessApi(object):
             if groupid not in self.user_cfg.groups:
                 raise die("{0}no such group '{1}'".format(fail, groupid))
 
-    async def _user_index(self, v, user):
+    async def _access_user_index(self, v, user):
         privs = ('User.Modify', 'Sys.Audit')
         see_all = any(self.allowed(user, '/access/groups', p) for p in privs)
         visible = set()
@@ -152,7 +155,7 @@ class AccessApi(object):
             out.append(item)
         return out
 
-    async def _user_create(self, v, user):
+    async def _access_user_create(self, v, user):
         fail = 'create user failed: '
         userid = v['userid']
         if userid in self.user_cfg.users:
@@ -165,12 +168,12 @@ class AccessApi(object):
         self.add_user(userid, groups=groups, enable=1 if v.get('enable', 1) else 0, expire=v.get('expire') or None,
                       **fields)
 
-    async def _user_read(self, v, user):
+    async def _access_user_read(self, v, user):
         entry = self._user(v['userid'])
         return dict(entry.fields(), groups=self.user_cfg.groups_of(entry.userid),
                     tokens=dict((name, t.info()) for name, t in entry.tokens.items()))
 
-    async def _user_update(self, v, user):
+    async def _access_user_update(self, v, user):
         fail = 'update user failed: '
         entry = self._user(v['userid'], fail)
         groups = split_list(v.get('groups'))
@@ -188,7 +191,7 @@ class AccessApi(object):
             if v.get(key) is not None:
                 setattr(entry, key, v[key])
 
-    async def _user_delete(self, v, user):
+    async def _access_user_delete(self, v, user):
         userid = v['userid']
         if userid not in self.user_cfg.users:
             return  # PVE 9 disables, then deletes, whatever it finds: an unknown user is no error
@@ -209,14 +212,14 @@ class AccessApi(object):
             raise die("no such token '{0}' for user '{1}'".format(v['tokenid'], entry.userid))
         return entry, found
 
-    async def _token_index(self, v, user):
+    async def _access_token_index(self, v, user):
         entry = self._user(v['userid'])
         return [dict(t.info(), tokenid=name) for name, t in sorted(entry.tokens.items())]
 
-    async def _token_read(self, v, user):
+    async def _access_token_read(self, v, user):
         return self._token(v)[1].info()
 
-    async def _token_create(self, v, user):
+    async def _access_token_create(self, v, user):
         entry = self._user(v['userid'])
         if v['tokenid'] in entry.tokens:
             raise param_error(tokenid='Token already exists.')
@@ -225,7 +228,7 @@ class AccessApi(object):
         return {'info': entry.tokens[v['tokenid']].info(), 'value': secret,
                 'full-tokenid': '{0}!{1}'.format(entry.userid, v['tokenid'])}
 
-    async def _token_update(self, v, user):
+    async def _access_token_update(self, v, user):
         entry, token = self._token(v)
         if v.get('privsep') is not None:
             token.privsep = 1 if v['privsep'] else 0
@@ -244,14 +247,14 @@ class AccessApi(object):
             self.apitokens[full] = out['value']
         return out
 
-    async def _token_delete(self, v, user):
+    async def _access_token_delete(self, v, user):
         entry, _token = self._token(v)
         full = '{0}!{1}'.format(entry.userid, v['tokenid'])
         del entry.tokens[v['tokenid']]
         self.apitokens.pop(full, None)
         self._forget_acl(lambda key, e: key != ('token', full))  # PVE drops them on its next read of user.cfg
 
-    async def _group_index(self, v, user):
+    async def _access_group_index(self, v, user):
         out = []
         for groupid, group in sorted(self.user_cfg.groups.items()):
             if not any(self.allowed(user, '/access/groups/' + groupid, p)
@@ -269,29 +272,29 @@ class AccessApi(object):
             raise die("{0}group '{1}' does not exist".format(fail, groupid))
         return group
 
-    async def _group_create(self, v, user):
+    async def _access_group_create(self, v, user):
         if v['groupid'] in self.user_cfg.groups:
             raise die("create group failed: group '{0}' already exists".format(v['groupid']))
         self.add_group(v['groupid'], v.get('comment') or None)
 
-    async def _group_read(self, v, user):
+    async def _access_group_read(self, v, user):
         group = self._group(v['groupid'])
         out = {'members': sorted(group.users)}
         if group.comment:
             out['comment'] = group.comment
         return out
 
-    async def _group_update(self, v, user):
+    async def _access_group_update(self, v, user):
         group = self._group(v['groupid'], 'update group failed: ')
         if v.get('comment') is not None:
             group.comment = v['comment'] or None
 
-    async def _group_delete(self, v, user):
+    async def _access_group_delete(self, v, user):
         self._group(v['groupid'], 'delete group failed: ')
         del self.user_cfg.groups[v['groupid']]
         self._forget_acl(lambda key, e: key != ('group', v['groupid']))
 
-    async def _role_index(self, v, user):
+    async def _access_role_index(self, v, user):
         return [{'roleid': roleid, 'privs': ','.join(sorted(privs)), 'special': 1 if roleid in BUILTIN_ROLES else 0}
                 for roleid, privs in sorted(self.user_cfg.roles.items())]
 
@@ -303,7 +306,7 @@ class AccessApi(object):
                 raise param_error(privs="invalid format - invalid privilege '{0}'\n".format(priv))
         return privs
 
-    async def _role_create(self, v, user):
+    async def _access_role_create(self, v, user):
         roleid = v['roleid']
         if roleid.lower().startswith('pve'):
             raise param_error(roleid="cannot use role ID starting with the (case-insensitive) 'PVE' namespace")
@@ -312,13 +315,13 @@ class AccessApi(object):
             raise die("create role failed: role '{0}' already exists".format(roleid))
         self.add_role(roleid, privs)
 
-    async def _role_read(self, v, user):
+    async def _access_role_read(self, v, user):
         privs = self.user_cfg.roles.get(v['roleid'])
         if privs is None:
             raise die("role '{0}' does not exist".format(v['roleid']))
         return dict.fromkeys(sorted(privs), 1)
 
-    async def _role_update(self, v, user):
+    async def _access_role_update(self, v, user):
         roleid = v['roleid']
         if roleid in BUILTIN_ROLES:
             raise die("auto-generated role '{0}' cannot be modified".format(roleid))
@@ -329,7 +332,7 @@ class AccessApi(object):
             privs = set(privs) | self.user_cfg.roles[roleid]
         self.add_role(roleid, privs)
 
-    async def _role_delete(self, v, user):
+    async def _access_role_delete(self, v, user):
         roleid = v['roleid']
         if roleid in BUILTIN_ROLES:
             raise die("auto-generated role '{0}' cannot be deleted".format(roleid))
@@ -338,11 +341,11 @@ class AccessApi(object):
         del self.user_cfg.roles[roleid]
         self._forget_acl(lambda key, e: e[1] != roleid)  # PVE ignores them on its next read of user.cfg
 
-    async def _acl_index(self, v, user):
+    async def _access_acl_index(self, v, user):
         audit = self.allowed(user, '/access', 'Sys.Audit')
         return [e for e in self.acl_entries() if audit or self._may_modify_acl(user, e['path'])[0]]
 
-    async def _acl_update(self, v, user):
+    async def _access_acl_update(self, v, user):
         """PUT /access/acl (API2/ACL.pm update_acl): every change is checked before any is made."""
         if not (v.get('users') or v.get('groups') or v.get('tokens')):
             raise param_error(**dict.fromkeys(('users', 'groups', 'tokens'),

@@ -137,8 +137,8 @@ class ControlChannel(object):
             'vms': vms,
             'nodes': nodes,
             'firewall': {'options': dict(fw['options']), 'rules': [dict(r) for r in fw['rules']],
-                         'groups': dict((name, [dict(r) for r in rules]) for name, rules in sorted(fw['groups'].items())),
-                         'ipset': dict((name, [dict(e) for e in entries]) for name, entries in sorted(fw['ipset'].items())),
+                         'groups': dict((name, [dict(r) for r in rs]) for name, rs in sorted(fw['groups'].items())),
+                         'ipset': dict((name, [dict(e) for e in ips]) for name, ips in sorted(fw['ipset'].items())),
                          'aliases': [dict(a) for _, a in sorted(fw['aliases'].items())],
                          'guests': guests_fw},
             'tasks': [dict((k, t.get(k)) for k in ('upid', 'node', 'type', 'id', 'user', 'status', 'exitstatus'))

@@ -103,7 +103,8 @@ def _add_node(pve, node):
     unknown = set(node) - {'name', 'online', 'maxmem_gib', 'base_mem_gib', 'maxcpu', 'maxdisk_gib'}
     if unknown:
         raise ValueError('node {0}: unknown keys {1}'.format(node.get('name'), sorted(unknown)))
-    gib = dict((key, int(node[key + '_gib'] * GiB)) for key in ('maxmem', 'base_mem', 'maxdisk') if key + '_gib' in node)
+    gib = dict((key, int(node[key + '_gib'] * GiB)) for key in ('maxmem', 'base_mem', 'maxdisk')
+               if key + '_gib' in node)
     pve.add_node(node['name'], online=node.get('online', True), maxcpu=node.get('maxcpu'), **gib)
 
 

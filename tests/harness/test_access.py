@@ -94,6 +94,14 @@ def test_noaccess_on_a_vm_beats_its_pools_role(pve_api, student, refused):
     assert student.nodes('pve1').qemu(101).status.current.get()['vmid'] == 101
 
 
+def test_noaccess_on_a_pool_beats_a_role_on_its_vm(pve_api, student, refused):
+    pve_api.pools.post(poolid='lab1')
+    pve_api.pools('lab1').put(vms='100')
+    pve_api.access.acl.put(path='/vms/100', users='alice@pve', roles='PVEVMUser')
+    pve_api.access.acl.put(path='/pool/lab1', users='alice@pve', roles='NoAccess')
+    assert refused(student.nodes('pve1').qemu(100).status.current.get)[0] == 403
+
+
 def test_a_privsep_token_holds_the_intersection_with_its_owner(pve_api, pve_cluster, refused):
     pve_api.access.users.post(userid='bob@pve')
     pve_api.access.acl.put(path='/vms/100', users='bob@pve', roles='PVEVMUser')

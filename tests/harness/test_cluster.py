@@ -196,3 +196,31 @@ def test_a_description_with_unknown_keys_is_refused():
         build({'nodes': [{'name': 'pve1'}], 'vm': []})
     with pytest.raises(ValueError):
         build({'vms': [{'vmid': 100, 'config': {'scsi0': 'nosuchstore:vm-100-disk-0,size=1G'}}]})
+
+
+# ------------------------------------------------------------- the subclass
+
+# The FakePve methods LabPve means to override; any other name clash silently breaks a fakepve feature
+# (an access handler once shadowed fakepve's firewall helper `_group_index`).
+OVERRIDES = {'_authenticate', '_check', 'allowed', 'check_password', 'check_permissions', 'grant', '_password',
+             '_permissions', '_ticket', '_build_app', '_middleware', '_agent_call', '_nodes', '_qm_clone',
+             '_qm_create', '_resources', 'add_node', 'task'}
+
+
+def test_labpve_overrides_only_what_it_means_to():
+    from fakepve import FakePve
+
+    from fakecluster import LabPve
+    clashes = set()
+    for cls in LabPve.__mro__[:LabPve.__mro__.index(FakePve)]:
+        clashes |= set(k for k in vars(cls) if not k.startswith('__')) & set(dir(FakePve))
+    assert clashes == OVERRIDES
+
+
+@pytest.mark.cluster('demo.json')
+def test_fakepves_own_routes_still_work(pve_api):
+    assert [g['group'] for g in pve_api.cluster.firewall.groups.get()] == ['webservers']
+    pve_api.cluster.firewall.groups.post(group='lab1', comment='made here')
+    assert [g['group'] for g in pve_api.cluster.firewall.groups.get()] == ['lab1', 'webservers']
+    assert [g['groupid'] for g in pve_api.access.groups.get()] == ['ops']
+    assert pve_api.pools.get() == [{'poolid': 'web', 'comment': 'production web servers (not a lab)'}]

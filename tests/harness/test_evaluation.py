@@ -1,7 +1,7 @@
 """Privilege evaluation on random ACLs: invariants PVE's rules imply, checked without a server."""
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from fakecluster import BUILTIN_ROLES, PRIVILEGES, LabPve
@@ -41,7 +41,8 @@ def test_builtin_roles_are_pves():
     assert BUILTIN_ROLES['Administrator'] == PRIVILEGES and BUILTIN_ROLES['NoAccess'] == set()
 
 
-SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Derandomized: the same examples on every run, so a CI failure reproduces locally.
+SETTINGS = settings(max_examples=100, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
 
 @SETTINGS
@@ -71,6 +72,7 @@ def test_noaccess_at_the_path_leaves_nothing(entries, path, kind):
 @SETTINGS
 @given(st.lists(entry, max_size=8), st.sampled_from(WHO), st.sampled_from(ROLES))
 def test_entries_without_propagate_do_not_reach_below(entries, who, role):
+    assume(not any(e[:3] == ('/vms', who, role) for e in entries))  # else it would replace a propagated entry
     before = fake(entries).permissions('alice@pve!ci' if who[0] == 'token' else 'alice@pve', '/vms/100')
     after = fake(entries + [('/vms', who, role, 0)])
     assert after.permissions('alice@pve!ci' if who[0] == 'token' else 'alice@pve', '/vms/100') == before
