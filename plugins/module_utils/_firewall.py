@@ -28,10 +28,16 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
 from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveApiError, PveError
+from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
+    guest_path,
+    parallel_map,
+    read_ips,
+    read_pending,
+    update_config,
+)
 from ansible_collections.pvelab.proxmox.plugins.module_utils._validate import (
     get_prop,
     net_keys,
@@ -166,24 +172,6 @@ def norm_cidr(text):
 
 def _usable_ip(addr):
     return not (addr.is_loopback or addr.is_link_local or addr.is_multicast or addr.is_unspecified)
-
-
-def ips_from_agent(interfaces):
-    """Host CIDRs of a guest from the agent's network-get-interfaces answer (loopback and link-local left out)."""
-    if isinstance(interfaces, dict):
-        interfaces = interfaces.get('result') or []
-    out = []
-    for iface in interfaces or []:
-        for entry in iface.get('ip-addresses') or []:
-            try:
-                addr = ipaddress.ip_address(str(entry.get('ip-address', '')).split('%')[0])
-            except ValueError:
-                continue
-            if _usable_ip(addr):
-                cidr = str(ipaddress.ip_network(addr))
-                if cidr not in out:
-                    out.append(cidr)
-    return out
 
 
 def ips_from_config(config):
@@ -331,23 +319,14 @@ def plan_ipset(entries, cidrs, lab):
 
 # ============================================================== guests (pure)
 
-def config_from_pending(items):
-    """GET .../pending as (current config, pending changes {key: value or None for a delete}, digest or None)."""
-    current = {}
-    pending = {}
-    digest = None
-    for item in items or []:
-        key = item.get('key')
-        if key == 'digest':
-            digest = item.get('value')
-            continue
-        if 'value' in item:
-            current[key] = item['value']
-        if item.get('delete'):
-            pending[key] = None
-        elif 'pending' in item:
-            pending[key] = item['pending']
-    return current, pending, digest
+def merge_pending(current, pending, deleted):
+    """_guests.read_pending's (current, pending, deleted) as (current config, pending changes {key: value or None
+    for a delete}, digest or None): one dict says what each NIC will be."""
+    current = dict(current)
+    digest = current.pop('digest', None)
+    changes = dict(pending)
+    changes.update((key, None) for key in deleted)
+    return current, changes, digest
 
 
 def nic_states(vm):
@@ -657,31 +636,21 @@ def isolation_report(vms, cluster_options, group, ipset, group_rules, ipset_entr
 
 # ================================================================ PVE access
 
-def guest_base(vm):
-    return '/nodes/{0}/{1}/{2}'.format(vm['node'], vm.get('type') or 'qemu', vm['vmid'])
+def _map(fn, items):
+    return parallel_map(fn, items, parallel=WORKERS)
 
 
-def _map(fn, items, workers=WORKERS):
-    """fn over items on a small thread pool; returns [(item, result, error)] in order."""
-    def call(item):
-        try:
-            return item, fn(item), None
-        except PveError as exc:
-            return item, None, exc
-    items = list(items)
-    if len(items) <= 1:
-        return [call(i) for i in items]
-    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
-        return list(pool.map(call, items))
+def _read_config(client, vm):
+    return merge_pending(*read_pending(client, vm))
 
 
 def read_vm(client, vm):
     """A guest's firewall options, rules and config (with pending changes): three GETs."""
-    base = guest_base(vm)
+    base = guest_path(vm)
     state = dict(vm)
     state['options'] = client.get(base + '/firewall/options') or {}
     state['rules'] = client.get(base + '/firewall/rules') or []
-    state['current'], state['pending'], state['digest'] = config_from_pending(client.get(base + '/pending'))
+    state['current'], state['pending'], state['digest'] = _read_config(client, vm)
     return state
 
 
@@ -700,15 +669,14 @@ def read_vms(client, vms):
 
 def teacher_addresses(client, guest):
     """The addresses of a teacher guest: from the guest agent when it runs, else its static configuration."""
-    base = guest_base(guest)
-    if guest.get('type', 'qemu') == 'qemu' and guest.get('status') == 'running':
+    if guest.get('status') == 'running':
         try:
-            found = ips_from_agent(client.get(base + '/agent/network-get-interfaces'))
+            found = [str(ipaddress.ip_network(ip)) for ip in read_ips(client, guest)]
         except PveApiError:
-            found = []  # no agent answering: fall back to ipconfigN
+            found = []  # no agent answering: fall back to the static configuration
         if found:
             return found
-    return ips_from_config(client.get(base + '/config') or {})
+    return ips_from_config(client.get(guest_path(guest) + '/config') or {})
 
 
 def delete_rules(client, path, rules, targets):
@@ -768,7 +736,7 @@ def apply_vm(client, vm, plan):
     3. firewall=1 on the NICs last: until then the guest's traffic is not filtered at all, exactly as before; the
        moment a NIC is filtered, its chain already holds the policy and the teacher rule.
     For state=absent the same calls undo it: reference deleted, options restored, NIC flags restored."""
-    base = guest_base(vm)
+    base = guest_path(vm)
     rules_path = base + '/firewall/rules'
     wrote = set()
     if plan.get('ref_create'):
@@ -791,7 +759,7 @@ def apply_vm(client, vm, plan):
         data = dict(plan['nets'])
         if vm.get('digest'):
             data['digest'] = vm['digest']
-        client.put(base + '/config', **data)
+        update_config(client, vm, data)
         wrote.add('config')
     state = dict(vm)
     if 'rules' in wrote:
@@ -799,7 +767,7 @@ def apply_vm(client, vm, plan):
     if 'options' in wrote:
         state['options'] = client.get(base + '/firewall/options') or {}
     if 'config' in wrote:
-        state['current'], state['pending'], state['digest'] = config_from_pending(client.get(base + '/pending'))
+        state['current'], state['pending'], state['digest'] = _read_config(client, vm)
     return state
 
 

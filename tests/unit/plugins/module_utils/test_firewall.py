@@ -82,14 +82,37 @@ def test_owned_needs_the_exact_lab():
     assert not fw.owned('https', LAB)
 
 
-def test_teacher_addresses_from_agent_and_config():
+class AgentClient(object):
+    def __init__(self, answers):
+        self.answers = answers
+
+    def get(self, path, **params):
+        answer = self.answers[path]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def test_teacher_addresses_agent_first_then_static_config():
+    from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveApiError
+    base = '/nodes/pve1/qemu/100'
     agent = {'result': [
-        {'name': 'lo', 'ip-addresses': [{'ip-address': '127.0.0.1', 'ip-address-type': 'ipv4'},
-                                        {'ip-address': '::1', 'ip-address-type': 'ipv6'}]},
+        {'name': 'lo', 'ip-addresses': [{'ip-address': '127.0.0.1', 'ip-address-type': 'ipv4'}]},
         {'name': 'eth0', 'ip-addresses': [{'ip-address': '192.0.2.10', 'ip-address-type': 'ipv4'},
                                           {'ip-address': 'fe80::1%eth0', 'ip-address-type': 'ipv6'},
                                           {'ip-address': '2001:db8::10', 'ip-address-type': 'ipv6'}]}]}
-    assert fw.ips_from_agent(agent) == ['192.0.2.10/32', '2001:db8::10/128']
+    teacher = {'vmid': 100, 'node': 'pve1', 'type': 'qemu', 'status': 'running'}
+    client = AgentClient({base + '/agent/network-get-interfaces': agent, base + '/config': {}})
+    assert fw.teacher_addresses(client, teacher) == ['192.0.2.10/32', '2001:db8::10/128']
+    down = AgentClient({base + '/agent/network-get-interfaces': PveApiError('GET', 'x', 500, 'QEMU guest agent is '
+                                                                                            'not running'),
+                        base + '/config': {'ipconfig0': 'ip=192.0.2.11/24'}})
+    assert fw.teacher_addresses(down, teacher) == ['192.0.2.11/32']
+    stopped = AgentClient({base + '/config': {'ipconfig0': 'ip=dhcp'}})
+    assert fw.teacher_addresses(stopped, dict(teacher, status='stopped')) == []
+
+
+def test_teacher_addresses_from_config():
     config = {'ipconfig0': 'ip=192.0.2.10/24,gw=192.0.2.1', 'ipconfig1': 'ip=dhcp', 'net0': MAC,
               'net1': 'name=eth1,bridge=vmbr1,ip=198.51.100.7/24'}
     assert fw.ips_from_config(config) == ['192.0.2.10/32', '198.51.100.7/32']
@@ -181,11 +204,10 @@ def vm(vmid=301, options=None, rules=None, current=None, pending=None, **extra):
     return state
 
 
-def test_config_from_pending():
-    items = [{'key': 'digest', 'value': 'abc'}, {'key': 'name', 'value': 'x'},
-             {'key': 'net0', 'value': MAC, 'pending': MAC + ',firewall=1'}, {'key': 'net1', 'value': MAC, 'delete': 1},
-             {'key': 'net2', 'pending': MAC}]
-    current, pending, digest = fw.config_from_pending(items)
+def test_merge_pending():
+    current, pending, digest = fw.merge_pending(
+        {'digest': 'abc', 'name': 'x', 'net0': MAC, 'net1': MAC}, {'net0': MAC + ',firewall=1', 'net2': MAC},
+        {'net1'})
     assert digest == 'abc'
     assert current == {'name': 'x', 'net0': MAC, 'net1': MAC}
     assert pending == {'net0': MAC + ',firewall=1', 'net1': None, 'net2': MAC}
