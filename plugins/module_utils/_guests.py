@@ -427,7 +427,7 @@ def plan_config(kind, config, wanted, update_cipassword='on_create'):
 
     def want(key, new_value, old_value, same, send=None):
         before[key] = old_value
-        after[key] = new_value
+        after[key] = old_value if same else new_value
         if not same:
             if new_value in ('', None, []):
                 if old_value not in ('', None, []):

@@ -487,8 +487,9 @@ class PveVm(PveModuleBase):
                 if spec['vmid'] is not None:
                     entry = self.cluster.find_guest(vmid=spec['vmid'], kind=spec['type'])
                 else:
-                    matches = [g for g in self.cluster.guests_named(spec['name'], spec['type'])
-                               if not spec['node'] or g.get('node') == spec['node']]
+                    matches = self.cluster.guests_named(spec['name'], spec['type'])
+                    if len(matches) > 1 and spec['node']:
+                        matches = [g for g in matches if g.get('node') == spec['node']] or matches
                     if len(matches) > 1:
                         raise PveError('name {0!r} matches {1} guests ({2}); give the vmid'.format(
                             spec['name'], len(matches), ', '.join(str(m['vmid']) for m in matches)))

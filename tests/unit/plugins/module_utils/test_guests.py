@@ -1,0 +1,320 @@
+"""Shared guest operations: bounded parallel tasks with lock retries, power plans, config planning that keeps
+MACs, agent address filtering."""
+
+import threading
+
+import pytest
+
+from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveApiError, PveError
+from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
+    first_ipv4,
+    merge_net,
+    net_same,
+    next_config,
+    parallel_map,
+    plan_config,
+    power_action,
+    power_params,
+    read_ips,
+    read_pending,
+    run_tasks,
+    usable_ips,
+    wait_until,
+)
+from ansible_collections.pvelab.proxmox.plugins.module_utils._tasks import PveTaskError, PveTaskTimeout
+
+
+class FakeClock(object):
+    def __init__(self):
+        self.now = 0.0
+        self.lock = threading.Lock()
+
+    def clock(self):
+        return self.now
+
+    def sleep(self, secs):
+        with self.lock:
+            self.now += secs
+
+
+class TaskClient(object):
+    """Tasks that run for a number of status reads and end with a scripted exit status."""
+
+    lock_timeout = 10
+
+    def __init__(self, plans):
+        self.plans = dict((k, list(v)) for k, v in plans.items())   # key -> [(polls, exitstatus), ...] per start
+        self.tasks = {}
+        self.starts = []
+        self.running = set()
+        self.max_running = 0
+        self.reads = 0
+        self.mutex = threading.Lock()
+
+    def start(self, key):
+        with self.mutex:
+            self.starts.append(key)
+            plan = self.plans[key].pop(0) if len(self.plans[key]) > 1 else self.plans[key][0]
+            if isinstance(plan, Exception):
+                raise plan
+            if plan is None:
+                return None
+            upid = 'UPID:pve1:{0:08X}:00000000:00000000:qmstart:{1}:root@pam:'.format(len(self.starts), key)
+            self.tasks[upid] = list(plan)
+            self.running.add(upid)
+            self.max_running = max(self.max_running, len(self.running))
+            return upid
+
+    def get(self, path, **params):
+        upid = path.split('/tasks/')[1].rsplit('/', 1)[0]
+        if path.endswith('/log'):
+            return [{'n': 1, 't': 'log line'}]
+        with self.mutex:
+            self.reads += 1
+            polls, exitstatus = self.tasks[upid]
+            if polls > 0:
+                self.tasks[upid][0] -= 1
+                return {'status': 'running'}
+            self.running.discard(upid)
+            return {'status': 'stopped', 'exitstatus': exitstatus}
+
+
+def run(client, keys, parallel=3, timeout=600, retry=None, lock_timeout=None):
+    clock = FakeClock()
+    return run_tasks(client, keys, client.start, parallel=parallel, timeout=timeout, retry=retry,
+                     lock_timeout=lock_timeout, sleep=clock.sleep, clock=clock.clock), clock
+
+
+LOCKED = "can't lock file '/var/lock/qemu-server/lock-{0}.conf' - got timeout"
+
+
+def test_bounded_parallel_tasks():
+    keys = ['vm{0}'.format(n) for n in range(10)]
+    client = TaskClient(dict((k, [(2, 'OK')]) for k in keys))
+    results, _clock = run(client, keys, parallel=3)
+    assert results == dict((k, None) for k in keys)
+    assert client.max_running <= 3 and len(client.starts) == 10
+    assert client.reads == 10 * 3          # one status read per running task per round, nothing more
+
+
+def test_failures_are_per_key_and_synchronous_answers_count():
+    client = TaskClient({'ok': [(0, 'WARNINGS: 1')], 'bad': [(1, 'clone failed: no space')], 'sync': [None],
+                         'refused': [PveApiError('POST', '/x', 500, 'VM 7 not running')]})
+    results, _clock = run(client, ['ok', 'bad', 'sync', 'refused'])
+    assert results['ok'] is None and results['sync'] is None
+    assert isinstance(results['bad'], PveTaskError) and 'no space' in str(results['bad'])
+    assert isinstance(results['refused'], PveApiError)
+
+
+def test_retry_callback_starts_again():
+    collision = PveApiError('POST', '/nodes/pve1/qemu/9000/clone', 500, 'unable to create VM 5: config file already exists')
+    client = TaskClient({'a': [collision, (0, 'OK')]})
+    asked = []
+
+    def retry(key, error):
+        asked.append((key, str(error)))
+        return 'already exists' in str(error)
+    results, _clock = run(client, ['a'], retry=retry)
+    assert results == {'a': None} and client.starts == ['a', 'a'] and len(asked) == 1
+
+
+def test_lock_refusal_in_task_is_retried_until_it_works():
+    client = TaskClient({'a': [(0, LOCKED.format(5)), (1, 'VM is locked (backup)'), (0, 'OK')], 'b': [(0, 'OK')]})
+    results, clock = run(client, ['a', 'b'])
+    assert results == {'a': None, 'b': None} and client.starts.count('a') == 3
+    assert clock.now > 1                   # it backed off between tries
+
+
+def test_lock_refusal_gives_up_after_lock_timeout():
+    client = TaskClient({'a': [(0, 'VM is locked (backup)')]})
+    results, clock = run(client, ['a'], lock_timeout=7)
+    assert isinstance(results['a'], PveTaskError) and 'still locked after 7 s' in str(results['a'])
+    assert 7 <= clock.now < 15
+
+
+def test_task_timeout():
+    client = TaskClient({'slow': [(10 ** 6, 'OK')], 'fast': [(0, 'OK')]})
+    results, clock = run(client, ['slow', 'fast'], timeout=30)
+    assert results['fast'] is None and isinstance(results['slow'], PveTaskTimeout)
+    assert 'still running after 30 s' in str(results['slow']) and clock.now < 40
+
+
+def test_wait_until():
+    clock = FakeClock()
+    answers = {'a': [None, None, ['10.0.0.1']], 'b': [PveApiError('GET', '/agent', 500, 'QEMU guest agent is not running')]}
+
+    def probe(key):
+        queue = answers[key]
+        value = queue.pop(0) if len(queue) > 1 else queue[0]
+        if isinstance(value, Exception):
+            raise value
+        return value
+    got, missing = wait_until(['a', 'b'], probe, timeout=20, sleep=clock.sleep, clock=clock.clock)
+    assert got == {'a': ['10.0.0.1']} and list(missing) == ['b'] and 'not running' in str(missing['b'])
+    assert 20 <= clock.now < 26
+
+
+def test_parallel_map_keeps_order_and_errors():
+    def fn(n):
+        if n == 3:
+            raise PveError('three')
+        return n * 2
+    out = parallel_map(fn, range(6), parallel=4)
+    assert [(i, r) for i, r, _e in out] == [(0, 0), (1, 2), (2, 4), (3, None), (4, 8), (5, 10)]
+    assert str(out[3][2]) == 'three'
+
+
+# ------------------------------------------------------------------------ power
+
+@pytest.mark.parametrize('status, state, action', [
+    ('stopped', 'started', 'start'), ('running', 'started', None),
+    ('running', 'stopped', 'stop'), ('stopped', 'stopped', None),
+    ('running', 'shutdown', 'shutdown'), ('stopped', 'shutdown', None),
+    ('running', 'restarted', 'reboot'), ('stopped', 'restarted', 'start'),
+    ('running', 'present', None),
+])
+def test_power_action(status, state, action):
+    assert power_action(status, state) == action
+
+
+def test_power_params():
+    assert power_params('shutdown', 120, True) == {'forceStop': 1, 'timeout': 120}
+    assert power_params('shutdown', None, False) == {'forceStop': 0}
+    assert power_params('reboot', 60) == {'timeout': 60}
+    assert power_params('start', 60) == {}
+
+
+# ----------------------------------------------------------------------- config
+
+MAC = 'BC:24:11:00:01:01'
+
+
+def test_merge_net_keeps_mac_and_model():
+    current = 'virtio={0},bridge=vmbr0,firewall=1'.format(MAC)
+    assert merge_net('qemu', 'net0', current, 'virtio,bridge=vmbr1') == 'virtio={0},bridge=vmbr1'.format(MAC)
+    assert merge_net('qemu', 'net0', current, 'bridge=vmbr1,firewall=1') == \
+        'virtio={0},bridge=vmbr1,firewall=1'.format(MAC)
+    assert merge_net('qemu', 'net0', current, {'model': 'e1000', 'bridge': 'vmbr0', 'firewall': True}) == \
+        'e1000={0},bridge=vmbr0,firewall=1'.format(MAC)
+    assert merge_net('qemu', 'net0', current, 'virtio=AA:BB:CC:DD:EE:FF,bridge=vmbr0') == \
+        'virtio=AA:BB:CC:DD:EE:FF,bridge=vmbr0'
+    assert merge_net('qemu', 'net1', None, 'virtio,bridge=vmbr2') == 'virtio,bridge=vmbr2'
+    with pytest.raises(ValueError, match='net1: give the NIC model'):
+        merge_net('qemu', 'net1', None, 'bridge=vmbr2')
+    with pytest.raises(ValueError, match='not a NIC model'):
+        merge_net('qemu', 'net1', None, {'model': 'nic9000'})
+    lxc = 'name=eth0,bridge=vmbr0,hwaddr={0},ip=dhcp,type=veth'.format(MAC)
+    assert merge_net('lxc', 'net0', lxc, 'name=eth0,bridge=vmbr1,ip=dhcp') == \
+        'name=eth0,hwaddr={0},bridge=vmbr1,ip=dhcp'.format(MAC)
+
+
+def test_net_same_ignores_order_and_mac_case():
+    assert net_same('qemu', 'virtio={0},bridge=vmbr0,firewall=1'.format(MAC),
+                    'virtio={0},firewall=1,bridge=vmbr0'.format(MAC.lower()))
+    assert not net_same('qemu', 'virtio={0},bridge=vmbr0'.format(MAC), 'virtio={0},bridge=vmbr0,firewall=1'.format(MAC))
+    assert not net_same('qemu', None, 'virtio,bridge=vmbr0')
+
+
+CONFIG = {'name': 'alice', 'cores': 2, 'memory': 'current=2048', 'net0': 'virtio={0},bridge=vmbr0'.format(MAC),
+          'tags': 'lab;netadmin', 'description': 'alice\n', 'onboot': 1, 'agent': 'enabled=1,fstrim_cloned_disks=1',
+          'ciuser': 'student', 'cipassword': '**********', 'ipconfig0': 'gw=192.0.2.1,ip=192.0.2.20/24',
+          'sshkeys': 'ssh-ed25519%20AAAA%20teacher%40lab%0A'}
+
+
+def test_plan_config_nothing_to_do():
+    wanted = dict(cores=2, memory=2048, sockets=1, net={'net0': 'virtio,bridge=vmbr0'}, tags=['netadmin', 'lab'],
+                  description='alice', onboot=True, agent=True, ciuser='student', cipassword='x',
+                  ipconfig={'ipconfig0': 'ip=192.0.2.20/24,gw=192.0.2.1'}, sshkeys='ssh-ed25519 AAAA teacher@lab')
+    changes, deletes, before, after = plan_config('qemu', CONFIG, wanted)
+    assert (changes, deletes) == ({}, [])
+    assert before == after and 'cipassword' not in before
+
+
+def test_plan_config_changes():
+    wanted = dict(cores=4, memory=4096, agent=False, onboot=False, tags=[], description='',
+                  net={'net0': 'virtio,bridge=vmbr1,firewall=1', 'net1': ''}, ipconfig={'ipconfig1': 'ip=dhcp'},
+                  sshkeys='ssh-ed25519 BBBB a@b\nssh-rsa CCCC c@d', name='alice2')
+    changes, deletes, before, after = plan_config('qemu', CONFIG, wanted)
+    assert changes == {'name': 'alice2', 'cores': 4, 'memory': 4096, 'agent': 'enabled=0,fstrim_cloned_disks=1',
+                       'onboot': 0, 'net0': 'virtio={0},bridge=vmbr1,firewall=1'.format(MAC),
+                       'ipconfig1': 'ip=dhcp',
+                       'sshkeys': 'ssh-ed25519%20BBBB%20a%40b%0Assh-rsa%20CCCC%20c%40d%0A'}
+    assert sorted(deletes) == ['description', 'tags']        # net1 does not exist: nothing to delete
+    assert before['memory'] == 2048 and after['memory'] == 4096
+
+
+def test_plan_config_defaults_and_passwords():
+    changes, _d, _b, _a = plan_config('qemu', {}, dict(cores=1, sockets=1, memory=512, cipassword='pw'))
+    assert changes == {'cipassword': 'pw'}
+    changes, _d, _b, _a = plan_config('qemu', {'cipassword': '**********'}, dict(cipassword='pw'))
+    assert changes == {}
+    changes, _d, _b, _a = plan_config('qemu', {'cipassword': '**********'}, dict(cipassword='pw'), 'always')
+    assert changes == {'cipassword': 'pw'}
+    changes, _d, _b, _a = plan_config('qemu', {}, dict(agent=True))
+    assert changes == {'agent': '1'}
+
+
+def test_plan_config_container():
+    config = {'hostname': 'ct1', 'cores': 1, 'memory': 512,
+              'net0': 'name=eth0,bridge=vmbr0,hwaddr={0},ip=dhcp'.format(MAC)}
+    changes, _d, _b, _a = plan_config('lxc', config, dict(name='ct2', memory=1024,
+                                                          net={'net0': 'name=eth0,bridge=vmbr1,ip=dhcp'}))
+    assert changes == {'hostname': 'ct2', 'memory': 1024,
+                       'net0': 'name=eth0,hwaddr={0},bridge=vmbr1,ip=dhcp'.format(MAC)}
+    with pytest.raises(ValueError, match='ciuser is not an option of a container'):
+        plan_config('lxc', config, dict(ciuser='x'))
+
+
+def test_plan_config_bad_keys():
+    with pytest.raises(ValueError, match="net: 'eth0' is not a key like net0"):
+        plan_config('qemu', {}, dict(net={'eth0': 'virtio'}))
+
+
+class ConfigClient(object):
+    def __init__(self, answers):
+        self.answers = answers
+        self.paths = []
+
+    def get(self, path, **params):
+        self.paths.append(path)
+        value = self.answers[path.rsplit('/', 1)[-1]]
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+
+def test_read_pending_and_next_config():
+    client = ConfigClient({'pending': [{'key': 'memory', 'value': '2048', 'pending': '4096'},
+                                       {'key': 'cores', 'value': 2}, {'key': 'tags', 'value': 'a', 'delete': 1},
+                                       {'key': 'net1', 'pending': 'virtio,bridge=vmbr1'}]})
+    current, pending, deleted = read_pending(client, {'node': 'pve1', 'type': 'qemu', 'vmid': 100})
+    assert client.paths == ['/nodes/pve1/qemu/100/pending']
+    assert current == {'memory': '2048', 'cores': 2, 'tags': 'a'} and deleted == {'tags'}
+    assert next_config(current, pending, deleted) == {'memory': '4096', 'cores': 2, 'net1': 'virtio,bridge=vmbr1'}
+
+
+# ------------------------------------------------------------------ guest agent
+
+INTERFACES = [
+    {'name': 'lo', 'ip-addresses': [{'ip-address': '127.0.0.1'}, {'ip-address': '::1'}]},
+    {'name': 'eth0', 'ip-addresses': [{'ip-address': 'fe80::be24:11ff:fe00:101%eth0'}, {'ip-address': '10.10.0.5'},
+                                      {'ip-address': '2001:db8::5'}]},
+    {'name': 'eth1', 'ip-addresses': [{'ip-address': '169.254.3.4'}, {'ip-address': '127.0.1.1'},
+                                      {'ip-address': '0.0.0.0'}, {'ip-address': 'garbage'}]},
+    {'name': 'docker0'},
+]
+
+
+def test_usable_ips():
+    assert usable_ips(INTERFACES) == ['10.10.0.5', '2001:db8::5']
+    assert usable_ips([{'name': 'eth0', 'inet': '192.0.2.5/24', 'inet6': 'fe80::1/64'}]) == ['192.0.2.5']
+    assert first_ipv4(['2001:db8::5', '10.10.0.5']) == '10.10.0.5'
+    assert first_ipv4(['2001:db8::5']) == '2001:db8::5' and first_ipv4([]) is None
+
+
+def test_read_ips():
+    client = ConfigClient({'network-get-interfaces': {'result': INTERFACES},
+                           'interfaces': [{'name': 'lo', 'inet': '127.0.0.1/8'}, {'name': 'eth0', 'inet': '10.1.1.1/24'}]})
+    assert read_ips(client, {'node': 'pve1', 'type': 'qemu', 'vmid': 100}) == ['10.10.0.5', '2001:db8::5']
+    assert read_ips(client, {'node': 'pve1', 'type': 'lxc', 'vmid': 200}) == ['10.1.1.1']
+    assert client.paths == ['/nodes/pve1/qemu/100/agent/network-get-interfaces', '/nodes/pve1/lxc/200/interfaces']

@@ -1,0 +1,45 @@
+"""pve_pool against a stock fakepve: create, idempotency, comment, removal of an empty and a non-empty pool."""
+
+from ansible_collections.pvelab.proxmox.plugins.modules import pve_pool
+from ansible_collections.pvelab.proxmox.tests.unit.plugins.modules.guest_fake import served  # noqa: F401
+
+
+def pool(served, check=False, diff=False, **args):
+    return served.run(pve_pool.main, args, check=check, diff=diff)
+
+
+def test_create_update_delete(served):
+    result, failed = pool(served, name='netadmin', comment='lab', check=True, diff=True)
+    assert not failed and result['changed'] and 'netadmin' not in served.pve.pools and served.writes() == []
+    assert result['diff'] == {'before': {}, 'after': {'poolid': 'netadmin', 'comment': 'lab'}}
+    result, failed = pool(served, name='netadmin', comment='lab')
+    assert not failed and result['changed'] and served.pve.pool_info['netadmin']['comment'] == 'lab'
+    assert result['pool'] == {'poolid': 'netadmin', 'comment': 'lab', 'vms': [], 'storage': []}
+    result, failed = pool(served, name='netadmin', comment='lab')
+    assert not failed and not result['changed']
+    result, failed = pool(served, name='netadmin')
+    assert not failed and not result['changed']
+    result, failed = pool(served, poolid='netadmin', comment='lab 2', diff=True)
+    assert not failed and result['changed'] and served.pve.pool_info['netadmin']['comment'] == 'lab 2'
+    assert result['diff']['before']['comment'] == 'lab' and result['diff']['after']['comment'] == 'lab 2'
+    result, failed = pool(served, name='netadmin', state='absent')
+    assert not failed and result['changed'] and 'netadmin' not in served.pve.pools and result['pool'] == {}
+    result, failed = pool(served, name='netadmin', state='absent')
+    assert not failed and not result['changed']
+
+
+def test_non_empty_pool(served):
+    served.pve._pool_join('lab', 101)
+    served.pve._pool_join('lab', 100)
+    result, failed = pool(served, name='lab', state='absent')
+    assert failed and 'guests 100, 101' in result['msg'] and 'force=true' in result['msg']
+    result, failed = pool(served, name='lab', state='absent', force=True, check=True)
+    assert not failed and result['changed'] and 'lab' in served.pve.pools
+    result, failed = pool(served, name='lab', state='absent', force=True)
+    assert not failed and result['changed'] and 'lab' not in served.pve.pools
+    assert served.vm_named('web01') is not None and served.vm_named('web01').pool is None
+
+
+def test_bad_name(served):
+    result, failed = pool(served, name='bad pool')
+    assert failed and "'bad pool'" in result['msg'] and served.writes() == []

@@ -1,0 +1,62 @@
+"""pve_snapshot against a stock fakepve: create, idempotency, description, rollback (always a change), delete,
+the list form, refusals before writing, lock retries."""
+
+from ansible_collections.pvelab.proxmox.plugins.modules import pve_snapshot
+from ansible_collections.pvelab.proxmox.tests.unit.plugins.modules.guest_fake import served  # noqa: F401
+
+
+def snap(served, check=False, diff=False, **args):
+    args.setdefault('snapname', 'clean')
+    return served.run(pve_snapshot.main, args, check=check, diff=diff)
+
+
+def test_create_idempotent_rollback_delete(served):
+    web = served.vm_named('web01')
+    result, failed = snap(served, name='web01', description='before the exam', check=True, diff=True)
+    assert not failed and result['changed'] and web.snapshots == {} and served.writes() == []
+    assert result['diff'] == {'before': {'web01 (vmid 101)': {'snapshot': False}},
+                              'after': {'web01 (vmid 101)': {'snapshot': True}}}
+    result, failed = snap(served, name='web01', description='before the exam')
+    assert not failed and result['changed'] and web.snapshots['clean']['description'] == 'before the exam'
+    assert result['snapshots'] == [{'vmid': 101, 'name': 'web01', 'node': 'pve2', 'snapname': 'clean',
+                                    'exists': True, 'changed': True}]
+    result, failed = snap(served, name='web01', description='before the exam')
+    assert not failed and not result['changed']
+    result, failed = snap(served, name='web01', description='new text')
+    assert not failed and result['changed'] and web.snapshots['clean']['description'] == 'new text'
+    web.config['memory'] = 9999
+    result, failed = snap(served, vmid=101, state='rollback', start_after_rollback=True)
+    assert not failed and result['changed'] and web.config['memory'] == 1024 and web.status == 'running'
+    result, failed = snap(served, vmid=101, state='rollback')
+    assert not failed and result['changed']  # a rollback is always a change
+    result, failed = snap(served, name='web01', state='absent')
+    assert not failed and result['changed'] and web.snapshots == {}
+    result, failed = snap(served, name='web01', state='absent')
+    assert not failed and not result['changed']
+
+
+def test_list_form_checks_everything_first(served):
+    result, failed = snap(served, vmids=[100, 101], names=['web01', 'ghost'])
+    assert failed and "no guest with name 'ghost'" in result['msg'] and served.writes() == []
+    result, failed = snap(served, vmids=[100, 101], names=['web01'], vmstate=True)
+    assert not failed and [s['vmid'] for s in result['snapshots']] == [100, 101]
+    assert served.vm_named('teacher').snapshots['clean'].get('vmstate')
+    del served.vm_named('web01').snapshots['clean']
+    result, failed = snap(served, vmids=[100, 101], state='rollback')
+    assert failed and 'nothing was rolled back' in result['msg'] and 'web01 (vmid 101)' in result['msg']
+    result, failed = snap(served, vmids=[100, 101, 999], state='absent')
+    assert not failed and [s['changed'] for s in result['snapshots']] == [True, False, False]
+    result, failed = snap(served, name='dup')
+    assert failed and 'matches 2 guests' in result['msg']
+    result, failed = snap(served, name='web01', snapname='current')
+    assert failed and 'cannot name a snapshot' in result['msg']
+
+
+def test_locked_guest_is_retried_then_reported(served):
+    served.pve.snapshot_lock(101, 'backup')
+    result, failed = snap(served, name='web01', lock_timeout=1)
+    assert failed and 'VM is locked (backup)' in result['msg'] and 'web01 (vmid 101): create failed' in result['msg']
+    assert result['snapshots'][0]['changed'] is False
+    served.pve.unlock(101)
+    result, failed = snap(served, name='web01')
+    assert not failed and result['changed']

@@ -1,0 +1,171 @@
+"""pve_vm against a stock fakepve: finding guests, power states, config with MACs kept and pending changes,
+agent addresses, template conversion, removal with purge, list form, check mode and diff."""
+
+import pytest
+
+from ansible_collections.pvelab.proxmox.plugins.modules import pve_vm
+from ansible_collections.pvelab.proxmox.tests.unit.plugins.modules.guest_fake import served  # noqa: F401
+
+
+def vm(served, check=False, diff=False, **args):
+    return served.run(pve_vm.main, args, check=check, diff=diff)
+
+
+def test_find_errors_before_writing(served):
+    result, failed = vm(served, name='dup', state='started')
+    assert failed and 'matches 2 guests' in result['msg'] and '102, 103' in result['msg']
+    result, failed = vm(served, name='ghost', state='started')
+    assert failed and "no VM named 'ghost'" in result['msg'] and 'pve_clone' in result['msg']
+    result, failed = vm(served, name='web01', node='pve1', state='started')
+    assert failed and 'is on node pve2, not pve1' in result['msg']
+    result, failed = vm(served, name='tmpl-debian', state='started')
+    assert failed and 'is a template' in result['msg']
+    result, failed = vm(served, vmid=101, type='lxc', state='started')
+    assert failed and 'is a qemu, not a lxc' in result['msg']
+    result, failed = vm(served, vms=[{'name': 'web01'}, {'vmid': 101}], state='started')
+    assert failed and 'both name web01' in result['msg']
+    result, failed = vm(served, name='web01', ciuser='x', type='lxc')
+    assert failed and 'do not apply to a container' in result['msg']
+    assert served.writes() == []
+    result, failed = vm(served, name='ghost', state='absent')
+    assert not failed and not result['changed'] and result['vm']['status'] == 'absent'
+
+
+def test_power_states(served):
+    web = served.vm_named('web01')
+    result, failed = vm(served, name='web01', state='started', check=True)
+    assert not failed and result['changed'] and result['vm']['status'] == 'running' and web.status == 'stopped'
+    result, failed = vm(served, name='web01', state='started', diff=True)
+    assert not failed and result['changed'] and web.status == 'running'
+    assert result['diff'] == {'before': {'status': 'stopped'}, 'after': {'status': 'running'}}
+    result, failed = vm(served, name='web01', state='started')
+    assert not failed and not result['changed']
+    result, failed = vm(served, name='web01', state='restarted')
+    assert not failed and result['changed'] and web.status == 'running'
+    result, failed = vm(served, name='web01', state='shutdown', timeout=30)
+    assert not failed and result['changed'] and web.status == 'stopped'
+    result, failed = vm(served, name='web01', state='shutdown')
+    assert not failed and not result['changed']
+    web.status = 'running'
+    result, failed = vm(served, vmid=101, state='stopped')
+    assert not failed and result['changed'] and web.status == 'stopped'
+
+
+def test_shutdown_that_does_not_power_off(served):
+    web = served.vm_named('web01')
+    web.status = web.qmpstatus = 'running'
+    web.acpi = False
+    result, failed = vm(served, name='web01', state='shutdown', timeout=5)
+    assert failed and 'shutdown failed' in result['msg'] and 'got timeout' in result['msg']
+    result, failed = vm(served, name='web01', state='shutdown', timeout=5, force=True)
+    assert not failed and result['changed'] and web.status == 'stopped'
+
+
+def test_config_keeps_mac_and_is_idempotent(served):
+    web = served.vm_named('web01')
+    args = dict(name='web01', cores=2, memory=2048, net={'net0': 'virtio,bridge=vmbr1,firewall=1',
+                                                         'net1': {'model': 'e1000', 'bridge': 'vmbr2'}},
+                ciuser='student', cipassword='s3cret!', sshkeys='ssh-ed25519 AAAAC3Nza teacher@lab\n',
+                ipconfig={'ipconfig0': 'ip=dhcp'}, tags=['lab', 'netadmin'], description='alice', onboot=True,
+                agent=True)
+    result, failed = vm(served, check=True, diff=True, **args)
+    assert not failed and result['changed'] and web.config['cores'] == 1
+    assert 'cipassword' not in result['diff']['after'] and 's3cret' not in str(result)
+    assert result['diff']['after']['net0'] == 'virtio=BC:24:11:00:01:01,bridge=vmbr1,firewall=1'
+    result, failed = vm(served, **args)
+    assert not failed and result['changed']
+    assert web.config['net0'] == 'virtio=BC:24:11:00:01:01,bridge=vmbr1,firewall=1'
+    # real PVE adds a MAC to a new NIC; stock fakepve stores it as sent
+    assert web.config['net1'].startswith('e1000') and web.config['tags'] == 'lab;netadmin'
+    assert web.config['cipassword'] == 's3cret!' and web.config['sshkeys'].startswith('ssh-ed25519%20')
+    mac1 = web.config['net1'].split(',')[0]
+    result, failed = vm(served, **dict(args, tags=['netadmin', 'lab'], cipassword='other'))
+    assert not failed and not result['changed'], result
+    assert web.config['cipassword'] == 's3cret!'
+    result, failed = vm(served, **dict(args, cipassword='other', update_cipassword='always'))
+    assert result['changed'] and web.config['cipassword'] == 'other'
+    result, failed = vm(served, name='web01', net={'net1': 'bridge=vmbr3'}, tags=[], description='')
+    assert not failed and web.config['net1'] == mac1 + ',bridge=vmbr3'
+    assert 'tags' not in web.config and 'description' not in web.config
+
+
+def test_running_change_is_pending(served):
+    teacher = served.vm_named('teacher')
+    result, failed = vm(served, name='teacher', memory=8192, description='the teacher')
+    assert not failed and result['changed']
+    assert result['vm']['pending'] == {'memory': '8192'} and teacher.config['description'] == 'the teacher'
+    result, failed = vm(served, name='teacher', memory=8192, description='the teacher')
+    assert not failed and not result['changed'] and result['vm']['pending'] == {'memory': '8192'}
+    result, failed = vm(served, name='teacher', state='restarted')
+    assert result['changed'] and teacher.config['memory'] == '8192' and teacher.pending == {}
+
+
+def test_rename_by_vmid(served):
+    result, failed = vm(served, vmid=101, name='web02')
+    assert not failed and result['changed'] and served.vm_named('web02').vmid == 101
+    assert result['vm']['name'] == 'web02'
+
+
+def test_wait_for_ip_filters_loopback_and_link_local(served):
+    teacher = served.vm_named('teacher')
+    teacher.agent = {'interfaces': [
+        {'name': 'lo', 'ip-addresses': [{'ip-address': '127.0.0.1'}, {'ip-address': '::1'}]},
+        {'name': 'eth0', 'ip-addresses': [{'ip-address': 'fe80::be24:11ff:fe00:100'},
+                                          {'ip-address': '192.0.2.10'}, {'ip-address': '2001:db8::10'}]}]}
+    result, failed = vm(served, name='teacher', state='started', wait_for_ip=True, wait_timeout=5)
+    assert not failed and not result['changed']
+    assert result['vm']['ips'] == ['192.0.2.10', '2001:db8::10'] and result['vm']['ip'] == '192.0.2.10'
+    result, failed = vm(served, name='teacher', wait_for_agent=True, wait_timeout=5)
+    assert not failed and result['vm']['ip'] == '192.0.2.10'
+
+
+def test_wait_for_agent_times_out_by_name(served):
+    result, failed = vm(served, name='web01', state='started', wait_for_agent=True, wait_timeout=1)
+    assert failed and result['msg'].startswith('web01 (vmid 101): no answer of the guest agent after 1 s')
+    assert served.vm_named('web01').status == 'running'
+
+
+def test_template_conversion(served):
+    web = served.vm_named('web01')
+    result, failed = vm(served, name='web01', state='template')
+    assert not failed and result['changed'] and web.template and result['vm']['template']
+    result, failed = vm(served, name='web01', state='template')
+    assert not failed and not result['changed']
+    result, failed = vm(served, name='teacher', state='template')
+    assert failed and 'set force=true' in result['msg'] and not served.vm_named('teacher').template
+
+
+def test_absent_with_purge(served):
+    served.pve.pools['lab'].add(101)
+    served.pve._sync_pools()
+    result, failed = vm(served, name='teacher', state='absent')
+    assert failed and 'it is running' in result['msg'] and served.vm_named('teacher') is not None
+    result, failed = vm(served, vms=[{'name': 'teacher'}, {'name': 'web01'}], state='absent', force=True)
+    assert not failed and result['changed'] and [v['status'] for v in result['vms']] == ['absent', 'absent']
+    assert served.vm_named('teacher') is None and served.vm_named('web01') is None
+    assert 101 not in served.pve.pools['lab']
+    deletes = [r for r in served.pve.requests if r[0] == 'DELETE']
+    assert len(deletes) == 2
+    result, failed = vm(served, vms=[{'name': 'teacher'}, {'name': 'web01'}], state='absent', force=True)
+    assert not failed and not result['changed']
+
+
+@pytest.mark.parametrize('state', ['started', 'stopped'])
+def test_list_form_reports_each_guest(served, state):
+    served.vm_named('dup')
+    result, failed = vm(served, vms=[{'vmid': 100}, {'vmid': 101}, {'vmid': 102, 'state': 'present'}], state=state)
+    assert not failed
+    assert [v['vmid'] for v in result['vms']] == [100, 101, 102]
+    expected = 'running' if state == 'started' else 'stopped'
+    assert [v['status'] for v in result['vms']][:2] == [expected, expected]
+    assert result['vms'][2]['changed'] is False
+
+
+def test_locked_vm_is_retried_until_lock_timeout(served):
+    web = served.vm_named('web01')
+    served.pve.snapshot_lock(101, 'backup')
+    result, failed = vm(served, name='web01', state='started', lock_timeout=2)
+    assert failed and 'VM is locked (backup)' in result['msg'] and 'still locked after 2 s' in result['msg']
+    assert web.status == 'stopped'
+    starts = [r for r in served.pve.requests if r[1].endswith('/status/start')]
+    assert len(starts) >= 2

@@ -1,0 +1,36 @@
+"""pve_vm_info against a stock fakepve: filters and agent addresses."""
+
+from ansible_collections.pvelab.proxmox.plugins.modules import pve_vm_info
+from ansible_collections.pvelab.proxmox.tests.unit.plugins.modules.guest_fake import served  # noqa: F401
+
+
+def info(served, **args):
+    result, failed = served.run(pve_vm_info.main, args)
+    assert not failed, result
+    return result['vms']
+
+
+def test_filters(served):
+    served.pve.pools['lab'].add(101)
+    served.pve._sync_pools()
+    assert [v['vmid'] for v in info(served)] == [100, 101, 102, 103, 9000]
+    assert [v['vmid'] for v in info(served, name='dup')] == [102, 103]
+    assert [v['vmid'] for v in info(served, node='pve2')] == [101, 102]
+    assert [v['vmid'] for v in info(served, vmid=9000)] == [9000]
+    web = info(served, pool='lab')
+    assert web == [{'vmid': 101, 'name': 'web01', 'node': 'pve2', 'type': 'qemu', 'status': 'stopped',
+                    'template': False, 'pool': 'lab', 'tags': ['prod', 'web'], 'lock': None,
+                    'maxmem': 1024 * 1048576, 'maxcpu': 1}]
+    assert [v['vmid'] for v in info(served, tag='web')] == [101]
+    assert info(served, type='lxc') == []
+    assert info(served, name='ghost') == []
+
+
+def test_agent_ips_only_for_running_guests(served):
+    served.vm_named('teacher').agent = {}     # fakepve's default answer: lo and 192.0.2.10
+    vms = info(served, agent_ips=True)
+    by_vmid = dict((v['vmid'], v) for v in vms)
+    assert by_vmid[100]['ips'] == ['192.0.2.10'] and by_vmid[100]['ip'] == '192.0.2.10'
+    assert by_vmid[101]['ips'] == [] and by_vmid[101]['ip'] is None
+    agent_calls = [r for r in served.pve.requests if '/agent/' in r[1]]
+    assert len(agent_calls) == 1
