@@ -25,8 +25,8 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._validate import (
 # '@' is refused too: the lab puts every student in one realm, given separately.
 USERNAME_RE = re.compile(r'^[^\s:/@]+$')
 USERID_MAX = 64
-# PVE's password parameter: 5 to 64 characters (pve-access-control, API2/AccessControl.pm).
-PASSWORD_MIN = 5
+# PVE 9's password rule for pve realm users: 8 to 64 characters (pve-access-control).
+PASSWORD_MIN = 8
 PASSWORD_MAX = 64
 STUDENT_KEYS = ('username', 'password', 'email', 'firstname', 'lastname', 'comment')
 PASSWORD_ALPHABET = string.ascii_letters + string.digits

@@ -5,7 +5,7 @@
     assert result.task('pvelab.proxmox.pve_node_info')['nodes'][0]['node'] == 'pve1'
 
 The play sets the connection once through module_defaults on the collection's action group, as
-users do. Output is taken with the json stdout callback (structured results per task) unless
+users do. Output is taken with the e2e_json stdout callback (structured results per task) unless
 callback='default' is asked for (the text users see, e.g. to grep a -vvv run for secrets).
 """
 
@@ -115,7 +115,8 @@ def run_playbook(cluster, tasks=None, play=None, extra_vars=None, check=False, d
     run_env.pop('REQUESTS_CA_BUNDLE', None)
     run_env.update({
         'ANSIBLE_COLLECTIONS_PATH': collections_path(),
-        'ANSIBLE_STDOUT_CALLBACK': 'ansible.builtin.json' if callback == 'json' else 'ansible.builtin.default',
+        'ANSIBLE_STDOUT_CALLBACK': 'e2e_json' if callback == 'json' else 'ansible.builtin.default',
+        'ANSIBLE_CALLBACK_PLUGINS': str(Path(__file__).resolve().parent / 'callback_plugins'),
         'ANSIBLE_PYTHON_INTERPRETER': sys.executable,
         'ANSIBLE_NOCOLOR': '1',
         'ANSIBLE_LOCALHOST_WARNING': 'false',

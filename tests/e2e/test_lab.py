@@ -175,7 +175,7 @@ def test_lab_lifecycle(pve_cluster, tmp_path):
 @pytest.mark.parametrize('over, needle', [
     ({'lab_students': [{'username': 'alice'}, {'username': 'alice'}]}, "username 'alice' is already"),
     ({'lab_students': [{'username': 'bad name'}]}, "username 'bad name'"),
-    ({'lab_students': [{'username': 'alice', 'password': 'abc'}]}, 'must be 5 to 64 characters'),
+    ({'lab_students': [{'username': 'alice', 'password': 'abc'}]}, 'must be 8 to 64 characters'),
     ({'lab_name': 'a-lab-name-far-too-long'}, "lab_name 'a-lab-name-far-too-long'"),
     ({'lab_name': 'Net Admin'}, "lab_name 'Net Admin'"),
     ({'lab_teacher_sources': ['192.0.2.999/32']}, "lab_teacher_sources '192.0.2.999/32'"),

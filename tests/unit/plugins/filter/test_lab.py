@@ -29,7 +29,7 @@ def test_vm_name_characters_become_dashes():
     ([{'email': 'x@example.org'}], 'lab_students[0]: each student needs a username'),
     ([{'username': 'al'}, {'username': 'al'}], "lab_students[1]: username 'al' is already lab_students[0]"),
     ([{'username': 'a_b'}, {'username': 'a-b'}], "VM name 'netadmin-a-b'"),
-    ([{'username': 'xy', 'password': 'abc'}], 'must be 5 to 64 characters'),
+    ([{'username': 'xy', 'password': 'abc'}], 'must be 8 to 64 characters'),
     ([{'username': 'xy', 'pasword': 'abcdef'}], 'unknown keys pasword'),
     ([{'username': 'x' * 61}], 'must be 3 to 64 characters'),
 ])
