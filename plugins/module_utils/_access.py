@@ -420,16 +420,19 @@ def plan_acl(current, specs):
 
 
 def diff_acl(current, target):
-    """Changes from current to target: dicts with action add | update | remove and the entry."""
-    changes = []
+    """Changes from current to target: dicts with action add | update | remove and the entry.
+
+    Grants (add, update) come before removals, the order acl_calls() makes them in.
+    """
+    grants, removals = [], []
     for key in sorted(set(current) | set(target)):
         if key not in current:
-            changes.append(dict(acl_entry(key, target[key]), action='add'))
+            grants.append(dict(acl_entry(key, target[key]), action='add'))
         elif key not in target:
-            changes.append(dict(acl_entry(key, current[key]), action='remove'))
+            removals.append(dict(acl_entry(key, current[key]), action='remove'))
         elif current[key] != target[key]:
-            changes.append(dict(acl_entry(key, target[key]), action='update'))
-    return changes
+            grants.append(dict(acl_entry(key, target[key]), action='update'))
+    return grants + removals
 
 
 def acl_calls(changes):
