@@ -35,12 +35,6 @@ def add_students(cluster, first, count, status='stopped', **config):
 
 @pytest.fixture
 def cluster(pve_cluster):
-    # tests/fakecluster's AccessControl._group_index (GET /access/groups) shadows fakepve's firewall helper of the
-    # same name, which breaks GET /cluster/firewall/groups. Until the harness renames it, give this instance the
-    # firewall helper back (the /access/groups route already holds its own bound method).
-    from fakepve.firewall import FirewallApi
-    if type(pve_cluster.pve)._group_index is not FirewallApi._group_index:
-        pve_cluster.pve._group_index = FirewallApi._group_index
     return pve_cluster
 
 
