@@ -79,9 +79,15 @@ class PlaybookResult(object):
             raise KeyError('no task named {0!r}; tasks: {1}'.format(name, [n for n, _ in self.tasks()]))
         return found[-1]
 
+    def failures(self):
+        """[(task name, message)] of the tasks that failed (rescued ones included)."""
+        return [(n, r.get('msg') or r.get('module_stderr') or r) for n, r in self.tasks() if r.get('failed')]
+
     def __repr__(self):
-        return '<PlaybookResult rc={0} changed={1}>\n{2}\n{3}'.format(self.rc, self.changed, self.stdout[-6000:],
-                                                                       self.stderr[-3000:])
+        if self.data is not None:
+            return '<PlaybookResult rc={0} changed={1} failures={2}>\n{3}'.format(
+                self.rc, self.changed, self.failures(), self.stderr[-3000:])
+        return '<PlaybookResult rc={0}>\n{1}\n{2}'.format(self.rc, self.stdout[-6000:], self.stderr[-3000:])
 
 
 def run_playbook(cluster, tasks=None, play=None, extra_vars=None, check=False, diff=False, verbosity=0,
