@@ -1,0 +1,195 @@
+"""The access modules end to end: real ansible-playbook runs against the fake cluster, whose access control is
+enforced, checked by logging in as the students and tokens they create (proxmoxer), and by the request log."""
+
+import json
+
+import pytest
+from proxmoxer.core import AuthenticationError, ResourceException
+
+from e2e.helpers import run_playbook
+
+WRITES = ('POST', 'PUT', 'DELETE')
+
+
+def writes(cluster):
+    """API writes the fake has seen, logins (POST /access/ticket) excluded."""
+    return [r for r in cluster.pve.request_log() if r[0] in WRITES and not r[1].endswith('/access/ticket')]
+
+
+def ok(result):
+    assert result.rc == 0, result
+    return result
+
+
+def start(api, vmid):
+    return api.nodes('pve1').qemu(vmid).status.start.post()
+
+
+def test_student_gets_its_vm_and_only_its_vm(pve_cluster, tmp_path):
+    result = ok(run_playbook(pve_cluster, tmp_path=tmp_path, tasks=[
+        {'name': 'students', 'pvelab.proxmox.pve_user': {'users': [
+            {'userid': 'alice', 'password': 'alice-pass-1', 'email': 'alice@example.org'},
+            {'userid': 'bob', 'password': 'bob-pass-22'}]}},
+    ]))
+    assert result.changed == 1
+    alice = pve_cluster.api(user='alice@pve', password='alice-pass-1')   # logs in with the password it was given
+    with pytest.raises(AuthenticationError):
+        pve_cluster.api(user='alice@pve', password='bob-pass-22')
+    with pytest.raises(ResourceException) as denied:
+        start(alice, 100)
+    assert denied.value.status_code == 403                             # nothing granted yet
+
+    ok(run_playbook(pve_cluster, tmp_path=tmp_path, tasks=[
+        {'name': 'give alice VM 100', 'pvelab.proxmox.pve_permission': {
+            'path': '/vms/100', 'roles': ['PVEVMUser'], 'users': ['alice']}},
+    ]))
+    assert start(alice, 100).startswith('UPID:pve1:')
+    with pytest.raises(ResourceException) as denied:
+        start(alice, 101)
+    assert denied.value.status_code == 403
+    assert [vm['vmid'] for vm in alice.cluster.resources.get(type='vm')] == [100]
+    bob = pve_cluster.api(user='bob@pve', password='bob-pass-22')
+    assert bob.cluster.resources.get(type='vm') == []
+
+
+def test_privsep_token_without_acl_sees_nothing(pve_cluster, tmp_path):
+    secret_file = tmp_path / 'secret'
+    ok(run_playbook(pve_cluster, tmp_path=tmp_path, tasks=[
+        {'name': 'owner', 'pvelab.proxmox.pve_user': {'userid': 'portal', 'password': 'portal-pass-1'}},
+        {'name': 'owner sees every VM', 'pvelab.proxmox.pve_permission': {
+            'path': '/vms', 'roles': ['PVEAuditor'], 'users': ['portal']}},
+        {'name': 'token', 'pvelab.proxmox.pve_token': {'userid': 'portal', 'token': 'web'},
+         'register': 'tok', 'no_log': True},
+        {'name': 'keep the secret', 'ansible.builtin.copy': {'content': '{{ tok.token.secret }}',
+                                                           'dest': str(secret_file), 'mode': '0600'},
+         'no_log': True},
+    ]))
+    secret = secret_file.read_text()
+    assert secret == pve_cluster.pve.apitokens['portal@pve!web']
+    owner = pve_cluster.api(user='portal@pve', password='portal-pass-1')
+    assert sorted(vm['vmid'] for vm in owner.cluster.resources.get(type='vm')) == [100, 101, 9000]
+    token = pve_cluster.api(token='portal@pve!web', secret=secret)
+    assert token.cluster.resources.get(type='vm') == []
+
+    result = ok(run_playbook(pve_cluster, tmp_path=tmp_path, tasks=[
+        {'name': 'token again', 'pvelab.proxmox.pve_token': {'userid': 'portal', 'token': 'web'}, 'register': 'tok'},
+        {'name': 'the token may audit VM 101', 'pvelab.proxmox.pve_permission': {
+            'path': '/vms/101', 'roles': ['PVEAuditor'], 'tokens': ['portal!web']}},
+    ]))
+    again = result.task('token again')
+    assert not again['changed'] and 'secret' not in again['token']
+    assert [vm['vmid'] for vm in token.cluster.resources.get(type='vm')] == [101]
+
+
+def test_vvv_output_never_shows_passwords_or_the_token_secret(pve_cluster, tmp_path):
+    # The passwords come in as variables (as from a vault): a failed task makes ansible print the lines of
+    # the playbook around it, and a password written into the playbook would show there, whatever a module does.
+    passwords = {'pw0': 'first-Pa55word', 'pw1': 'second-Pa55word', 'pw2': 'third-Pa55word',
+                 'pw3': 'listed-Pa55word', 'pw4': 'carol-Pa55word'}
+    tasks = [
+        {'name': 'create', 'pvelab.proxmox.pve_user': {'userid': 'carol', 'password': '{{ pw0 }}'}},
+        {'name': 'password kept right', 'pvelab.proxmox.pve_user': {
+            'userid': 'carol', 'password': '{{ pw1 }}', 'update_password': 'always', 'comment': 'x'}},
+        {'name': 'list form', 'pvelab.proxmox.pve_user': {'update_password': 'always', 'users': [
+            {'userid': 'dan', 'password': '{{ pw3 }}'}, {'userid': 'carol', 'password': '{{ pw4 }}'}]}},
+        {'name': 'bad item', 'pvelab.proxmox.pve_user': {'users': [
+            {'userid': 'erin', 'password': '{{ pw3 }}'}, {'userid': 'fay', 'password': 'short'}]},
+         'ignore_errors': True},
+        {'name': 'her own change', 'pvelab.proxmox.pve_user_ticket': {
+            'userid': 'carol', 'password': '{{ pw4 }}', 'new_password': '{{ pw2 }}'}, 'no_log': True},
+        {'name': 'ticket', 'pvelab.proxmox.pve_user_ticket': {'userid': 'carol', 'password': '{{ pw2 }}'},
+         'register': 'session', 'no_log': True},
+        {'name': 'token', 'pvelab.proxmox.pve_token': {'userid': 'carol', 'token': 'ci'}, 'no_log': True},
+        {'name': 'token again', 'pvelab.proxmox.pve_token': {'userid': 'carol', 'token': 'ci', 'comment': 'c'}},
+    ]
+    result = run_playbook(pve_cluster, tmp_path=tmp_path, tasks=tasks, verbosity=3, diff=True, callback='default',
+                          extra_vars=passwords)
+    assert result.rc == 0, result
+    output = result.stdout + result.stderr
+    assert 'TASK [token again]' in output and '<localhost> ESTABLISH' in output    # really -vvv
+    secret = pve_cluster.pve.apitokens['carol@pve!ci']
+    for text in list(passwords.values()) + [secret]:
+        assert text not in output, text
+    # what was asked really happened: the last password works, the others do not
+    pve_cluster.api(user='carol@pve', password=passwords['pw2'])
+    pve_cluster.api(user='dan@pve', password=passwords['pw3'])
+    with pytest.raises(AuthenticationError):
+        pve_cluster.api(user='carol@pve', password=passwords['pw1'])
+    assert 'erin@pve' not in pve_cluster.pve.user_cfg.users          # the bad list wrote nothing
+
+
+def test_list_form_fifty_users_with_a_bounded_request_count(pve_cluster, tmp_path):
+    n = 50
+    users = [{'userid': 's{0:02d}'.format(i), 'password': 'pass-of-s{0:02d}'.format(i)} for i in range(n)]
+    base = {'groups': ['students'], 'comment': 'netadmin'}
+    ok(run_playbook(pve_cluster, tmp_path=tmp_path, tasks=[
+        {'name': 'group', 'pvelab.proxmox.pve_group': {'name': 'students'}}]))
+
+    def counted(module, args, **kw):
+        before = len(pve_cluster.pve.request_log())
+        result = ok(run_playbook(pve_cluster, tmp_path=tmp_path, tasks=[
+            {'name': 'run', module: args, 'register': 'out'}], **kw))
+        log = pve_cluster.pve.request_log()[before:]
+        return result.task('run'), log
+
+    out, log = counted('pvelab.proxmox.pve_user', dict(base, users=users))
+    assert out['changed'] and [u['changes'] for u in out['users']] == [['created']] * n
+    reads = [r for r in log if r[0] == 'GET']
+    assert [r[1] for r in reads] == ['/api2/json/access/users', '/api2/json/access/groups']
+    assert len([r for r in log if r[0] == 'POST' and r[1].endswith('/access/users')]) == n
+    assert len(log) <= 2 * n + 5, len(log)
+    created = len(log)
+    state = pve_cluster.pve.lab_state()
+    assert all(u['groups'] == ['students'] and u['comment'] == 'netadmin' for u in state['users']
+               if u['userid'].startswith('s') and u['userid'].endswith('@pve'))
+    for i in (0, 17, 49):
+        pve_cluster.api(user='s{0:02d}@pve'.format(i), password='pass-of-s{0:02d}'.format(i))
+
+    out, log = counted('pvelab.proxmox.pve_user', dict(base, users=users))
+    assert not out['changed'] and len(log) <= 4, log              # login, users, groups: nothing written
+    on_create = len(log)
+
+    out, log = counted('pvelab.proxmox.pve_user', dict(base, users=users, update_password='always'))
+    assert not out['changed'] and not [r for r in log if r[0] in ('PUT', 'DELETE')]
+    logins = [r for r in log if r[1].endswith('/access/ticket')]
+    assert len(logins) == n + 1                                   # one check per account + the module's login
+    assert len(log) <= 2 * n + 5
+    always = len(log)
+
+    users[7]['password'] = 'a-new-password'
+    users[8]['state'] = 'absent'
+    out, log = counted('pvelab.proxmox.pve_user', dict(base, users=users, update_password='always'))
+    assert dict((u['userid'], u['changes']) for u in out['users'] if u['changed']) == {
+        's07@pve': ['password'], 's08@pve': ['deleted']}
+    assert sorted((r[0], r[1]) for r in log if r[0] in ('PUT', 'DELETE')) == [
+        ('DELETE', '/api2/json/access/users/s08@pve'), ('PUT', '/api2/json/access/password')]
+    pve_cluster.api(user='s07@pve', password='a-new-password')
+
+    entries = [{'path': '/vms/100', 'users': ['s{0:02d}'.format(i)]} for i in range(n) if i != 8]
+    out, log = counted('pvelab.proxmox.pve_permission', {'roles': ['PVEVMUser'], 'entries': entries})
+    assert out['changed'] and out['api_calls'] == 1                # one path, one role: one PUT for 49 users
+    assert len(log) <= 5
+    entries = [{'path': '/vms/{0}'.format(v), 'users': ['s0{0}'.format(i)]} for i, v in enumerate((100, 101))]
+    out, log = counted('pvelab.proxmox.pve_permission', {'roles': ['PVEAuditor'], 'entries': entries})
+    assert out['api_calls'] == 2 and len([r for r in log if r[0] == 'PUT']) == 2
+    print(json.dumps({'create_50': created, 'rerun_on_create': on_create, 'rerun_always': always}))
+
+
+@pytest.mark.parametrize('task, words', [
+    ({'pvelab.proxmox.pve_user': {'userid': 'bad user'}}, "userid 'bad user'"),
+    ({'pvelab.proxmox.pve_user': {'users': [{'userid': 'ok1', 'password': 'long-enough'},
+                                            {'userid': 'ok2', 'password': 'short'}]}}, 'users[1] ok2@pve password'),
+    ({'pvelab.proxmox.pve_permission': {'path': '/vms/100', 'roles': ['NoSuchRole'], 'users': ['other']}},
+     'role NoSuchRole'),
+    ({'pvelab.proxmox.pve_permission': {'path': '/vms/../100', 'roles': ['PVEVMUser'], 'users': ['other']}},
+     "'/vms/../100'"),
+    ({'pvelab.proxmox.pve_role': {'name': 'LabX', 'privileges': ['VM.Audit', 'VM.Bogus']}}, 'VM.Bogus'),
+    ({'pvelab.proxmox.pve_role': {'name': 'PVEMine', 'privileges': ['VM.Audit']}}, 'PVEMine'),
+])
+def test_bad_input_fails_before_any_write(pve_cluster, tmp_path, task, words):
+    pve_cluster.pve.add_user('other@pve', password='other-pass-1')
+    task = dict(task, name='bad', ignore_errors=True, register='out')
+    result = run_playbook(pve_cluster, tmp_path=tmp_path, tasks=[task])
+    out = result.task('bad')
+    assert out['failed'] and words in out['msg'], out
+    assert writes(pve_cluster) == []
