@@ -785,9 +785,11 @@ def apply_vms(client, vms, plans):
     return [states[vmid] for vmid in sorted(states)], errors
 
 
+PLAN_WORK = ('ref_create', 'ref_enable', 'ref_delete', 'options', 'delete_options', 'nets')
+
+
 def _has_work(plan):
-    return bool(plan) and any(plan.get(k) for k in ('ref_create', 'ref_enable', 'ref_delete', 'options',
-                                                     'delete_options', 'nets'))
+    return bool(plan) and any(plan.get(k) for k in PLAN_WORK)
 
 
 def ipset_entry_path(ipset, cidr):

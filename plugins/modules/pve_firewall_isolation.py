@@ -158,7 +158,7 @@ notes:
     most three writes and the reads of what was written. An idempotent run makes no write. Per-VM requests run in
     parallel on up to 8 threads.
 author:
-  - pvelab.proxmox developers
+  - pvelab.proxmox developers (@pvelab)
 '''
 
 EXAMPLES = r'''
@@ -548,8 +548,8 @@ class PveFirewallIsolation(PveModuleBase):
         if errors:
             self.fail('applying isolation failed on {0} VM(s): {1}'.format(len(errors), '; '.join(errors)))
         if not report['isolated']:
-            self.fail('isolation of lab {0} does not hold after applying: {1}'.format(self.group,
-                                                                                       self.summary(report)))
+            self.fail('isolation of lab {0} does not hold after applying: {1}'.format(
+                self.group, self.summary(report)))
 
     # ------------------------------------------------------------ absent
 

@@ -104,8 +104,8 @@ def test_teacher_addresses_agent_first_then_static_config():
     teacher = {'vmid': 100, 'node': 'pve1', 'type': 'qemu', 'status': 'running'}
     client = AgentClient({base + '/agent/network-get-interfaces': agent, base + '/config': {}})
     assert fw.teacher_addresses(client, teacher) == ['192.0.2.10/32', '2001:db8::10/128']
-    down = AgentClient({base + '/agent/network-get-interfaces': PveApiError('GET', 'x', 500, 'QEMU guest agent is '
-                                                                                            'not running'),
+    no_agent = PveApiError('GET', 'x', 500, 'QEMU guest agent is not running')
+    down = AgentClient({base + '/agent/network-get-interfaces': no_agent,
                         base + '/config': {'ipconfig0': 'ip=192.0.2.11/24'}})
     assert fw.teacher_addresses(down, teacher) == ['192.0.2.11/32']
     stopped = AgentClient({base + '/config': {'ipconfig0': 'ip=dhcp'}})
@@ -313,9 +313,10 @@ GROUP_RULES = _listed([dict(r, enable=1) for r in fw.desired_group_rules(
 ENTRIES = [{'cidr': '192.0.2.10', 'comment': 'pvelab:netlab teacher'}]
 
 
-def report(vms, options=None, group_rules=GROUP_RULES, entries=ENTRIES, others=None, outbound='any'):
-    return fw.isolation_report(vms, {'enable': 1} if options is None else options, GROUP, IPSET, group_rules,
-                               entries, others or {}, outbound)
+def report(vms, options=None, group_rules=None, entries=None, others=None, outbound='any'):
+    return fw.isolation_report(vms, {'enable': 1} if options is None else options, GROUP, IPSET,
+                               GROUP_RULES if group_rules is None else group_rules,
+                               ENTRIES if entries is None else entries, others or {}, outbound)
 
 
 def test_report_isolated():
@@ -432,13 +433,13 @@ class RecordingClient(object):
 
     def put(self, path, **data):
         self.calls.append(('PUT', path, data))
-        base, _, pos = path.rpartition('/')
+        base, _sep, pos = path.rpartition('/')
         if base in self.lists and pos.isdigit():
             self.lists[base][int(pos)].update((k, v) for k, v in data.items() if k != 'digest')
 
     def delete(self, path, **params):
         self.calls.append(('DELETE', path, params))
-        base, _, pos = path.rpartition('/')
+        base, _sep, pos = path.rpartition('/')
         del self.lists[base][int(pos)]
 
 
