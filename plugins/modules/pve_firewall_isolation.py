@@ -151,6 +151,10 @@ notes:
     (in check mode it warns instead), for example because a foreign rule on the VM accepts inbound traffic from
     any source, or because a NIC change waits for the next start of a running VM (PVE applies C(firewall=1) live
     when network hotplug is enabled, which is the default).
+  - The datacenter switch is cluster wide. Turning it on also starts filtering every other guest whose own
+    firewall and NIC flags are on, and the nodes' host firewalls (their C(enable) defaults to on) with the
+    cluster's C(policy_in); review the cluster firewall options and rules before the first run on a production
+    cluster.
   - A VM that leaves the selection keeps its group reference (the module does not scan VMs outside the
     selection); run O(state=absent) with that VM selected to release it.
   - Request use per run, N selected VMs; one read of cluster resources, six reads of the cluster firewall, per VM

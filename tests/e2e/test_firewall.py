@@ -317,3 +317,19 @@ def test_bad_input_fails_before_any_write(cluster, runs, args, message):
     result = runs.one(dict({'name': 'bad', 'teacher_sources': ['192.0.2.10']}, **args))
     assert result['failed'] is True and message in result['msg']
     assert len(writes(cluster)) == written
+
+
+def test_a_container_student_is_isolated_through_the_same_calls(cluster, runs):
+    net0 = 'name=eth0,bridge=vmbr0,hwaddr=BC:24:11:CC:00:01,ip=10.30.0.5/24'
+    cluster.pve.add_ct(3900, 'ct-student', node='pve2', config={'net0': net0})
+    result = runs.one({'name': 'ctlab', 'vmids': [3900], 'teacher_sources': ['192.0.2.10']})
+    assert result.get('failed') is not True, result.get('msg')
+    assert result['report']['isolated'] is True
+    assert any('/lxc/3900/' in path for _m, path, _b in writes(cluster))
+    assert fw_state(cluster)['guests']['3900']['options']['enable'] == 1
+    props = dict(item.split('=', 1) for item in cluster.pve.guest(3900).config['net0'].split(','))
+    assert props['firewall'] == '1' and props['hwaddr'] == 'BC:24:11:CC:00:01' and props['ip'] == '10.30.0.5/24'
+    assert runs.one({'name': 'ctlab', 'vmids': [3900], 'teacher_sources': ['192.0.2.10']})['changed'] is False
+    runs.one({'name': 'ctlab', 'vmids': [3900], 'state': 'absent'})
+    props = dict(item.split('=', 1) for item in cluster.pve.guest(3900).config['net0'].split(','))
+    assert 'firewall' not in props and props['hwaddr'] == 'BC:24:11:CC:00:01'
