@@ -237,8 +237,8 @@ def normalize_acl_path(value, field='path'):
     """An ACL path as PVE stores it; ValueError naming the path when PVE would not accept it."""
     text = '' if value is None else str(value).strip()
     if not text.startswith('/'):
-        raise ValueError('{0} {1!r} must start with "/"; valid forms: {2}'.format(field, value,
-                                                                                 ', '.join(ACL_PATH_FORMS)))
+        raise ValueError('{0} {1!r} must start with "/"; valid forms: {2}'.format(
+            field, value, ', '.join(ACL_PATH_FORMS)))
     if len(text) > 1 and text.endswith('/'):
         text = text[:-1]
     segments = text.split('/')[1:] if text != '/' else []
@@ -528,8 +528,8 @@ def send_json(client, params, method, path, data):
     url = api_base_url(params) + path
     headers, cookies = {}, {}
     if params.get('api_token_secret'):
-        headers['Authorization'] = 'PVEAPIToken={0}!{1}={2}'.format(client.user, client.token_id,
-                                                                   params['api_token_secret'])
+        headers['Authorization'] = 'PVEAPIToken={0}!{1}={2}'.format(
+            client.user, client.token_id, params['api_token_secret'])
     else:
         ticket, csrf = client.tokens()
         cookies['PVEAuthCookie'] = ticket

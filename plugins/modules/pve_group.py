@@ -53,7 +53,7 @@ seealso:
   - module: pvelab.proxmox.pve_user
   - module: pvelab.proxmox.pve_permission
 author:
-  - pvelab.proxmox developers
+  - pvelab.proxmox developers (@pvelab)
 '''
 
 EXAMPLES = r'''

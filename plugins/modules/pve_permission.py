@@ -123,7 +123,7 @@ seealso:
   - module: pvelab.proxmox.pve_user
   - module: pvelab.proxmox.pve_role
 author:
-  - pvelab.proxmox developers
+  - pvelab.proxmox developers (@pvelab)
 '''
 
 EXAMPLES = r'''

@@ -50,7 +50,7 @@ options:
 seealso:
   - module: pvelab.proxmox.pve_permission
 author:
-  - pvelab.proxmox developers
+  - pvelab.proxmox developers (@pvelab)
 '''
 
 EXAMPLES = r'''

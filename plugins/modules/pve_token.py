@@ -58,7 +58,7 @@ seealso:
   - module: pvelab.proxmox.pve_permission
   - module: pvelab.proxmox.pve_user
 author:
-  - pvelab.proxmox developers
+  - pvelab.proxmox developers (@pvelab)
 '''
 
 EXAMPLES = r'''

@@ -179,7 +179,7 @@ seealso:
   - module: pvelab.proxmox.pve_permission
   - module: pvelab.proxmox.pve_user_ticket
 author:
-  - pvelab.proxmox developers
+  - pvelab.proxmox developers (@pvelab)
 '''
 
 EXAMPLES = r'''
@@ -294,11 +294,11 @@ users:
       elements: str
       sample: [created]
     failed:
-      description: Whether writing this account failed; O(users[].msg) says why.
+      description: Whether writing this account failed; RV(users[].msg) says why.
       type: bool
       sample: false
     msg:
-      description: The error, when O(users[].failed).
+      description: The error, when RV(users[].failed).
       type: str
       returned: when writing this account failed
 '''

@@ -51,7 +51,7 @@ notes:
 seealso:
   - module: pvelab.proxmox.pve_user
 author:
-  - pvelab.proxmox developers
+  - pvelab.proxmox developers (@pvelab)
 '''
 
 EXAMPLES = r'''

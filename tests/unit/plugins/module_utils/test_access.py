@@ -177,10 +177,10 @@ def test_user_update_groups_exact_append_and_clear():
     assert a.user_update(view(), {'groups': ['b', 'a']})[0] == {}
     params, changed = a.user_update(view(), {'groups': ['a', 'c']})
     assert params == {'groups': 'a,c'} and changed == ['groups']
-    params, _ = a.user_update(view(), {'groups': ['c']}, append=True)
+    params = a.user_update(view(), {'groups': ['c']}, append=True)[0]
     assert params == {'groups': ['c'], 'append': True}
     assert a.user_update(view(), {'groups': ['a']}, append=True)[0] == {}
-    params, _ = a.user_update(view(), {'groups': []})
+    params = a.user_update(view(), {'groups': []})[0]
     assert params == {'groups': ''}      # PVE: groups='' without append empties the memberships
 
 

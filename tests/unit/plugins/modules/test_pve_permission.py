@@ -1,7 +1,7 @@
 """pve_permission against the in-memory /access stub: one read, batched PUTs, exclusive, propagate, check mode."""
 
 from ansible_collections.pvelab.proxmox.plugins.modules import pve_permission
-from ansible_collections.pvelab.proxmox.tests.unit.plugins.modules.access_stub import run, stub  # noqa: F401
+from ansible_collections.pvelab.proxmox.tests.unit.plugins.modules.access_stub import run, stub  # noqa: F401 pylint: disable=unused-import
 
 
 def users(stub, *names):
@@ -20,12 +20,12 @@ def test_grant_idempotent_update_absent(stub):
     assert not failed and result['changed'] and result['api_calls'] == 1
     assert stub.acl == {('/vms/201', 'user', 'alice@pve', 'PVEVMUser'): 1}
     assert result['diff'] == {'before': {'/vms/201': []}, 'after': {'/vms/201': ['user alice@pve PVEVMUser']}}
-    result, _ = run(pve_permission.main, args)
+    result = run(pve_permission.main, args)[0]
     assert not result['changed'] and len(acl_puts(stub)) == 1
-    result, _ = run(pve_permission.main, dict(args, propagate=False))
+    result = run(pve_permission.main, dict(args, propagate=False))[0]
     assert result['changes'][0]['action'] == 'update'
     assert stub.acl == {('/vms/201', 'user', 'alice@pve', 'PVEVMUser'): 0}
-    result, _ = run(pve_permission.main, dict(path='/vms/201', users=['alice'], state='absent'))
+    result = run(pve_permission.main, dict(path='/vms/201', users=['alice'], state='absent'))[0]
     assert result['changed'] and stub.acl == {}
     assert stub.count('GET', '/access/acl') == 4
 
@@ -42,7 +42,7 @@ def test_absent_never_removes_unnamed_entries(stub):
     users(stub, 'alice', 'bob')
     stub.acl[('/vms/201', 'user', 'bob@pve', 'PVEVMUser')] = 1
     stub.acl[('/vms/201', 'user', 'alice@pve', 'PVEAuditor')] = 1
-    result, _ = run(pve_permission.main, dict(path='/vms/201', users=['alice'], roles=['PVEVMUser'], state='absent'))
+    result = run(pve_permission.main, dict(path='/vms/201', users=['alice'], roles=['PVEVMUser'], state='absent'))[0]
     assert not result['changed'] and len(stub.acl) == 2
     result, failed = run(pve_permission.main, dict(path='/vms/201', state='absent'))
     assert failed and 'at least one of users, groups or tokens' in result['msg']
@@ -53,7 +53,7 @@ def test_exclusive(stub):
     users(stub, 'alice', 'bob')
     stub.acl[('/vms/201', 'user', 'bob@pve', 'PVEVMUser')] = 1
     stub.acl[('/vms/202', 'user', 'bob@pve', 'PVEVMUser')] = 1
-    result, _ = run(pve_permission.main, dict(path='/vms/201', roles=['PVEVMUser'], users=['alice'], exclusive=True))
+    result = run(pve_permission.main, dict(path='/vms/201', roles=['PVEVMUser'], users=['alice'], exclusive=True))[0]
     assert stub.acl == {('/vms/201', 'user', 'alice@pve', 'PVEVMUser'): 1,
                         ('/vms/202', 'user', 'bob@pve', 'PVEVMUser'): 1}
     assert [c['action'] for c in result['changes']] == ['add', 'remove']
@@ -72,15 +72,15 @@ def test_list_form_one_read_one_put_per_vm(stub):
     assert all(e['changed'] for e in result['entries'])
     stub.calls[:] = []
     entries[7]['state'] = 'absent'
-    result, _ = run(pve_permission.main, dict(roles=['PVEVMUser'], entries=entries))
+    result = run(pve_permission.main, dict(roles=['PVEVMUser'], entries=entries))[0]
     assert [e['changed'] for e in result['entries']].count(True) == 1 and len(acl_puts(stub)) == 1
 
 
 def test_shared_path_is_one_put(stub):
     users(stub, 'a', 'b', 'c')
     stub.group_call('POST', '/access/groups', None, {'groupid': 'teachers'})
-    result, _ = run(pve_permission.main, dict(path='/pool/lab', roles=['PVEVMUser', 'PVEAuditor'],
-                                              users=['a', 'b', 'c'], groups=['teachers']))
+    args = dict(path='/pool/lab', roles=['PVEVMUser', 'PVEAuditor'], users=['a', 'b', 'c'], groups=['teachers'])
+    result = run(pve_permission.main, args)[0]
     assert result['api_calls'] == 1 and len(stub.acl) == 8
 
 
@@ -105,13 +105,13 @@ def test_malformed_paths_fail_before_reading(stub):
     for path in ('/vms/../100', '/vms//100', 'vms/100', '/vms/7', '/bogus'):
         result, failed = run(pve_permission.main, dict(path=path, roles=['PVEVMUser'], users=['alice']))
         assert failed and repr(path) in result['msg'], result['msg']
-    result, failed = run(pve_permission.main, dict(entries=[{'path': '/vms/300', 'users': ['a']},
-                                                             {'path': '/vms/x', 'users': ['b']}], roles=['R']))
+    entries = [{'path': '/vms/300', 'users': ['a']}, {'path': '/vms/x', 'users': ['b']}]
+    result, failed = run(pve_permission.main, dict(entries=entries, roles=['R']))
     assert failed and "entries[1] path '/vms/x'" in result['msg']
     assert stub.calls == []
 
 
 def test_principals_beside_entries_refused(stub):
-    result, failed = run(pve_permission.main, dict(entries=[{'path': '/vms/300', 'users': ['a']}], users=['b'],
-                                                    roles=['R']))
+    entries = [{'path': '/vms/300', 'users': ['a']}]
+    result, failed = run(pve_permission.main, dict(entries=entries, users=['b'], roles=['R']))
     assert failed and 'users belongs in the items of entries' in result['msg']

@@ -3,27 +3,27 @@
 import pytest
 
 from ansible_collections.pvelab.proxmox.plugins.modules import pve_role
-from ansible_collections.pvelab.proxmox.tests.unit.plugins.modules.access_stub import run, stub  # noqa: F401
+from ansible_collections.pvelab.proxmox.tests.unit.plugins.modules.access_stub import run, stub  # noqa: F401 pylint: disable=unused-import
 
 
 def test_create_idempotent_update_append_delete(stub):
     args = dict(name='LabStudent', privileges=['VM.Console', 'VM.Audit'])
     result, failed = run(pve_role.main, args, check=True)
     assert not failed and result['changed'] and stub.writes() == []
-    result, _ = run(pve_role.main, args, diff=True)
+    result = run(pve_role.main, args, diff=True)[0]
     assert result['changes'] == ['created'] and stub.roles['LabStudent'] == {'VM.Console', 'VM.Audit'}
     assert result['diff']['after']['privileges'] == ['VM.Audit', 'VM.Console']
-    result, _ = run(pve_role.main, dict(args, privileges=['VM.Audit', 'VM.Console']))
+    result = run(pve_role.main, dict(args, privileges=['VM.Audit', 'VM.Console']))[0]
     assert not result['changed']
-    result, _ = run(pve_role.main, dict(name='LabStudent', privileges=['VM.PowerMgmt'], append=True))
+    result = run(pve_role.main, dict(name='LabStudent', privileges=['VM.PowerMgmt'], append=True))[0]
     assert result['changed'] and stub.roles['LabStudent'] == {'VM.Console', 'VM.Audit', 'VM.PowerMgmt'}
-    result, _ = run(pve_role.main, dict(name='LabStudent', privileges=['VM.Audit'], append=True))
+    result = run(pve_role.main, dict(name='LabStudent', privileges=['VM.Audit'], append=True))[0]
     assert not result['changed']
-    result, _ = run(pve_role.main, dict(name='LabStudent', privileges=['VM.Audit']))
+    result = run(pve_role.main, dict(name='LabStudent', privileges=['VM.Audit']))[0]
     assert stub.roles['LabStudent'] == {'VM.Audit'}
-    result, _ = run(pve_role.main, dict(name='LabStudent', privileges=[]))
+    result = run(pve_role.main, dict(name='LabStudent', privileges=[]))[0]
     assert result['changed'] and stub.roles['LabStudent'] == set()
-    result, _ = run(pve_role.main, dict(name='LabStudent', state='absent'))
+    result = run(pve_role.main, dict(name='LabStudent', state='absent'))[0]
     assert result['changes'] == ['deleted'] and 'LabStudent' not in stub.roles
 
 

@@ -1,7 +1,7 @@
 """pve_token against the in-memory /access stub: the secret only on creation."""
 
 from ansible_collections.pvelab.proxmox.plugins.modules import pve_token
-from ansible_collections.pvelab.proxmox.tests.unit.plugins.modules.access_stub import run, stub  # noqa: F401
+from ansible_collections.pvelab.proxmox.tests.unit.plugins.modules.access_stub import run, stub  # noqa: F401 pylint: disable=unused-import
 
 
 def test_create_secret_once_update_delete(stub):
@@ -9,19 +9,19 @@ def test_create_secret_once_update_delete(stub):
     args = dict(userid='labweb', token='portal', comment='portal')
     result, failed = run(pve_token.main, args, check=True)
     assert not failed and result['changed'] and 'secret' not in result['token'] and stub.writes() == []
-    result, _ = run(pve_token.main, args, diff=True)
+    result = run(pve_token.main, args, diff=True)[0]
     assert result['token']['secret'] == 'secret-of-portal'
     assert result['token']['full_tokenid'] == 'labweb@pve!portal' and result['token']['privsep'] is True
     assert 'secret' not in result['diff']['after']
-    result, _ = run(pve_token.main, args)
+    result = run(pve_token.main, args)[0]
     assert not result['changed'] and 'secret' not in result['token']
-    result, _ = run(pve_token.main, dict(args, privsep=False, expire='2030-01-01'))
+    result = run(pve_token.main, dict(args, privsep=False, expire='2030-01-01'))[0]
     assert result['changes'] == ['expire', 'privsep'] and 'secret' not in result['token']
     assert stub.tokens['labweb@pve']['portal'] == {'privsep': 0, 'expire': 1893456000, 'comment': 'portal'}
-    result, _ = run(pve_token.main, dict(args, comment='', privsep=False, expire='2030-01-01'))
+    result = run(pve_token.main, dict(args, comment='', privsep=False, expire='2030-01-01'))[0]
     assert result['changes'] == ['comment'] and 'comment' not in stub.calls[-1][2]
     assert stub.calls[-1][2]['delete'] == 'comment'
-    result, _ = run(pve_token.main, dict(args, state='absent'))
+    result = run(pve_token.main, dict(args, state='absent'))[0]
     assert result['changes'] == ['deleted'] and stub.tokens['labweb@pve'] == {}
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from ansible_collections.pvelab.proxmox.plugins.modules import pve_user
-from ansible_collections.pvelab.proxmox.tests.unit.plugins.modules.access_stub import dumps, run, stub  # noqa: F401
+from ansible_collections.pvelab.proxmox.tests.unit.plugins.modules.access_stub import dumps, run, stub  # noqa: F401 pylint: disable=unused-import
 
 PW = 'student-pass-1'
 PW2 = 'student-pass-2'
@@ -45,10 +45,10 @@ def test_check_mode_writes_nothing(stub, logins):
 
 def test_update_password_always_sets_only_a_wrong_password(stub, logins):
     run(pve_user.main, dict(userid='alice', password=PW))
-    result, _ = run(pve_user.main, dict(userid='alice', password=PW2))
+    result = run(pve_user.main, dict(userid='alice', password=PW2))[0]
     assert not result['changed']                          # on_create: left alone
     assert stub.passwords['alice@pve'] == PW
-    result, _ = run(pve_user.main, dict(userid='alice', password=PW2, update_password='always'), diff=True)
+    result = run(pve_user.main, dict(userid='alice', password=PW2, update_password='always'), diff=True)[0]
     assert result['changed'] and result['changes'] == ['password']
     assert stub.passwords['alice@pve'] == PW2
     assert result['diff']['before']['password'] == '(previous)' and result['diff']['after']['password'] == '(new)'
@@ -60,19 +60,19 @@ def test_update_password_always_sets_only_a_wrong_password(stub, logins):
 
 def test_verify_password_false_always_sets(stub, logins):
     run(pve_user.main, dict(userid='alice', password=PW))
-    result, _ = run(pve_user.main, dict(userid='alice', password=PW, update_password='always', verify_password=False))
+    result = run(pve_user.main, dict(userid='alice', password=PW, update_password='always', verify_password=False))[0]
     assert result['changed'] and result['changes'] == ['password'] and logins == []
 
 
 def test_disabled_account_cannot_be_checked_so_the_password_is_set(stub, logins):
     run(pve_user.main, dict(userid='alice', password=PW, enable=False))
-    result, _ = run(pve_user.main, dict(userid='alice', password=PW, enable=False, update_password='always'))
+    result = run(pve_user.main, dict(userid='alice', password=PW, enable=False, update_password='always'))[0]
     assert result['changes'] == ['password'] and logins == []
 
 
 def test_enabling_account_checks_password_after_the_update(stub, logins):
     run(pve_user.main, dict(userid='alice', password=PW, enable=False))
-    result, _ = run(pve_user.main, dict(userid='alice', password=PW, update_password='always'))
+    result = run(pve_user.main, dict(userid='alice', password=PW, update_password='always'))[0]
     assert result['changes'] == ['enable'] and logins == ['alice@pve']
 
 
@@ -96,17 +96,17 @@ def test_groups_exact_append_and_clear(stub, logins):
         stub.group_call('POST', '/access/groups', None, {'groupid': g})
     run(pve_user.main, dict(userid='alice', groups=['a', 'b']))
     assert stub.groups_of('alice@pve') == ['a', 'b']
-    result, _ = run(pve_user.main, dict(userid='alice', groups=['c'], append=True))
+    result = run(pve_user.main, dict(userid='alice', groups=['c'], append=True))[0]
     assert result['changes'] == ['groups'] and stub.groups_of('alice@pve') == ['a', 'b', 'c']
-    result, _ = run(pve_user.main, dict(userid='alice', groups=['c'], append=True))
+    result = run(pve_user.main, dict(userid='alice', groups=['c'], append=True))[0]
     assert not result['changed']
-    result, _ = run(pve_user.main, dict(userid='alice', groups=['a']))
+    result = run(pve_user.main, dict(userid='alice', groups=['a']))[0]
     assert stub.groups_of('alice@pve') == ['a']
-    result, _ = run(pve_user.main, dict(userid='alice', groups=[]))
+    result = run(pve_user.main, dict(userid='alice', groups=[]))[0]
     assert result['changed'] and stub.groups_of('alice@pve') == []
     # PVE drops empty form values: clearing goes as JSON
     assert stub.json_writes == [('PUT', '/access/users/alice@pve', {'groups': ''})]
-    result, _ = run(pve_user.main, dict(userid='alice'))
+    result = run(pve_user.main, dict(userid='alice'))[0]
     assert not result['changed']                          # groups not given: not managed
 
 
@@ -198,27 +198,27 @@ def test_one_failing_account_does_not_stop_the_others(stub, logins, monkeypatch)
 
 def test_absent(stub, logins):
     run(pve_user.main, dict(userid='alice', password=PW))
-    result, _ = run(pve_user.main, dict(userid='alice', state='absent'), diff=True)
+    result = run(pve_user.main, dict(userid='alice', state='absent'), diff=True)[0]
     assert result['changed'] and result['user'] == {'userid': 'alice@pve', 'state': 'absent'}
     assert result['diff']['before']['state'] == 'present'
-    result, _ = run(pve_user.main, dict(userid='alice', state='absent'))
+    result = run(pve_user.main, dict(userid='alice', state='absent'))[0]
     assert not result['changed']
 
 
 def test_clearing_a_field_is_a_json_write(stub, logins):
     run(pve_user.main, dict(userid='alice', email='a@example.org', comment='c'))
-    result, _ = run(pve_user.main, dict(userid='alice', email='', comment='d'))
+    result = run(pve_user.main, dict(userid='alice', email='', comment='d'))[0]
     assert result['changes'] == ['email', 'comment']
     assert stub.json_writes == [('PUT', '/access/users/alice@pve', {'email': '', 'comment': 'd'})]
     assert stub.users['alice@pve']['email'] == ''
-    result, _ = run(pve_user.main, dict(userid='alice', email='', comment='d'))
+    result = run(pve_user.main, dict(userid='alice', email='', comment='d'))[0]
     assert not result['changed']
 
 
 def test_expire_date_and_clear(stub, logins):
     run(pve_user.main, dict(userid='alice', expire='2030-01-01'))
     assert stub.users['alice@pve']['expire'] == 1893456000
-    result, _ = run(pve_user.main, dict(userid='alice', expire='1893456000'))
+    result = run(pve_user.main, dict(userid='alice', expire='1893456000'))[0]
     assert not result['changed']
-    result, _ = run(pve_user.main, dict(userid='alice', expire='never'))
+    result = run(pve_user.main, dict(userid='alice', expire='never'))[0]
     assert result['changes'] == ['expire'] and result['user']['expire'] == 0

@@ -3,7 +3,7 @@
 import pytest
 
 from ansible_collections.pvelab.proxmox.plugins.modules import pve_user_ticket
-from ansible_collections.pvelab.proxmox.tests.unit.plugins.modules.access_stub import dumps, run, stub  # noqa: F401
+from ansible_collections.pvelab.proxmox.tests.unit.plugins.modules.access_stub import dumps, run, stub  # noqa: F401 pylint: disable=unused-import
 
 OLD, NEW = 'old-password-1', 'new-password-2'
 
