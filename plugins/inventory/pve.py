@@ -209,6 +209,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         params = {}
         for key in CONNECTION_OPTIONS:
             value = self.get_option(key)
+            if value == '':
+                value = None  # an empty PROXMOX_* variable (as AWX's credential injectors leave them) is unset
             if isinstance(value, str) and self.templar.is_template(value):
                 value = self.templar.template(value)
             if value is not None and key in ('api_host', 'api_user', 'api_password', 'api_token_id',
