@@ -445,6 +445,8 @@ class PveFirewallIsolation(PveModuleBase):
             self.fail('the selection (vmids, vmid_range, pool, tag) matches no VM; set allow_empty=true to apply '
                       'the group and IP set anyway')
         cidrs = self.teacher_cidrs() if p['state'] == 'present' and not p['verify_only'] else []
+        if p['state'] == 'present' and not p['verify_only'] and not cidrs:
+            self.module.warn('neither teacher_sources nor teacher_vmids is given: nobody will reach the student VMs')
         self.read_cluster()
         if p['state'] == 'present' and not p['verify_only']:
             foreign = []
