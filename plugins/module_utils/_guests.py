@@ -121,7 +121,7 @@ def run_tasks(client, keys, start, parallel=4, timeout=600, retry=None, lock_tim
                 queue.append(key)
                 return
             error = PveTaskError(error.upid, '{0} (still locked after {1:.0f} s)'.format(
-                error.exitstatus, lock_timeout), error.log_tail, str(key))
+                error.exitstatus, lock_timeout), [line for line in error.log_tail if line != error.exitstatus])
         results[key] = error
 
     with ThreadPoolExecutor(max_workers=parallel) as pool:
@@ -157,9 +157,12 @@ def run_tasks(client, keys, start, parallel=4, timeout=600, retry=None, lock_tim
                 for key, outcome in status.items():
                     if isinstance(outcome, PveTaskTimeout):
                         if now - begun[key] >= timeout:
-                            results[key] = PveTaskTimeout(running.pop(key), timeout, str(key))
+                            results[key] = PveTaskTimeout(running.pop(key), timeout)
                         continue
                     running.pop(key)
+                    if isinstance(outcome, PveTaskError):
+                        # the caller says what the task was for: drop wait_tasks' key from the message
+                        outcome = PveTaskError(outcome.upid, outcome.exitstatus, outcome.log_tail)
                     if outcome is None:
                         results[key] = None
                     else:

@@ -206,6 +206,8 @@ options:
   wait_for_agent:
     description:
       - Wait until the guest agent answers (a container - until it runs), then return its addresses.
+      - Applies to guests that run after the state is applied (a stopped guest with V(present) is skipped with a
+        warning).
     type: bool
     default: false
   wait_for_ip:
@@ -378,6 +380,13 @@ CONFIG = ('cores', 'sockets', 'memory', 'net', 'ciuser', 'cipassword', 'sshkeys'
           'onboot', 'agent')
 # Item options and the module options they default to.
 ITEM = ('vmid', 'name', 'node', 'type', 'state', 'force', 'purge', 'timeout') + CONFIG + ('wait_for_agent', 'wait_for_ip')
+
+
+def at(where, text, sep=': '):
+    """A message about an item of the list form ('vms[2]: ...'), or plain for the single form."""
+    return '{0}{1}{2}'.format(where, sep, text) if where else text
+
+
 # A shutdown or reboot task runs up to `timeout` in PVE; give it this much more before giving up on it.
 TASK_SLACK = 60
 
@@ -397,6 +406,7 @@ class Job(object):
         self.pending = None
         self.ips = None
         self.config_changes = ({}, [])
+        self.was = (None, False)
         self.before = {}
         self.after = {}
 
@@ -450,25 +460,25 @@ class PveVm(PveModuleBase):
             spec = dict((k, item.get(k) if item.get(k) is not None else p[k]) for k in ITEM)
             if p['vms'] is not None:
                 spec.update(vmid=item.get('vmid'), name=item.get('name'))
-            where = 'vms[{0}]'.format(n) if p['vms'] is not None else 'the guest'
+            where = 'vms[{0}]'.format(n) if p['vms'] is not None else ''
             job = Job(n, spec, where)
             try:
                 if spec['vmid'] is None and spec['name'] is None:
-                    raise ValueError('{0}: give vmid or name'.format(where))
+                    raise ValueError(at(where, 'give vmid or name'))
                 if spec['vmid'] is not None:
-                    spec['vmid'] = validate_vmid(spec['vmid'], '{0} vmid'.format(where))
+                    spec['vmid'] = validate_vmid(spec['vmid'], at(where, 'vmid', ' '))
                 if spec['name'] is not None:
-                    validate_vm_name(spec['name'], '{0} name'.format(where))
+                    validate_vm_name(spec['name'], at(where, 'name', ' '))
                 for tag in spec['tags'] or []:
-                    validate_tag(tag, '{0} tag'.format(where))
+                    validate_tag(tag, at(where, 'tag', ' '))
                 if spec['type'] == 'lxc':
                     bad = [o for o in ('sockets', 'agent', 'ciuser', 'cipassword', 'sshkeys', 'ipconfig')
                            if spec.get(o) is not None]
                     if bad:
-                        raise ValueError('{0}: {1} do not apply to a container (type lxc)'.format(where, ', '.join(bad)))
+                        raise ValueError(at(where, '{0} do not apply to a container (type lxc)'.format(', '.join(bad))))
                 for option in ('cores', 'sockets', 'memory'):
                     if spec[option] is not None and spec[option] < 1:
-                        raise ValueError('{0}: {1} must be at least 1'.format(where, option))
+                        raise ValueError(at(where, '{0} must be at least 1'.format(option)))
             except ValueError as exc:
                 errors.append(str(exc))
             jobs.append(job)
@@ -495,32 +505,30 @@ class PveVm(PveModuleBase):
                             spec['name'], len(matches), ', '.join(str(m['vmid']) for m in matches)))
                     entry = matches[0] if matches else None
             except PveError as exc:
-                errors.append('{0}: {1}'.format(job.where, exc))
+                errors.append(at(job.where, str(exc)))
                 continue
             if entry is None:
                 if spec['state'] != 'absent':
-                    errors.append('{0}: no {1} {2} (pve_vm does not create guests; clone them with '
+                    errors.append(at(job.where, 'no {0} {1} (pve_vm does not create guests; clone them with '
                                   'pvelab.proxmox.pve_clone)'.format(
-                                      job.where, 'container' if spec['type'] == 'lxc' else 'VM',
+                                      'container' if spec['type'] == 'lxc' else 'VM',
                                       'with vmid {0}'.format(spec['vmid']) if spec['vmid'] is not None
-                                      else 'named {0!r}'.format(spec['name'])))
+                                      else 'named {0!r}'.format(spec['name']))))
                 continue
             job.entry = dict(entry)
             if spec['node'] and entry.get('node') != spec['node']:
-                errors.append('{0}: {1} is on node {2}, not {3}'.format(
-                    job.where, label(entry), entry.get('node'), spec['node']))
+                errors.append(at(job.where, '{0} is on node {1}, not {2}'.format(
+                    label(entry), entry.get('node'), spec['node'])))
             vmid = int(entry['vmid'])
             if vmid in seen:
-                errors.append('{0} and {1} both name {2}'.format(seen[vmid], job.where, label(entry)))
+                errors.append('{0} and {1} both name {2}'.format(seen[vmid], job.where or 'the guest', label(entry)))
             seen[vmid] = job.where
             job.status = entry.get('status')
             job.template = is_template(entry)
             if job.template and spec['state'] in ('started', 'stopped', 'shutdown', 'restarted'):
-                errors.append('{0}: {1} is a template; it cannot be {2}'.format(job.where, label(entry),
-                                                                                spec['state']))
+                errors.append(at(job.where, '{0} is a template; it cannot be {1}'.format(label(entry), spec['state'])))
             if entry.get('status') == 'unknown':
-                errors.append('{0}: the node {1} of {2} is not online'.format(
-                    job.where, entry.get('node'), label(entry)))
+                errors.append(at(job.where, 'the node {0} of {1} is not online'.format(entry.get('node'), label(entry))))
         if errors:
             self.fail('nothing was changed: ' + '; '.join(errors))
 
@@ -603,6 +611,7 @@ class PveVm(PveModuleBase):
             stage = [(j, a) for j, a in stage if j.error is None]
             for job, action in stage:
                 job.changed = True
+                job.was = (job.status, job.template)
                 self.record_transition(job, action)
             if not self.check_mode and stage:
                 self.run_stage(stage)
@@ -640,20 +649,24 @@ class PveVm(PveModuleBase):
             job, action = actions[index]
             if error is not None:
                 job.failed('{0} failed: {1}'.format(action, error))
-                job.changed = False
+                job.status, job.template = job.was
+                job.changed = bool(job.config_changes[0] or job.config_changes[1])
             elif action == 'destroy':
                 self.cluster.forget(job.entry['vmid'])
+            elif action in ('start', 'reboot') and job.pending is not None:
+                job.pending = {}  # PVE applies the pending changes when the guest starts
 
     # ------------------------------------------------------------------- wait
 
     def wait(self, jobs):
         ready = []
         for job in jobs:
-            if job.status != 'running':
-                job.failed('it is not running, so its {0} cannot answer'.format(
-                    'address' if job.spec['wait_for_ip'] else 'guest agent'))
-            else:
+            if job.status == 'running':
                 ready.append(job)
+            else:
+                # state=present leaves a stopped guest stopped: there is nothing to wait for
+                self.module.warn('{0} is not running: not waiting for its {1}'.format(
+                    job.label, 'address' if job.spec['wait_for_ip'] else 'guest agent'))
         if not ready:
             return
         p = self.params
