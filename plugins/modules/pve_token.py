@@ -14,7 +14,7 @@ version_added: 0.1.0
 description:
   - Creates, updates and deletes API tokens of a user (C(/access/users/{userid}/token/{tokenid})).
   - PVE shows a token's secret once, when the token is created. The module returns it then, and never on
-    later runs. Run the task with C(no_log) (the secret is in the result, and Ansible cannot hide a
+    later runs. Set C(no_log) to V(true) on the task (the secret is in the result, and Ansible cannot hide a
     returned value by itself) and store the secret where it belongs (a vault, an AWX credential).
   - A privilege-separated token (O(privsep=true), the default) has only the permissions given to the token
     itself (M(pvelab.proxmox.pve_permission) O(pvelab.proxmox.pve_permission#module:tokens)), and never more
@@ -122,7 +122,7 @@ token:
     secret:
       description:
         - The token's secret (PVE's C(value)). Only on the run that creates the token, never in check mode
-          and never again; run the task with C(no_log).
+          and never again; set C(no_log) to V(true) on the task.
       type: str
       returned: when the token was created
       sample: 5f0b3c2e-0000-4000-8000-000000000000

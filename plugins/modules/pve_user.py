@@ -196,7 +196,6 @@ EXAMPLES = r'''
     update_password: always
     groups: [students]
     users: "{{ students | map('combine', {'comment': 'netadmin'}) | list }}"
-  no_log: true               # the item list holds passwords
 
 - name: Lock an account until the next term
   pvelab.proxmox.pve_user:

@@ -19,7 +19,7 @@ description:
   - With O(new_password), changes the user's password the way the user would (C(PUT /access/password) with
     the user's own ticket, the old password as confirmation). Run again with the same passwords, the module
     finds O(new_password) already in place and changes nothing.
-  - The ticket is a credential. Run the task with C(no_log); the module itself never prints or returns
+  - The ticket is a credential. Set C(no_log) to V(true) on the task; the module itself never prints or returns
     a password.
 extends_documentation_fragment:
   - pvelab.proxmox.api
@@ -75,7 +75,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 ticket:
-  description: The login ticket (cookie C(PVEAuthCookie)). A credential - use C(no_log).
+  description: The login ticket (cookie C(PVEAuthCookie)). A credential - set C(no_log) to V(true) on the task.
   returned: success
   type: str
   sample: PVE:alice@pve:66F00000::c2lnbmF0dXJl
