@@ -193,3 +193,41 @@ def test_bad_input_fails_before_any_write(pve_cluster, tmp_path, task, words):
     out = result.task('bad')
     assert out['failed'] and words in out['msg'], out
     assert writes(pve_cluster) == []
+
+
+def test_other_admin_logins(pve_cluster, tmp_path):
+    """An administrator other than root@pam confirms with its own password; an API token cannot change passwords
+    (PVE: allowtoken 0) but creates accounts, and the module says so clearly."""
+    pve = pve_cluster.pve
+    pve.add_user('admin@pve', password='admin-pass-1')
+    pve.set_acl('/', 'user', 'admin@pve', 'Administrator')
+    secret = pve.add_token('admin@pve', 'ansible', privsep=0)
+    as_admin = {'api_host': pve_cluster.host, 'api_port': pve_cluster.port, 'api_user': 'admin@pve',
+                'api_password': 'admin-pass-1', 'ca_path': pve_cluster.ca_path}
+    as_token = {'api_host': pve_cluster.host, 'api_port': pve_cluster.port, 'api_token_id': 'admin@pve!ansible',
+                'api_token_secret': secret, 'ca_path': pve_cluster.ca_path}
+    play = {'module_defaults': {'group/pvelab.proxmox.pve': as_token}, 'tasks': [
+        {'name': 'create with a token', 'pvelab.proxmox.pve_user': {'userid': 'hank', 'password': 'hank-pass-1',
+                                                                    'email': 'h@example.org'}},
+        {'name': 'clear a field with a token', 'pvelab.proxmox.pve_user': {'userid': 'hank', 'email': ''}},
+        {'name': 'password with a token', 'pvelab.proxmox.pve_user': {
+            'userid': 'hank', 'password': 'hank-pass-2', 'update_password': 'always'}, 'ignore_errors': True},
+    ]}
+    result = run_playbook(pve_cluster, tmp_path=tmp_path, play=play)
+    assert result.task('create with a token')['changed'] and result.task('clear a field with a token')['changed']
+    failed = result.task('password with a token')
+    assert failed['failed'] and 'PVE does not let API tokens change passwords' in failed['msg']
+    assert 'email' not in [u for u in pve.lab_state()['users'] if u['userid'] == 'hank@pve'][0]
+    pve_cluster.api(user='hank@pve', password='hank-pass-1')
+
+    play = {'module_defaults': {'group/pvelab.proxmox.pve': as_admin}, 'tasks': [
+        {'name': 'password as admin', 'pvelab.proxmox.pve_user': {
+            'userid': 'hank', 'password': 'hank-pass-2', 'update_password': 'always'}},
+        {'name': 'again', 'pvelab.proxmox.pve_user': {
+            'userid': 'hank', 'password': 'hank-pass-2', 'update_password': 'always'}},
+    ]}
+    result = ok(run_playbook(pve_cluster, tmp_path=tmp_path, play=play))
+    assert result.task('password as admin')['changes'] == ['password'] and not result.task('again')['changed']
+    pve_cluster.api(user='hank@pve', password='hank-pass-2')
+    puts = [r for r in pve.request_log('PUT', '/access/password')]
+    assert len(puts) == 1 and 'admin-pass-1' not in puts[0][2]       # sent, but masked in the log
