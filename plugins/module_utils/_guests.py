@@ -387,6 +387,7 @@ def net_same(kind, a, b):
         out = dict((k, v) for k, v in items if k)
         if 'hwaddr' in out:
             out['hwaddr'] = out['hwaddr'].upper()
+        out.setdefault('type', 'veth')  # PVE writes the default type of a container NIC
         return out
     return a is not None and b is not None and norm(a) == norm(b)
 

@@ -213,6 +213,8 @@ def test_net_same_ignores_order_and_mac_case():
                     'virtio={0},firewall=1,bridge=vmbr0'.format(MAC.lower()))
     assert not net_same('qemu', 'virtio={0},bridge=vmbr0'.format(MAC), 'virtio={0},bridge=vmbr0,firewall=1'.format(MAC))
     assert not net_same('qemu', None, 'virtio,bridge=vmbr0')
+    assert net_same('lxc', 'name=eth0,bridge=vmbr0,hwaddr={0},ip=dhcp,type=veth'.format(MAC),
+                    'name=eth0,hwaddr={0},bridge=vmbr0,ip=dhcp'.format(MAC))
 
 
 CONFIG = {'name': 'alice', 'cores': 2, 'memory': 'current=2048', 'net0': 'virtio={0},bridge=vmbr0'.format(MAC),
