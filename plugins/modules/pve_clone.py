@@ -154,6 +154,8 @@ notes:
     is waited for, up to O(timeout).
   - O(tags), O(description) and O(pool) apply to guests this run creates; an existing guest is left as it is
     (change it with M(pvelab.proxmox.pve_vm)).
+  - PVE has no way to reserve a name. Two runs that clone the B(same) name at the same moment can both clone it (a
+    later run then fails on the ambiguous name); runs with different names never collide, whatever their vmids.
 seealso:
   - module: pvelab.proxmox.pve_vm
   - module: pvelab.proxmox.pve_pool

@@ -57,6 +57,14 @@ options:
     type: str
     choices: [present, absent, rollback]
     default: present
+  missing:
+    description:
+      - What V(rollback) does with guests that do not have the snapshot. V(fail) refuses before anything is rolled
+        back, naming them; V(skip) rolls back the others and returns those in RV(missing) (for example to clone
+        them again).
+    type: str
+    choices: [fail, skip]
+    default: fail
   start_after_rollback:
     description:
       - Start the guest after a rollback (PVE's C(start) parameter). A snapshot with RAM state resumes running
@@ -92,12 +100,14 @@ EXAMPLES = r'''
     snapname: clean
     description: before the exam
 
-- name: Reset the lab to it and start the VMs again
+- name: Reset the lab to it and start the VMs again; list those without it
   pvelab.proxmox.pve_snapshot:
     names: [netadmin-alice, netadmin-bob]
     snapname: clean
     state: rollback
+    missing: skip
     start_after_rollback: true
+  register: reset
 
 - name: Delete the snapshot of one VM
   pvelab.proxmox.pve_snapshot:
@@ -107,6 +117,12 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+missing:
+  description: vmids of the guests that do not have the snapshot (with O(state=rollback); otherwise empty).
+  returned: always
+  type: list
+  elements: int
+  sample: [2003]
 snapshots:
   description: One entry per guest, in the order asked (vmids first, then names), also when the module fails.
   returned: always
@@ -162,6 +178,7 @@ class PveSnapshot(PveModuleBase):
 
     def execute(self):
         p = self.params
+        self.result['missing'] = []
         self.client.lock_timeout = p['lock_timeout']
         if not SNAPNAME_RE.match(p['snapname']) or p['snapname'] in ('current', 'pending', 'vzdump'):
             self.fail('snapname {0!r} cannot name a snapshot: a letter first, then letters, digits, "-" or "_", at '
@@ -232,14 +249,16 @@ class PveSnapshot(PveModuleBase):
             elif state == 'absent' and item['exists']:
                 item['action'] = 'delete'
             elif state == 'rollback':
-                if not item['exists']:
-                    missing.append(label(item['entry']))
-                item['action'] = 'rollback'
+                if item['exists']:
+                    item['action'] = 'rollback'
+                else:
+                    missing.append(item)
             if item['action']:
                 item['changed'] = True
-        if missing:
+        self.result['missing'] = [int(i['entry']['vmid']) for i in missing]
+        if missing and p['missing'] == 'fail':
             self.fail('nothing was rolled back: snapshot {0!r} does not exist on {1}'.format(
-                p['snapname'], ', '.join(missing)))
+                p['snapname'], ', '.join(label(i['entry']) for i in missing)))
 
     def apply(self, items):
         p = self.params
@@ -306,6 +325,7 @@ def main():
             description=dict(type='str'),
             vmstate=dict(type='bool', default=False),
             state=dict(type='str', choices=['present', 'absent', 'rollback'], default='present'),
+            missing=dict(type='str', choices=['fail', 'skip'], default='fail'),
             start_after_rollback=dict(type='bool', default=False),
             timeout=dict(type='int', default=300),
             parallel=dict(type='int', default=8),

@@ -40,7 +40,7 @@ DEMO = [node('pve1', 32, 6), node('pve2', 64, 10), node('pve3', 48, 2),
 
 def test_smallest_free_at_or_above_floor():
     alloc = VmidAllocator({100, 101, 103, 2000, 2001}, floor=100)
-    assert [alloc.allocate() for _ in range(3)] == [102, 104, 105]
+    assert [alloc.allocate() for dummy in range(3)] == [102, 104, 105]
     alloc = VmidAllocator({2000, 2001, 2003}, floor=2000)
     assert alloc.planned(3) == [2002, 2004, 2005]
     assert alloc.allocate() == 2002 and alloc.planned(1) == [2004]
@@ -74,11 +74,11 @@ def test_threads_never_get_the_same_id():
     got, lock = [], threading.Lock()
 
     def grab():
-        for _ in range(50):
+        for dummy in range(50):
             vmid = alloc.allocate()
             with lock:
                 got.append(vmid)
-    threads = [threading.Thread(target=grab) for _ in range(8)]
+    threads = [threading.Thread(target=grab) for dummy in range(8)]
     for t in threads:
         t.start()
     for t in threads:
@@ -144,7 +144,7 @@ def test_node_loads_count_stopped_guests_and_skip_templates():
 
 def test_memory_spreads_a_bulk_by_projection():
     placer = Placer(node_loads(DEMO), 'memory', need=2 * GiB)
-    chosen = [placer.choose() for _ in range(30)]
+    chosen = [placer.choose() for dummy in range(30)]
     assert chosen[:4] == ['pve2'] * 4          # 54 GiB free until it is level with pve3 (46)
     assert {n: chosen.count(n) for n in set(chosen)} == {'pve1': 2, 'pve2': 16, 'pve3': 12}
     free = [placer.free(n) // GiB for n in ('pve1', 'pve2', 'pve3')]
@@ -162,15 +162,15 @@ def test_round_robin_starts_with_fewest_guests_and_skips_offline():
     resources = [node('pve1', 8, 1), node('pve2', 8, 1), node('pve3', 8, 1), node('pve4', 8, 1, online=False),
                  guest(100, 'pve1'), guest(101, 'pve1'), guest(102, 'pve3')]
     placer = Placer(node_loads(resources), 'round_robin')
-    assert [placer.choose() for _ in range(5)] == ['pve2', 'pve3', 'pve1', 'pve2', 'pve3']
+    assert [placer.choose() for dummy in range(5)] == ['pve2', 'pve3', 'pve1', 'pve2', 'pve3']
 
 
 def test_random_and_template_and_eligibility():
     loads = node_loads(DEMO + [node('pve4', 8, 1, online=False)])
     placer = Placer(loads, 'random', eligible={'pve1', 'pve3', 'pve4'}, rng=random.Random(4))
-    assert set(placer.choose() for _ in range(40)) == {'pve1', 'pve3'}
+    assert set(placer.choose() for dummy in range(40)) == {'pve1', 'pve3'}
     placer = Placer(loads, 'template', template_node='pve1')
-    assert [placer.choose() for _ in range(3)] == ['pve1'] * 3
+    assert [placer.choose() for dummy in range(3)] == ['pve1'] * 3
     placer = Placer(loads, 'memory', eligible={'pve1'}, template_node='pve1')
     assert placer.choose() == 'pve1'
 
@@ -195,6 +195,6 @@ def test_no_node_and_bad_policy():
 
 def test_overcommit_is_warned_once():
     placer = Placer(node_loads([node('small', 4, 1)]), 'memory', need=2 * GiB)
-    for _ in range(4):
+    for dummy in range(4):
         placer.choose()
     assert len(placer.warnings) == 1 and 'small is planned beyond its memory' in placer.warnings[0]

@@ -68,10 +68,10 @@ class Served(object):
 def build(pve):
     for node in ('pve1', 'pve2', 'pve3'):
         pve.add_node(node)
+    base = {'content': 'images', 'format': 'qcow2', 'size': 8 * 1024 ** 3, 'vmid': 9000, 'ctime': 0}
     pve.storages['shared'] = {'type': 'nfs', 'active': 1, 'content': 'images', 'files': set(), 'shared': 1,
                               'server': '192.0.2.5', 'export': '/export', 'path': '/mnt/pve/shared',
-                              'volumes': {'9000/base-9000-disk-0.qcow2': {'content': 'images', 'format': 'qcow2',
-                                                               'size': 8 * 1024 ** 3, 'vmid': 9000, 'ctime': 0}}}
+                              'volumes': {'9000/base-9000-disk-0.qcow2': base}}
     pve.add_vm(9000, 'tmpl-debian', node='pve1', config=dict(TEMPLATE_CONFIG, template=1), template=True)
     pve.add_vm(100, 'teacher', node='pve1', status='running',
                config={'memory': 4096, 'cores': 2, 'agent': '1', 'net0': 'virtio=BC:24:11:00:01:00,bridge=vmbr0',

@@ -5,7 +5,7 @@ from ansible.module_utils.common.warnings import get_warning_messages
 from fakepve.model import TaskError
 
 from ansible_collections.pvelab.proxmox.plugins.modules import pve_clone
-from ansible_collections.pvelab.proxmox.tests.unit.plugins.modules.guest_fake import served  # noqa: F401
+from ansible_collections.pvelab.proxmox.tests.unit.plugins.modules.guest_fake import served  # noqa: F401 pylint: disable=unused-import
 
 
 def clone(served, check=False, diff=False, **args):

@@ -2,7 +2,7 @@
 the list form, refusals before writing, lock retries."""
 
 from ansible_collections.pvelab.proxmox.plugins.modules import pve_snapshot
-from ansible_collections.pvelab.proxmox.tests.unit.plugins.modules.guest_fake import served  # noqa: F401
+from ansible_collections.pvelab.proxmox.tests.unit.plugins.modules.guest_fake import served  # noqa: F401 pylint: disable=unused-import
 
 
 def snap(served, check=False, diff=False, **args):
@@ -44,6 +44,10 @@ def test_list_form_checks_everything_first(served):
     del served.vm_named('web01').snapshots['clean']
     result, failed = snap(served, vmids=[100, 101], state='rollback')
     assert failed and 'nothing was rolled back' in result['msg'] and 'web01 (vmid 101)' in result['msg']
+    assert result['missing'] == [101]
+    result, failed = snap(served, vmids=[100, 101], state='rollback', missing='skip')
+    assert not failed and result['missing'] == [101]
+    assert [s['changed'] for s in result['snapshots']] == [True, False]
     result, failed = snap(served, vmids=[100, 101, 999], state='absent')
     assert not failed and [s['changed'] for s in result['snapshots']] == [True, False, False]
     result, failed = snap(served, name='dup')

@@ -4,7 +4,7 @@ agent addresses, template conversion, removal with purge, list form, check mode 
 import pytest
 
 from ansible_collections.pvelab.proxmox.plugins.modules import pve_vm
-from ansible_collections.pvelab.proxmox.tests.unit.plugins.modules.guest_fake import served  # noqa: F401
+from ansible_collections.pvelab.proxmox.tests.unit.plugins.modules.guest_fake import served  # noqa: F401 pylint: disable=unused-import
 
 
 def vm(served, check=False, diff=False, **args):
@@ -79,10 +79,13 @@ def test_config_keeps_mac_and_is_idempotent(served):
     assert web.config['net1'].startswith('e1000') and web.config['tags'] == 'lab;netadmin'
     assert web.config['cipassword'] == 's3cret!' and web.config['sshkeys'].startswith('ssh-ed25519%20')
     mac1 = web.config['net1'].split(',')[0]
-    result, failed = vm(served, **dict(args, tags=['netadmin', 'lab'], cipassword='other'))
+    other = dict(args)
+    other.update(tags=['netadmin', 'lab'], cipassword='other')
+    result, failed = vm(served, **other)
     assert not failed and not result['changed'], result
     assert web.config['cipassword'] == 's3cret!'
-    result, failed = vm(served, **dict(args, cipassword='other', update_cipassword='always'))
+    other.update(update_cipassword='always')
+    result, failed = vm(served, **other)
     assert result['changed'] and web.config['cipassword'] == 'other'
     result, failed = vm(served, name='web01', net={'net1': 'bridge=vmbr3'}, tags=[], description='')
     assert not failed and web.config['net1'] == mac1 + ',bridge=vmbr3'

@@ -1,7 +1,7 @@
 """pve_vm_info against a stock fakepve: filters and agent addresses."""
 
 from ansible_collections.pvelab.proxmox.plugins.modules import pve_vm_info
-from ansible_collections.pvelab.proxmox.tests.unit.plugins.modules.guest_fake import served  # noqa: F401
+from ansible_collections.pvelab.proxmox.tests.unit.plugins.modules.guest_fake import served  # noqa: F401 pylint: disable=unused-import
 
 
 def info(served, **args):
