@@ -9,7 +9,8 @@ VENV=${PVELAB_VENV:-$ROOT/.venv}
 WORK=${PVELAB_WORK:-${TMPDIR:-/tmp}/pvelab-proxmox-test-$(printf %s "$ROOT" | sha256sum | cut -c1-8)}
 COLLECTIONS=$WORK/collections
 COPY=$COLLECTIONS/ansible_collections/pvelab/proxmox
-PYVER=3.11
+# The venv's Python version (X.Y), what ansible-test is asked to use; set by setup().
+export PYVER=3.11
 
 say() { printf '\n=== %s\n' "$*"; }
 
@@ -30,7 +31,7 @@ setup() {
   local python stamp want
   python=$(find_python) || return 1
   stamp=$VENV/.requirements.sha
-  want=$(cat "$ROOT/tests/requirements.txt" | sha256sum | cut -d' ' -f1)
+  want=$(sha256sum < "$ROOT/tests/requirements.txt" | cut -d' ' -f1)
   if [ ! -x "$VENV/bin/python" ]; then
     say "creating virtualenv $VENV with $python"
     "$python" -m venv "$VENV" || return 1

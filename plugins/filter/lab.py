@@ -145,7 +145,7 @@ def lab_passwords(students, known=None, length=16):
         elif known.get(username):
             out[username] = known[username]
         else:
-            out[username] = ''.join(secrets.choice(PASSWORD_ALPHABET) for _ in range(int(length)))
+            out[username] = ''.join(secrets.choice(PASSWORD_ALPHABET) for dummy in range(int(length)))
     return out
 
 

@@ -67,8 +67,8 @@ def test_passwords_given_kept_or_generated():
     students = [{'username': 'alice'}, {'username': 'bob', 'password': 'given-pass'}, {'username': 'carol'}]
     first = lab.lab_passwords(students, {}, 20)
     assert first['bob'] == 'given-pass' and len(first['alice']) == 20 and first['alice'] != first['carol']
-    again = lab.lab_passwords(students, lab.lab_secrets_csv(lab.lab_csv(lab.lab_generated(students, first),
-                                                                          ['username', 'password'])))
+    secrets_file = lab.lab_csv(lab.lab_generated(students, first), ['username', 'password'])
+    again = lab.lab_passwords(students, lab.lab_secrets_csv(secrets_file))
     assert again == first
     assert [g['username'] for g in lab.lab_generated(students, first)] == ['alice', 'carol']
 

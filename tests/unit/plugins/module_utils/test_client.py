@@ -1,6 +1,5 @@
 """PveClient against a stock fakepve: error translation, re-login, lock retry, network retries."""
 
-import asyncio
 import time
 
 import pytest
@@ -103,7 +102,7 @@ def test_reads_are_retried_on_dropped_connections(fake):
     fake.pve.flaky_network(drop_rate=0.3)
     # fakepve applies flaky_network's seed only at start(); seed its generator so the drops repeat.
     fake.pve._random.seed(7)
-    for _ in range(20):
+    for dummy in range(20):
         assert client.get('/cluster/resources', type='vm')[0]['vmid'] == 100
 
 
