@@ -721,6 +721,8 @@ def parse_args(argv=None):
     p.add_argument('--core-version', default='2.21.5', help='ansible-core for ours when cp is not run (2.21.5)')
     p.add_argument('--profile', action='store_true', help='API requests per task (slows the runs; for diagnosis)')
     p.add_argument('--workdir', help='where runs, logs and results.json go (default: a directory under /tmp)')
+    p.add_argument('--render', metavar='RESULTS_JSON[,...]',
+                   help='only write the table and report from saved results.json files (their runs merged)')
     p.add_argument('--report', default=str(REPORT), help='Markdown report to update (default docs/benchmark.md; '
                    '"-" for none)')
     args = p.parse_args(argv)
@@ -730,7 +732,7 @@ def parse_args(argv=None):
     if args.quick:
         args.sizes, args.repeats, args.realistic_repeats, args.inventory_vms = '10', 1, 1, 0
         args.cp_repeats, args.cp_sizes = 1, 'all'
-    args.sizes = sorted(set(int(x) for x in args.sizes.split(',') if x))
+    args.sizes = sorted(set(int(x) for x in args.sizes.split(',') if x and x != 'none'))
     args.cp_sizes = [n for n in args.sizes if n <= args.cp_max_n and
                      (args.cp_sizes == 'all' or n in [int(x) for x in args.cp_sizes.split(',') if x])]
     args.durations = [d for d in args.durations.split(',') if d]
@@ -743,6 +745,12 @@ def parse_args(argv=None):
         if v not in ('loop', 'async'):
             p.error('unknown community.proxmox variant {0!r}'.format(v))
     return args
+
+
+def saved_args(args):
+    return dict((k, getattr(args, k)) for k in ('repeats', 'realistic_repeats', 'cp_repeats', 'cp_realistic_phases',
+                                                'time_scale', 'clone_secs', 'start_secs', 'stop_secs',
+                                                'shutdown_secs'))
 
 
 def plan(args):
@@ -766,10 +774,48 @@ def plan(args):
     return out
 
 
+def render(args, command):
+    """The report from saved results.json files (several: their runs are merged), without running anything."""
+    runs, inventory, meta = [], None, {}
+    for name in args.render.split(','):
+        data = json.loads(Path(name).read_text())
+        runs += data.get('runs', [])
+        inventory = data.get('inventory') or inventory
+        for key in ('versions', 'machine', 'command', 'elapsed', 'args'):
+            if data.get(key) and key not in meta:
+                meta[key] = data[key]
+    saved = meta.get('args') or {}
+    args.sizes = sorted(set(r['n'] for r in runs))
+    args.durations = [d for d in ('instant', 'realistic') if any(r['durations'] == d for r in runs)]
+    args.cp_sizes = sorted(set(r['n'] for r in runs if r['tool'] == 'cp'))
+    args.cp_variants = sorted(set(r['variant'] for r in runs if r['tool'] == 'cp')) or ['loop']
+    args.tools = sorted(set(r['tool'] for r in runs))
+    for key in ('repeats', 'realistic_repeats', 'cp_repeats', 'cp_realistic_phases', 'time_scale', 'clone_secs',
+                'start_secs', 'stop_secs', 'shutdown_secs'):
+        if key in saved:
+            setattr(args, key, saved[key])
+    agg = aggregate(runs)
+    sections = report(args, agg, runs, inventory, meta.get('versions', {}), meta.get('machine', {}),
+                      meta.get('command', command), meta.get('elapsed') or 0)
+    return sections, meta
+
+
 def main(argv=None):
     args = parse_args(argv)
     # SIGTERM ends the run through the finally blocks, so no fake is left running.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if args.render:
+        sections, meta = render(args, 'benchmarks/run.py')
+        for title, lines in sections:
+            log('')
+            log(title)
+            for line in lines['text']:
+                log(line)
+        if args.report != '-':
+            write_markdown(Path(args.report), sections, args, meta.get('versions', {}), meta.get('machine', {}),
+                           meta.get('command', '?'), meta.get('elapsed') or 0)
+            log('\nreport: {0}'.format(args.report))
+        return 0
     work = Path(args.workdir or os.path.join(tempfile.gettempdir(), 'pvelab-benchmark')).resolve()
     work.mkdir(parents=True, exist_ok=True)
     command = ' '.join(['.venv/bin/python', 'benchmarks/run.py'] + (sys.argv[1:] if argv is None else list(argv)))
@@ -787,7 +833,9 @@ def main(argv=None):
             index + 1, len(schedule), n, durations, tool if tool == 'ours' else 'community.proxmox ' + variant,
             repeat + 1, time.monotonic() - started))
         runs.append(run_one(args, work, n, durations, tool, variant, repeat, phases))
-        (work / 'results.json').write_text(json.dumps({'runs': runs}, indent=1))
+        (work / 'results.json').write_text(json.dumps({'runs': runs, 'versions': versions, 'machine': host,
+                                                       'command': command, 'args': saved_args(args),
+                                                       'elapsed': round(time.monotonic() - started)}, indent=1))
     inventory = None
     if args.inventory_vms:
         log('inventory plugin: ansible-inventory --list against a fake with {0} running VMs'.format(args.inventory_vms))
@@ -807,7 +855,8 @@ def main(argv=None):
         for line in lines['text']:
             log(line)
     (work / 'results.json').write_text(json.dumps({'runs': runs, 'inventory': inventory, 'versions': versions,
-                                                   'machine': host, 'command': command}, indent=1))
+                                                   'machine': host, 'command': command, 'args': saved_args(args),
+                                                   'elapsed': round(elapsed)}, indent=1))
     if args.report != '-':
         write_markdown(Path(args.report), sections, args, versions, host, command, elapsed)
         log('\nreport: {0}'.format(args.report))
@@ -864,7 +913,8 @@ def write_markdown(path, sections, args, versions, host, command, elapsed):
     when = datetime.datetime.now().strftime('%Y-%m-%d %H:%M')
     lines = [BEGIN, '', '### Run of {0}'.format(when), '', '```', command, '```', '',
              '- Machine: {0} cores ({1}), {2}; load average {3} at the start, {4} at the end; '
-             'total benchmark time {5:.0f} s.'.format(host['cores'], host['cpu'], host['system'], host['load'],
+             'total benchmark time {5:.0f} s.'.format(host.get('cores', '?'), host.get('cpu', '?'),
+                                                    host.get('system', '?'), host.get('load', '?'),
                                                     host.get('load_end', '?'), elapsed),
              '- Versions: ' + ', '.join('{0} {1}'.format(k, v) for k, v in versions.items()) + '.',
              '- Sizes {0}; durations {1}; repeats: pvelab.proxmox {2} (realistic durations: {6}), community.proxmox {3}; '
