@@ -99,6 +99,7 @@ seealso:
 '''
 
 EXAMPLES = r'''
+---
 # lab.pve.yml: the VMs of every lab, reached at the address their guest agent reports.
 # The connection comes from PROXMOX_HOST, PROXMOX_USER, PROXMOX_TOKEN_ID, ... as for the modules.
 plugin: pvelab.proxmox.pve
@@ -106,6 +107,7 @@ include_stopped: false
 filters:
   - pve_lab is not none
 
+---
 # netadmin.pve.yml: one lab's VMs, with an API token from a vault, a cache, and groups of one's own.
 plugin: pvelab.proxmox.pve
 api_host: pve1.example.org
@@ -310,7 +312,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             variables = host_vars(guest)
             if self._check_filters(guest, variables, early=False):
                 kept.append((guest, variables))
-        names = host_names([guest for guest, _ in kept])
+        names = host_names([pair[0] for pair in kept])
         strict = self.get_option('strict')
         for guest, variables in kept:
             host = names[guest['vmid']]
