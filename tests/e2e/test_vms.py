@@ -44,10 +44,10 @@ def vms_named(cluster, prefix):
 
 # ----------------------------------------------------------------- parallel clones
 
-@pytest.mark.cluster('demo.json', time_scale=0.01, clone_secs=100)
+@pytest.mark.cluster('demo.json', time_scale=0.01, clone_secs=200)
 def test_twenty_clones_in_parallel(pve_cluster, tmp_path):
-    """20 clones of 1 s each (100 PVE s at time_scale 0.01) take a few seconds, not 20, and never share a vmid."""
-    clone_real = 100 * 0.01
+    """20 clones of 2 s each (200 PVE s at time_scale 0.01) take a few seconds, not 40, and never share a vmid."""
+    clone_real = 200 * 0.01
     result, seconds = timed(pve_cluster, [clone_task(names('par', 20), parallel=10)], tmp_path)
     out = result.task('clone')
     assert result.rc == 0 and not out.get('failed'), result
