@@ -12,6 +12,7 @@ because the VM config was locked. Task waiting lives in _tasks.py.
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
 
@@ -52,6 +53,10 @@ CONNECTION_OPTIONS = tuple(connection_argument_spec())
 LOCK_MARKERS = ('VM is locked', "can't lock file", 'CT is locked')
 
 
+# /nodes/{node}/{qemu|lxc}/{vmid}[/...]: a path that names the guest's node.
+GUEST_PATH_RE = re.compile(r'^/?nodes/([^/]+)/(qemu|lxc)/(\d+)(/.*)?$')
+
+
 class PveError(Exception):
     """Anything that went wrong talking to PVE, with a message fit for a failed task."""
 
@@ -73,6 +78,12 @@ class PveApiError(PveError):
     @property
     def is_lock(self):
         return self.status == 500 and any(m in self.pve_message for m in LOCK_MARKERS)
+
+    @property
+    def guest_moved(self):
+        """PVE found no config of the guest on the node of the path (it may have migrated meanwhile)."""
+        return self.status == 500 and GUEST_PATH_RE.match(self.path or '') is not None and \
+            "' does not exist" in self.pve_message and self.pve_message.startswith('Configuration file')
 
 
 class PveConnectionError(PveError):
@@ -176,6 +187,19 @@ class PveClient(object):
             local.generation = self._generation
         return local.resource, local.generation
 
+    def _relocate(self, path):
+        """The guest path on the node the guest is on now, or None when it is on no other node."""
+        match = GUEST_PATH_RE.match(path)
+        try:
+            guests = self.get('/cluster/resources', type='vm') or []
+        except PveError:
+            return None
+        for guest in guests:
+            if str(guest.get('vmid')) == match.group(3) and guest.get('node') not in (None, match.group(1)):
+                return '/nodes/{0}/{1}/{2}{3}'.format(guest['node'], match.group(2), match.group(3),
+                                                      match.group(4) or '')
+        return None
+
     def tokens(self):
         """The login ticket and CSRF token of a password login (for handing a session on)."""
         return self._api.get_tokens()
@@ -201,6 +225,7 @@ class PveClient(object):
             idempotent = method == 'GET'
         data = dict((k, _wire(v)) for k, v in (data or {}).items() if v is not None)
         relogged = False
+        relocated = False
         pause = self.retry_pause
         lock_deadline = None
         network_tries = 0
@@ -217,6 +242,14 @@ class PveClient(object):
                     relogged = True
                     self._relogin(generation)
                     continue
+                if method != 'GET' and not relocated and err.guest_moved:
+                    # A migration ended while we waited for its lock: PVE refuses the old node's path without
+                    # changing anything, so the same write goes to the node the guest lives on now.
+                    relocated = True
+                    moved = self._relocate(path)
+                    if moved:
+                        path = moved
+                        continue
                 if err.is_lock and method != 'GET':
                     now = time.monotonic()
                     lock_deadline = lock_deadline or now + self.lock_timeout
