@@ -153,7 +153,8 @@ notes:
   - A re-run finds a guest under its name. A guest of that name still locked by a clone under way (another run)
     is waited for, up to O(timeout).
   - O(tags), O(description) and O(pool) apply to guests this run creates; an existing guest is left as it is
-    (change it with M(pvelab.proxmox.pve_vm)).
+    (change it with M(pvelab.proxmox.pve_vm)), except that one still carrying the template's tags gets O(tags):
+    the run that cloned it was stopped before it could set them.
   - PVE has no way to reserve a name. Two runs that clone the B(same) name at the same moment can both clone it (a
     later run then fails on the ambiguous name); runs with different names never collide, whatever their vmids.
 seealso:
@@ -282,6 +283,7 @@ class PveClone(PveModuleBase):
         self.items = self.requested()
         self.template = self.find_template()
         self.kind = self.template.get('type') or 'qemu'
+        self.untagged = []
         todo = self.sort_out()
         if todo:
             self.place(todo)
@@ -289,6 +291,7 @@ class PveClone(PveModuleBase):
             self.allocate(todo)
             if not self.check_mode:
                 self.clone(todo)
+        self.finish_tags(self.untagged)
         self.report()
 
     # ------------------------------------------------------------------ input
@@ -372,6 +375,9 @@ class PveClone(PveModuleBase):
                         item['name'], found['vmid'], item['newid']))
                 else:
                     item.update(vmid=int(found['vmid']), target=found.get('node'), status='exists')
+                    if item['tags'] is not None and self.template_tagged(found) and \
+                            sorted(set(item['tags'])) != self.template_tags():
+                        self.untagged.append(item)
                     if found.get('lock') == 'clone' and not self.check_mode:
                         busy.append(item)
                 continue
@@ -560,6 +566,34 @@ class PveClone(PveModuleBase):
             if error is not None:
                 item.update(status='failed', msg='cloned as vmid {0}, but setting its tags failed: {1}'.format(
                     item['vmid'], error))
+
+    def template_tags(self):
+        return sorted(set(split_tags(self.template.get('tags'))))
+
+    def template_tagged(self, guest):
+        return sorted(set(split_tags(guest.get('tags')))) == self.template_tags()
+
+    def finish_tags(self, items):
+        """Guests of our names that still carry the template's tags: the run that cloned them was killed before it
+        set the asked ones (set_tags follows the clone task). Set them now, unless they changed meanwhile."""
+        def put(item):
+            entry = {'node': item['target'], 'type': self.kind, 'vmid': item['vmid']}
+            if self.check_mode:
+                return True
+            if not self.template_tagged(self.client.get(guest_path(entry) + '/config') or {}):
+                return False
+            if item['tags']:
+                update_config(self.client, entry, {'tags': ';'.join(item['tags'])})
+            else:
+                update_config(self.client, entry, {}, ['tags'])
+            return True
+        for item, changed, error in parallel_map(put, items, self.params['parallel']):
+            if error is not None:
+                item.update(status='failed', msg='setting the tags of {0} (vmid {1}) failed: {2}'.format(
+                    item['name'], item['vmid'], error))
+            elif changed:
+                item['changed'] = True
+                self.changed()
 
     @staticmethod
     def reason(error):
