@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveApiError, PveError
 from ansible_collections.pvelab.proxmox.plugins.module_utils._cluster import GUEST_TYPES, split_tags
+from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import first_ipv4, guest_path, usable_ips
 from ansible_collections.pvelab.proxmox.plugins.module_utils._validate import parse_props
 
 # Where an address came from (the hostvar pve_ip_source).
@@ -150,15 +151,8 @@ def ordered(addresses):
 
 
 def interface_ips(interfaces):
-    """Usable addresses from the guest agent's network-get-interfaces or a container's /interfaces."""
-    found = []
-    for iface in interfaces or []:
-        if not isinstance(iface, dict) or iface.get('name') == 'lo':
-            continue
-        texts = [a.get('ip-address') for a in iface.get('ip-addresses') or [] if isinstance(a, dict)]
-        texts += [iface.get('inet'), iface.get('inet6')]  # pct's /interfaces also gives CIDRs
-        found.extend(a for a in (_usable(t) for t in texts if t) if a is not None)
-    return ordered(found)
+    """Usable addresses from the guest agent's network-get-interfaces or a container's /interfaces, IPv4 first."""
+    return ordered(ipaddress.ip_address(a) for a in usable_ips(interfaces))
 
 
 def config_ips(kind, config):
@@ -177,14 +171,7 @@ def config_ips(kind, config):
 
 def ansible_host(ips):
     """The address Ansible connects to: the first IPv4 address, else the first other one, else None."""
-    for ip in ips:
-        if ipaddress.ip_address(ip).version == 4:
-            return ip
-    return ips[0] if ips else None
-
-
-def guest_path(guest):
-    return '/nodes/{0}/{1}/{2}'.format(guest['node'], guest['type'], guest['vmid'])
+    return first_ipv4(ips)
 
 
 def lookup_ips(client, guest):
