@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 import secrets
 import string
@@ -54,6 +55,15 @@ def lab_students_csv(text, source='lab_students_csv'):
             raise AnsibleFilterError('{0}: line {1} has no username'.format(source, number))
         students.append(dict((k, row[k]) for k in STUDENT_KEYS if row.get(k)))
     return students
+
+
+def lab_abspath(path):
+    """A path relative to where ansible-playbook runs (filters run in the controller process).
+
+    Lookups and modules would resolve a relative path against the playbook's directory, which for
+    `ansible-playbook pvelab.proxmox.lab_up` is inside the installed collection.
+    """
+    return os.path.abspath(os.path.expanduser(str(path))) if path else path
 
 
 def lab_secrets_csv(text):
@@ -272,6 +282,7 @@ class FilterModule(object):
             'lab_passwords': lab_passwords,
             'lab_generated': lab_generated,
             'lab_csv': lab_csv,
+            'lab_abspath': lab_abspath,
             'lab_user_specs': lab_user_specs,
             'lab_vm_map': lab_vm_map,
             'lab_clone_specs': lab_clone_specs,

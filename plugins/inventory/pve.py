@@ -107,31 +107,31 @@ include_stopped: false
 filters:
   - pve_lab is not none
 
----
-# netadmin.pve.yml: one lab's VMs, with an API token from a vault, a cache, and groups of one's own.
-plugin: pvelab.proxmox.pve
-api_host: pve1.example.org
-api_user: automation@pve
-api_token_id: inventory
-api_token_secret: "{{ lookup('ansible.builtin.env', 'PVE_INVENTORY_SECRET') }}"
-ca_path: /etc/ssl/pve-root-ca.pem
-filters:
-  - pve_lab == 'netadmin'
-compose:
-  ansible_user: "'debian'"
-groups:
-  exam_room: "'exam' in pve_tags"
-keyed_groups:
-  - key: pve_tags
-    prefix: tagged
-cache: true
-cache_plugin: ansible.builtin.jsonfile
-cache_connection: ~/.cache/pvelab-inventory
-cache_timeout: 300
-
-# Then, for example:
-#   ansible-inventory -i netadmin.pve.yml --graph
-#   ansible pve_lab_netadmin -i netadmin.pve.yml -m ansible.builtin.ping
+# netadmin.pve.yml (a second inventory file): one lab's VMs, with an API token from a vault, a cache,
+# and groups of one's own:
+#   plugin: pvelab.proxmox.pve
+#   api_host: pve1.example.org
+#   api_user: automation@pve
+#   api_token_id: inventory
+#   api_token_secret: "{{ lookup('ansible.builtin.env', 'PVE_INVENTORY_SECRET') }}"
+#   ca_path: /etc/ssl/pve-root-ca.pem
+#   filters:
+#     - pve_lab == 'netadmin'
+#   compose:
+#     ansible_user: "'debian'"
+#   groups:
+#     exam_room: "'exam' in pve_tags"
+#   keyed_groups:
+#     - key: pve_tags
+#       prefix: tagged
+#   cache: true
+#   cache_plugin: ansible.builtin.jsonfile
+#   cache_connection: ~/.cache/pvelab-inventory
+#   cache_timeout: 300
+#
+#   # Then, for example:
+#   #   ansible-inventory -i netadmin.pve.yml --graph
+#   #   ansible pve_lab_netadmin -i netadmin.pve.yml -m ansible.builtin.ping
 '''
 
 import re
