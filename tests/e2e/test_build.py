@@ -135,9 +135,6 @@ def test_demo_lab_from_the_installed_collection(installed, pve_cluster, tmp_path
     assert lab['lab_name'] not in pve_cluster.pve.pools
 
 
-@pytest.mark.xfail(strict=True, reason='the lab role reads lab_students_csv (and writes lab_roster_path) relative to '
-                                       'the playbook directory, which for pvelab.proxmox.lab_up is inside the '
-                                       'installed collection, not where the user runs ansible-playbook')
 @pytest.mark.cluster('demo.json')
 def test_demo_relative_paths_are_the_users(installed, pve_cluster, tmp_path):
     """As the README says: copy class.csv beside netadmin.yml and run there; the roster lands there too."""
