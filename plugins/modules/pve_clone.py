@@ -402,9 +402,15 @@ class PveClone(PveModuleBase):
             try:
                 status = self.client.get(guest_path(entry) + '/status/current') or {}
             except PveError as exc:
-                if 'does not exist' in str(exc):
+                if 'does not exist' not in str(exc):
+                    raise
+                # A clone to another node ends by moving the config there: look for it before calling it gone.
+                now = [g for g in self.client.get('/cluster/resources', type='vm') or []
+                       if int(g.get('vmid', 0)) == item['vmid'] and g.get('name') == item['name']]
+                if not now:
                     return 'gone'
-                raise
+                item['target'] = now[0].get('node')
+                status = now[0]
             return None if status.get('lock') == 'clone' else 'done'
         by_name = dict((i['name'], i) for i in busy)
         done, stuck = wait_until(list(by_name), lambda name: probe(by_name[name]), self.params['timeout'],
