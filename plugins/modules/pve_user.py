@@ -518,7 +518,8 @@ class PveUser(PveModuleBase):
                         self.set_password(plan.userid, plan.item['password'])
                     plan.changes.append('password')
         except PveError as exc:
-            plan.error = str(exc)
+            # name the account: POST /access/users does not have it in its path
+            plan.error = str(exc) if str(exc).startswith(plan.userid) else '{0}: {1}'.format(plan.userid, exc)
 
     def execute(self):
         plans = self.validate(self.items())
