@@ -53,6 +53,11 @@ CONNECTION_OPTIONS = tuple(connection_argument_spec())
 LOCK_MARKERS = ('VM is locked', "can't lock file", 'CT is locked')
 
 
+# Parameters that name what a call creates or changes when its path does not (POST /pools, PUT /access/acl, ...):
+# quoted in error messages so a failure names its object. Never a secret.
+IDENTIFYING = ('poolid', 'userid', 'groupid', 'roleid', 'vmid', 'group', 'name', 'cidr', 'path', 'users', 'groups',
+               'tokens', 'roles')
+
 # /nodes/{node}/{qemu|lxc}/{vmid}[/...]: a path that names the guest's node.
 GUEST_PATH_RE = re.compile(r'^/?nodes/([^/]+)/(qemu|lxc)/(\d+)(/.*)?$')
 
@@ -64,13 +69,13 @@ class PveError(Exception):
 class PveApiError(PveError):
     """PVE answered with an HTTP error: the call, the status, PVE's message and the per-field errors."""
 
-    def __init__(self, method, path, status, message, errors=None):
+    def __init__(self, method, path, status, message, errors=None, what=''):
         self.method = method
         self.path = path
         self.status = status
         self.pve_message = (message or '').strip()
         self.errors = errors or {}
-        text = '{0} {1}: HTTP {2}: {3}'.format(method, path, status, self.pve_message or 'no message')
+        text = '{0} {1}{2}: HTTP {3}: {4}'.format(method, path, what, status, self.pve_message or 'no message')
         if self.errors:
             text += ' (' + '; '.join('{0}: {1}'.format(k, str(v).strip()) for k, v in sorted(self.errors.items())) + ')'
         super().__init__(text)
@@ -224,6 +229,7 @@ class PveClient(object):
         if idempotent is None:
             idempotent = method == 'GET'
         data = dict((k, _wire(v)) for k, v in (data or {}).items() if v is not None)
+        what = _identify(path, data) if method != 'GET' else ''
         relogged = False
         relocated = False
         pause = self.retry_pause
@@ -236,7 +242,7 @@ class PveClient(object):
             try:
                 return call(**data)
             except ResourceException as exc:
-                err = PveApiError(method, path, exc.status_code, _message_of(exc), _errors_of(exc))
+                err = PveApiError(method, path, exc.status_code, _message_of(exc), _errors_of(exc), what)
                 if exc.status_code == 401 and not relogged and not self.params.get('api_token_secret'):
                     # An expired or revoked ticket: log in once more and repeat the same call.
                     relogged = True
@@ -258,19 +264,27 @@ class PveClient(object):
                         pause = min(pause * 2, 5.0)
                         continue
                     raise PveApiError(method, path, exc.status_code, '{0} (still locked after {1:.0f} s)'.format(
-                        err.pve_message, self.lock_timeout), err.errors) from None
+                        err.pve_message, self.lock_timeout), err.errors, what) from None
                 raise err from None
             except requests.exceptions.SSLError as exc:
-                raise PveConnectionError('{0} {1}: TLS error: {2}'.format(method, path, _short(exc))) from None
+                raise PveConnectionError('{0} {1}{2}: TLS error: {3}'.format(method, path, what, _short(exc))) from None
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
                     requests.exceptions.ChunkedEncodingError) as exc:
                 network_tries += 1
                 if not idempotent or network_tries > self.read_retries:
-                    what = 'not repeated: it may have been applied' if not idempotent else 'gave up after retries'
-                    raise PveConnectionError('{0} {1}: network error ({2}): {3}'.format(
-                        method, path, what, _short(exc))) from None
+                    why = 'not repeated: it may have been applied' if not idempotent else 'gave up after retries'
+                    raise PveConnectionError('{0} {1}{2}: network error ({3}): {4}'.format(
+                        method, path, what, why, _short(exc))) from None
                 time.sleep(pause * (1 + random.random()))
                 pause = min(pause * 2, 5.0)
+
+
+def _identify(path, data):
+    """' (poolid=lab1)': the parameters naming the object of a call whose path does not name it; '' otherwise."""
+    if GUEST_PATH_RE.match(path):
+        return ''
+    named = ['{0}={1}'.format(k, _short(str(data[k]), 80)) for k in IDENTIFYING if data.get(k) not in (None, '')]
+    return ' ({0})'.format(', '.join(named)) if named else ''
 
 
 def _wire(value):
@@ -282,7 +296,7 @@ def _wire(value):
     return value
 
 
-def _short(exc):
+def _short(exc, limit=300):
     """A network exception's text without urllib3's long repr chains."""
     text = str(exc)
-    return text if len(text) < 300 else text[:300] + '...'
+    return text if len(text) < limit else text[:limit] + '...'
