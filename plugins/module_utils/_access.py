@@ -359,23 +359,27 @@ def acl_view(acl, paths=None):
 def parse_acl_spec(item, field='entries'):
     """One wanted ACL statement, validated: path, roles, principals [(type, ugid)], propagate, state, exclusive."""
     state = item.get('state') or 'present'
-    path = normalize_acl_path(item.get('path'), field='{0} path'.format(field))
-    roles = [validate_roleid(r, field='{0} roles'.format(field)) for r in split_list(item.get('roles'))]
+
+    def sub(name):  # 'entries[1] path', or just 'path' for the single form (field '')
+        return '{0} {1}'.format(field, name) if field else name
+    path = normalize_acl_path(item.get('path'), field=sub('path'))
+    roles = [validate_roleid(r, field=sub('roles')) for r in split_list(item.get('roles'))]
     principals = []
     for u in split_list(item.get('users')):
-        principals.append(('user', parse_userid(u, field='{0} users'.format(field))))
+        principals.append(('user', parse_userid(u, field=sub('users'))))
     for g in split_list(item.get('groups')):
-        principals.append(('group', validate_groupid(g, field='{0} groups'.format(field))))
+        principals.append(('group', validate_groupid(g, field=sub('groups'))))
     for t in split_list(item.get('tokens')):
-        principals.append(('token', parse_tokenid(t, field='{0} tokens'.format(field))))
+        principals.append(('token', parse_tokenid(t, field=sub('tokens'))))
     exclusive = bool(item.get('exclusive'))
+    where = '{0} on {1}'.format(field, path) if field else 'path {0}'.format(path)
     if not principals:
-        raise ValueError('{0} on {1}: give at least one of users, groups or tokens (an entry without them '
-                         'would name every entry on the path)'.format(field, path))
+        raise ValueError('{0}: give at least one of users, groups or tokens (an entry without them '
+                         'would name every entry on the path)'.format(where))
     if state == 'present' and not roles:
-        raise ValueError('{0} on {1}: roles is required with state=present'.format(field, path))
+        raise ValueError('{0}: roles is required with state=present'.format(where))
     if state == 'absent' and exclusive:
-        raise ValueError('{0} on {1}: exclusive applies to state=present only'.format(field, path))
+        raise ValueError('{0}: exclusive applies to state=present only'.format(where))
     propagate = item.get('propagate')
     return {
         'path': path,

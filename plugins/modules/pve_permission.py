@@ -270,7 +270,7 @@ class PvePermission(PveModuleBase):
         if p['entries'] is None:
             items = [dict(path=p['path'], roles=p['roles'], users=p['users'], groups=p['groups'], tokens=p['tokens'],
                           propagate=p['propagate'], state=p['state'], exclusive=p['exclusive'])]
-            fields = ['path']
+            fields = ['']
         else:
             stray = [k for k in ('users', 'groups', 'tokens') if p[k]]
             if stray or p['exclusive']:
