@@ -153,8 +153,8 @@ notes:
   - A re-run finds a guest under its name. A guest of that name still locked by a clone under way (another run)
     is waited for, up to O(timeout).
   - O(tags), O(description) and O(pool) apply to guests this run creates; an existing guest is left as it is
-    (change it with M(pvelab.proxmox.pve_vm)), except that one still carrying the template's tags gets O(tags):
-    the run that cloned it was stopped before it could set them.
+    (change it with M(pvelab.proxmox.pve_vm)), except that one still carrying the template's tags gets O(tags),
+    because the run that cloned it was stopped before it could set them.
   - PVE has no way to reserve a name. Two runs that clone the B(same) name at the same moment can both clone it (a
     later run then fails on the ambiguous name); runs with different names never collide, whatever their vmids.
 seealso:
