@@ -78,6 +78,11 @@ async def serve(args):
     pve = build(args.description, host=args.host, port=args.port, user=args.user, password=password, **settings)
     pki = tempfile.mkdtemp(prefix='fakecluster-')
     written = []
+    # Handlers first: whoever sees the info file may stop us at once, and must get a clean exit.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     try:
         certfile, keyfile, _ = make_cert(pki, name='fakecluster', hosts=(args.host,))
         ca_path = certfile
@@ -95,10 +100,6 @@ async def serve(args):
             print('fakecluster: CA certificate {0}, user {1}, password {2}'.format(ca_path, pve.user, pve.password),
                   file=sys.stderr, flush=True)
         print('fakecluster listening on {0}'.format(pve.url), flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
         await stop.wait()
     finally:
         await pve.stop()
