@@ -3,12 +3,12 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Property-based tests (hypothesis) of the parsers and validators everything else trusts: PVE property strings
-(netN), ACL paths, user ids, CIDRs, VM names made from free text, and the lab plan's one-VM-per-student rule."""
+(netN), ACL paths, user ids, CIDRs and VM names made from free text. The lab plan's one-VM-per-student rule is
+in tests/unit/plugins/filter/test_lab_properties.py (controller code, tested apart from module_utils)."""
 
 from __future__ import annotations
 
 import ipaddress
-import re
 
 import pytest
 
@@ -17,9 +17,6 @@ hypothesis = pytest.importorskip('hypothesis')
 from hypothesis import assume, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from ansible.errors import AnsibleFilterError  # noqa: E402
-
-from ansible_collections.pvelab.proxmox.plugins.filter.lab import lab_plan  # noqa: E402
 from ansible_collections.pvelab.proxmox.plugins.module_utils._access import (  # noqa: E402
     normalize_acl_path,
     parse_userid,
@@ -237,7 +234,7 @@ def test_cidr_validator_agrees_with_ipaddress(text):
         assert validate_cidr(want) == want
 
 
-# ------------------------------------------------------------------ VM names and the lab plan
+# ------------------------------------------------------------------ VM names (the lab plan's: tests/unit/plugins/filter)
 
 @CHECKED
 @given(st.text(max_size=200))
@@ -251,26 +248,3 @@ def test_vm_name_always_makes_a_valid_dns_name(text):
 @given(st.from_regex(r'\A[A-Za-z0-9][A-Za-z0-9\-]{0,20}[A-Za-z0-9]\Z'))
 def test_vm_name_keeps_a_dns_label(label):
     assert vm_name(label) == label
-
-
-USERNAME = st.from_regex(r'\A[a-z0-9._\-]{1,8}\Z')
-
-
-@CHECKED
-@given(st.lists(USERNAME, min_size=1, max_size=12))
-def test_lab_plan_never_maps_two_students_to_one_vm(usernames):
-    students = [{'username': u} for u in usernames]
-    try:
-        plan = lab_plan(students, 'lab1')
-    except AnsibleFilterError as exc:
-        assert re.match(r'^lab_students\[\d+\]: ', str(exc)), str(exc)
-        return
-    names = [s['vm_name'] for s in plan]
-    assert len(names) == len(set(names)) == len(usernames)
-    for name in names:
-        validate_vm_name(name)
-
-
-def test_lab_plan_refuses_students_whose_vm_names_collide():
-    with pytest.raises(AnsibleFilterError, match=r"lab_students\[1\]: VM name 'lab1-a-b'"):
-        lab_plan([{'username': 'a_b'}, {'username': 'a.b'.replace('.', '-')}], 'lab1')
