@@ -645,7 +645,7 @@ def targets(agg, sizes, cp_tool, inventory):
                         'PASS' if ratio >= 40 else 'FAIL',
                         'ours {0:.1f} s, community.proxmox {1:.1f} s: {2:.1f}x (need 40x)'.format(
                             ours['wall'], cp['wall'], ratio)))
-        else:
+        elif durations == 'instant':
             out.append(('re-run lab-50 ({0}): ours <= 1/40 of community.proxmox'.format(durations), 'NOT MEASURED',
                         'community.proxmox lab-50 not run'))
     for durations in ('instant', 'realistic'):
@@ -781,7 +781,7 @@ def render(args, command):
         data = json.loads(Path(name).read_text())
         runs += data.get('runs', [])
         inventory = data.get('inventory') or inventory
-        for key in ('versions', 'machine', 'command', 'elapsed', 'args'):
+        for key in ('versions', 'machine', 'command', 'elapsed', 'args', 'date'):
             if data.get(key) and key not in meta:
                 meta[key] = data[key]
     saved = meta.get('args') or {}
@@ -814,7 +814,7 @@ def main(argv=None):
                 log(line)
         if args.report != '-':
             write_markdown(Path(args.report), sections, args, meta.get('versions', {}), meta.get('machine', {}),
-                           meta.get('command', '?'), meta.get('elapsed') or 0)
+                           meta.get('command', '?'), meta.get('elapsed') or 0, meta.get('date'))
             log('\nreport: {0}'.format(args.report))
         return 0
     work = Path(args.workdir or os.path.join(tempfile.gettempdir(), 'pvelab-benchmark')).resolve()
@@ -823,6 +823,7 @@ def main(argv=None):
     log('pvelab.proxmox benchmark: {0}'.format(command))
     log('work directory: {0}'.format(work))
     started = time.monotonic()
+    date = datetime.datetime.now().strftime('%Y-%m-%d %H:%M')
     versions = setup(args, work)
     host = machine()
     log('versions: ' + ', '.join('{0} {1}'.format(k, v) for k, v in versions.items()))
@@ -835,7 +836,7 @@ def main(argv=None):
             repeat + 1, time.monotonic() - started))
         runs.append(run_one(args, work, n, durations, tool, variant, repeat, phases))
         (work / 'results.json').write_text(json.dumps({'runs': runs, 'versions': versions, 'machine': host,
-                                                       'command': command, 'args': saved_args(args),
+                                                       'command': command, 'args': saved_args(args), 'date': date,
                                                        'elapsed': round(time.monotonic() - started)}, indent=1))
     inventory = None
     if args.inventory_vms:
@@ -857,9 +858,9 @@ def main(argv=None):
             log(line)
     (work / 'results.json').write_text(json.dumps({'runs': runs, 'inventory': inventory, 'versions': versions,
                                                    'machine': host, 'command': command, 'args': saved_args(args),
-                                                   'elapsed': round(elapsed)}, indent=1))
+                                                   'date': date, 'elapsed': round(elapsed)}, indent=1))
     if args.report != '-':
-        write_markdown(Path(args.report), sections, args, versions, host, command, elapsed)
+        write_markdown(Path(args.report), sections, args, versions, host, command, elapsed, date)
         log('\nreport: {0}'.format(args.report))
     failed = [t for t in sections[-1][1]['targets'] if t[1] == 'FAIL']
     return 1 if failed else 0
@@ -912,8 +913,8 @@ def report(args, agg, runs, inventory, versions, host, command, elapsed):
     return sections
 
 
-def write_markdown(path, sections, args, versions, host, command, elapsed):
-    when = datetime.datetime.now().strftime('%Y-%m-%d %H:%M')
+def write_markdown(path, sections, args, versions, host, command, elapsed, when=None):
+    when = when or datetime.datetime.now().strftime('%Y-%m-%d %H:%M')
     lines = [BEGIN, '', '### Run of {0}'.format(when), '', '```', command, '```', '',
              '- Machine: {0} cores ({1}), {2}; load average {3} at the start, {4} at the end; '
              'total benchmark time {5:.0f} s.'.format(host.get('cores', '?'), host.get('cpu', '?'),
