@@ -207,15 +207,15 @@ def machine():
 # ============================================================ the fake
 
 class Fake(object):
-    """A fresh fake cluster in its own process (benchmarks/fakeserve.py wraps fakecluster's serve command)."""
+    """A fresh fake cluster in its own process: `python -m fakecluster serve` (tests/fakecluster)."""
 
     def __init__(self, work, description, durations, settings):
         self.dir = Path(tempfile.mkdtemp(prefix='fake-', dir=str(work)))
         self.info_file = self.dir / 'info.json'
-        cmd = [fake_python(), str(HERE / 'fakeserve.py'), 'serve', str(description), '--info-file', str(self.info_file)]
+        cmd = [fake_python(), '-m', 'fakecluster', 'serve', str(description), '--info-file', str(self.info_file)]
         for flag, value in settings_for(durations, settings).items():
             cmd += [flag, str(value)]
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / 'tests'), str(HERE)]))
+        env = dict(os.environ, PYTHONPATH=str(ROOT / 'tests'))
         self.log = open(self.dir / 'fake.log', 'w')
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + 60
