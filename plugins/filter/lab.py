@@ -235,6 +235,26 @@ def lab_absent_users(userids):
     return [{'userid': u, 'state': 'absent'} for u in userids]
 
 
+def lab_template_matches(vms, template):
+    """The guests lab_template names: by vmid when it is a number, else by name."""
+    text = str(template).strip()
+    if text.isdigit():
+        return [vm for vm in vms or [] if int(vm.get('vmid', -1)) == int(text)]
+    return [vm for vm in vms or [] if vm.get('name') == text]
+
+
+def lab_unstarted(vm_map, clones, guests):
+    """vmids of the lab's VMs that still need their clean snapshot: cloned by this run, or not running.
+
+    A VM that was running when the run began has been started before, so it already had its chance at
+    the snapshot (and a snapshot now would not be clean); skipping them spares a re-run one read per VM.
+    """
+    created = set(int(c['vmid']) for c in clones or [] if c.get('changed') and c.get('vmid') is not None)
+    running = set(int(g['vmid']) for g in guests or [] if g.get('status') == 'running')
+    return sorted(vmid for vmid in (int(v['vmid']) for v in vm_map.values())
+                  if vmid in created or vmid not in running)
+
+
 def lab_vm_map(clones):
     """pve_clone's per-clone results -> {VM name: {'vmid', 'node'}}."""
     return dict((c['name'], {'vmid': int(c['vmid']), 'node': c.get('node')}) for c in clones or []
@@ -285,6 +305,8 @@ class FilterModule(object):
             'lab_abspath': lab_abspath,
             'lab_user_specs': lab_user_specs,
             'lab_vm_map': lab_vm_map,
+            'lab_template_matches': lab_template_matches,
+            'lab_unstarted': lab_unstarted,
             'lab_clone_specs': lab_clone_specs,
             'lab_vm_specs': lab_vm_specs,
             'lab_vmids': lab_vmids,

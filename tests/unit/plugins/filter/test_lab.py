@@ -95,3 +95,19 @@ def test_acl_entries_and_roster():
     assert rows[0]['console_url'].startswith('https://pve:8006/?console=kvm&novnc=1&vmid=201&vmname=netadmin-alice')
     text = lab.lab_csv(rows, ['username', 'vmid', 'node', 'ip', 'console_url'])
     assert text.splitlines()[0] == 'username,vmid,node,ip,console_url'
+
+
+def test_template_matches_by_vmid_or_name():
+    vms = [{'vmid': 9000, 'name': 'tmpl-debian', 'template': True}, {'vmid': 100, 'name': '9000'}]
+    assert [v['vmid'] for v in lab.lab_template_matches(vms, '9000')] == [9000]
+    assert [v['vmid'] for v in lab.lab_template_matches(vms, 9000)] == [9000]
+    assert [v['vmid'] for v in lab.lab_template_matches(vms, 'tmpl-debian')] == [9000]
+    assert lab.lab_template_matches(vms, 'nope') == []
+
+
+def test_unstarted_are_the_new_clones_and_the_stopped():
+    vm_map = {'l-a': {'vmid': 201}, 'l-b': {'vmid': 202}, 'l-c': {'vmid': 203}, 'l-d': {'vmid': 204}}
+    clones = [{'name': 'l-a', 'vmid': 201, 'changed': True}, {'name': 'l-b', 'vmid': 202, 'changed': False},
+              {'name': 'l-c', 'vmid': 203, 'changed': False}, {'name': 'l-d', 'vmid': 204, 'changed': False}]
+    guests = [{'vmid': 202, 'status': 'running'}, {'vmid': 203, 'status': 'stopped'}, {'vmid': 204, 'status': 'running'}]
+    assert lab.lab_unstarted(vm_map, clones, guests) == [201, 203]
