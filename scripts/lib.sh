@@ -72,15 +72,17 @@ activate() {
   export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
 }
 
-FAKE_PID=
+# Fakes started by this shell; stop_fake ends them all.
+FAKE_PIDS=()
 start_fake() {
-  local description=$1 info=$2
+  local description=$1 info=$2 pid
   rm -f "$info"
   python -m fakecluster serve "$description" --info-file "$info" >"$info.log" 2>&1 &
-  FAKE_PID=$!
+  pid=$!
+  FAKE_PIDS+=("$pid")
   for _ in $(seq 1 100); do
     [ -s "$info" ] && return 0
-    kill -0 "$FAKE_PID" 2>/dev/null || break
+    kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
   echo "fake PVE did not start:"; cat "$info.log"
@@ -88,6 +90,9 @@ start_fake() {
 }
 
 stop_fake() {
-  if [ -n "$FAKE_PID" ]; then kill "$FAKE_PID" 2>/dev/null; wait "$FAKE_PID" 2>/dev/null; FAKE_PID=; fi
+  local pid
+  for pid in "${FAKE_PIDS[@]}"; do
+    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+  done
+  FAKE_PIDS=()
 }
-
