@@ -1,25 +1,14 @@
 """A stock fakepve served on loopback for the client and task-waiting tests (no harness needed)."""
 
-import asyncio
-import threading
-
 import pytest
 
 from fakepve import FakePve
 from fakepve.certs import make_cert
 
+from ansible_collections.pvelab.proxmox.tests.unit.plugins.module_runner import ServedFake
 
-class Served(object):
-    def __init__(self, pve, cafile):
-        self.pve = pve
-        self.cafile = cafile
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
 
-    def call(self, coro):
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
-
+class Served(ServedFake):
     def params(self, **over):
         params = dict(api_host='127.0.0.1', api_port=self.pve.port, api_user='root@pam', api_password='secret',
                       api_token_id=None, api_token_secret=None, validate_certs=True, ca_path=self.cafile,
@@ -41,5 +30,4 @@ def fake(pki):
     try:
         yield served
     finally:
-        served.call(pve.stop())
-        served.loop.call_soon_threadsafe(served.loop.stop)
+        served.close()

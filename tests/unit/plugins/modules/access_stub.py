@@ -12,21 +12,12 @@ import threading
 
 import pytest
 
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.pvelab.proxmox.plugins.module_utils import _module
 from ansible_collections.pvelab.proxmox.plugins.module_utils._access import PRIVILEGES, split_list
-from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveApiError
+from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveApiError, _wire
+from ansible_collections.pvelab.proxmox.tests.unit.plugins.module_runner import Exit, catch_exits, run_main  # noqa: F401 pylint: disable=unused-import
 
 CONNECTION = dict(api_host='127.0.0.1', api_user='root@pam', api_password='adminpass')
-
-
-class Exit(Exception):
-    def __init__(self, result, failed):
-        super().__init__(result.get('msg', ''))
-        self.result = result
-        self.failed = failed
 
 
 class StubPve(object):
@@ -247,14 +238,6 @@ class StubPve(object):
         self.die(method, path, 'stub: no route', 501)
 
 
-def _wire(value):
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, (list, tuple)):
-        return ','.join(str(v) for v in value)
-    return value
-
-
 @pytest.fixture
 def stub(monkeypatch):
     """A StubPve that every module's PveModuleBase.client will be."""
@@ -270,30 +253,13 @@ def stub(monkeypatch):
     for mod in (pve_group, pve_user):
         monkeypatch.setattr(mod, 'send_json', send_json)
 
-    def exit_json(self, **kwargs):
-        raise Exit(kwargs, False)
-
-    def fail_json(self, msg, **kwargs):
-        kwargs['msg'] = msg
-        raise Exit(kwargs, True)
-
-    monkeypatch.setattr(basic.AnsibleModule, 'exit_json', exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', fail_json)
+    catch_exits(monkeypatch)
     return pve
 
 
 def run(main, args, check=False, diff=False, warnings=None):
     """Run a module's main() with args (plus the connection); returns (result, failed)."""
-    full = dict(CONNECTION)
-    full.update(args)
-    full['_ansible_check_mode'] = check
-    full['_ansible_diff'] = diff
-    with patch_module_args(full):
-        try:
-            main()
-        except Exit as exc:
-            return exc.result, exc.failed
-    raise AssertionError('the module neither exited nor failed')
+    return run_main(main, args, CONNECTION, check=check, diff=diff)
 
 
 def dumps(result):

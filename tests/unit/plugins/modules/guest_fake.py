@@ -6,56 +6,26 @@ locks) are set on `pve` directly. Behaviour that needs the extended harness (nod
 clone durations, access control) is covered by the integration targets and tests/e2e.
 """
 
-import asyncio
-import threading
-
 import pytest
-
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
 from fakepve import FakePve
 from fakepve.certs import make_cert
+
+from ansible_collections.pvelab.proxmox.tests.unit.plugins.module_runner import Exit, ServedFake, catch_exits, run_main  # noqa: F401 pylint: disable=unused-import
 
 TEMPLATE_CONFIG = {'memory': 2048, 'cores': 2, 'agent': '1', 'ostype': 'l26',
                    'net0': 'virtio=BC:24:11:00:90:00,bridge=vmbr0', 'scsi0': 'shared:9000/base-9000-disk-0.qcow2,size=8G',
                    'ipconfig0': 'ip=dhcp', 'tags': 'tmpl'}
 
 
-class Exit(Exception):
-    def __init__(self, result, failed):
-        super().__init__(result.get('msg', ''))
-        self.result = result
-        self.failed = failed
-
-
-class Served(object):
-    def __init__(self, pve, cafile):
-        self.pve = pve
-        self.cafile = cafile
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def call(self, coro):
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
-
+class Served(ServedFake):
     def connection(self):
         return dict(api_host='127.0.0.1', api_port=self.pve.port, api_user='root@pam', api_password='secret',
                     ca_path=self.cafile, api_timeout=10)
 
     def run(self, main, args, check=False, diff=False):
         """Run a module's main() with args; returns (result, failed)."""
-        full = self.connection()
-        full.update(args)
-        full['_ansible_check_mode'] = check
-        full['_ansible_diff'] = diff
-        with patch_module_args(full):
-            try:
-                main()
-            except Exit as exc:
-                return exc.result, exc.failed
-        raise AssertionError('the module neither exited nor failed')
+        return run_main(main, args, self.connection(), check=check, diff=diff)
 
     def writes(self):
         return [r for r in self.pve.requests if r[0] != 'GET' and not r[1].endswith('/access/ticket')]
@@ -102,18 +72,9 @@ def served(tmp_path_factory, monkeypatch):
     pve = build(FakePve(host='127.0.0.1', port=0))
     serving = Served(pve, certfile)
     serving.call(pve.start(certfile, keyfile))
-
-    def exit_json(self, **kwargs):
-        raise Exit(kwargs, False)
-
-    def fail_json(self, msg, **kwargs):
-        kwargs['msg'] = msg
-        raise Exit(kwargs, True)
-    monkeypatch.setattr(basic.AnsibleModule, 'exit_json', exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', fail_json)
+    catch_exits(monkeypatch)
     monkeypatch.delenv('REQUESTS_CA_BUNDLE', raising=False)
     try:
         yield serving
     finally:
-        serving.call(pve.stop())
-        serving.loop.call_soon_threadsafe(serving.loop.stop)
+        serving.close()
