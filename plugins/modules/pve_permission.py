@@ -118,7 +118,7 @@ notes:
     that (and every path and name) before it writes anything. In check mode a missing one is only a
     warning, since an earlier task of the same check run may be the one that creates it.
   - The module reads C(/access/acl) once, and C(/access/roles), C(/access/users) and C(/access/groups) once
-    each when it needs them for the checks above.
+    each when an entry has to be granted (an entry already there needs no check).
 seealso:
   - module: pvelab.proxmox.pve_user
   - module: pvelab.proxmox.pve_role
@@ -294,14 +294,17 @@ class PvePermission(PveModuleBase):
             self.fail('; '.join(errors))
         return specs
 
-    def check_names(self, specs):
-        """Roles, users, groups and tokens that present specs grant must exist: one read of each kind needed."""
-        present = [s for s in specs if s['state'] == 'present']
+    def check_names(self, changes):
+        """Roles, users, groups and tokens that the grants name must exist: one read of each kind needed.
+
+        Only grants are checked: an entry already in the ACL names things that exist (PVE drops the entries
+        of a deleted user, group, token or role), so a run with nothing to grant reads nothing more.
+        """
         want = {'role': set(), 'user': set(), 'group': set(), 'token': set()}
-        for spec in present:
-            want['role'].update(spec['roles'])
-            for kind, ugid in spec['principals']:
-                want[kind].add(ugid)
+        for change in changes:
+            if change['action'] != 'remove':
+                want['role'].add(change['roleid'])
+                want[change['type']].add(change['ugid'])
         missing = []
         if want['role']:
             have = set(r['roleid'] for r in self.client.get('/access/roles'))
@@ -328,9 +331,9 @@ class PvePermission(PveModuleBase):
     def execute(self):
         specs = self.specs()
         current = acl_from_api(self.client.get('/access/acl'))
-        self.check_names(specs)
         target = plan_acl(current, specs)
         changes = diff_acl(current, target)
+        self.check_names(changes)
         calls = acl_calls(changes)
         if calls and not self.check_mode:
             grants = [c for c in calls if not c.get('delete')]

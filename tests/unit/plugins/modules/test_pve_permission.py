@@ -71,6 +71,10 @@ def test_list_form_one_read_one_put_per_vm(stub):
     assert stub.count('GET', '/access/acl') == 1 and stub.count('GET') == 3     # acl, roles, users
     assert all(e['changed'] for e in result['entries'])
     stub.calls[:] = []
+    result = run(pve_permission.main, dict(roles=['PVEVMUser'], entries=entries))[0]
+    # Nothing to grant: the entries there already name users and roles that exist, so only the ACL is read.
+    assert not result['changed'] and stub.count('GET') == 1 and stub.count('GET', '/access/acl') == 1
+    stub.calls[:] = []
     entries[7]['state'] = 'absent'
     result = run(pve_permission.main, dict(roles=['PVEVMUser'], entries=entries))[0]
     assert [e['changed'] for e in result['entries']].count(True) == 1 and len(acl_puts(stub)) == 1
