@@ -117,6 +117,10 @@ vms:
       description: Configured CPUs.
       type: int
       sample: 2
+    uptime:
+      description: Seconds since it was started (0 when it is not running).
+      type: int
+      sample: 5400
     ips:
       description: Addresses the guest reports, without loopback and link-local ones.
       type: list
@@ -153,6 +157,7 @@ def vm_view(entry):
         'lock': entry.get('lock'),
         'maxmem': int(entry.get('maxmem') or 0),
         'maxcpu': int(entry.get('maxcpu') or 0),
+        'uptime': int(entry.get('uptime') or 0),
     }
 
 

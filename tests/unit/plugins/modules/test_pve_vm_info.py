@@ -1,5 +1,7 @@
 """pve_vm_info against a stock fakepve: filters and agent addresses."""
 
+import time
+
 from ansible_collections.pvelab.proxmox.plugins.modules import pve_vm_info
 from ansible_collections.pvelab.proxmox.tests.unit.plugins.modules.guest_fake import served  # noqa: F401 pylint: disable=unused-import
 
@@ -20,7 +22,7 @@ def test_filters(served):
     web = info(served, pool='lab')
     assert web == [{'vmid': 101, 'name': 'web01', 'node': 'pve2', 'type': 'qemu', 'status': 'stopped',
                     'template': False, 'pool': 'lab', 'tags': ['prod', 'web'], 'lock': None,
-                    'maxmem': 1024 * 1048576, 'maxcpu': 1}]
+                    'maxmem': 1024 * 1048576, 'maxcpu': 1, 'uptime': 0}]
     assert [v['vmid'] for v in info(served, tag='web')] == [101]
     assert info(served, type='lxc') == []
     assert info(served, name='ghost') == []
@@ -34,3 +36,12 @@ def test_agent_ips_only_for_running_guests(served):
     assert by_vmid[101]['ips'] == [] and by_vmid[101]['ip'] is None
     agent_calls = [r for r in served.pve.requests if '/agent/' in r[1]]
     assert len(agent_calls) == 1
+
+
+def test_uptime_of_running_guests(served):
+    teacher = served.vm_named('teacher')
+    teacher.status = 'running'
+    teacher.started_at = time.time() - 100
+    by_name = dict((v['name'], v) for v in info(served))
+    assert 99 <= by_name['teacher']['uptime'] <= 105
+    assert by_name['web01']['uptime'] == 0
