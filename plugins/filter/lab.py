@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import re
 import secrets
 import string
+import time
 
 from ansible.errors import AnsibleFilterError
 
@@ -255,6 +257,62 @@ def lab_unstarted(vm_map, clones, guests):
                   if vmid in created or vmid not in running)
 
 
+def lab_previous_roster(path):
+    """The roster JSON an earlier run wrote, and its age: {'age': seconds since it was written, 'rows': [...]}.
+
+    Missing, unreadable or not a roster: {'age': None, 'rows': []}, and the run asks every VM for its
+    address again. Runs on the controller, like the roster it reads.
+    """
+    try:
+        with open(path) as fh:
+            rows = json.load(fh)
+        age = max(0.0, time.time() - os.stat(path).st_mtime)
+    except (OSError, ValueError):
+        return {'age': None, 'rows': []}
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        return {'age': None, 'rows': []}
+    return {'age': age, 'rows': rows}
+
+
+def lab_kept_addresses(vm_map, guests, previous):
+    """Addresses a run need not ask the guest agents for again, as pve_vm reports them ({vmid, node, ips, ip}).
+
+    Kept: a lab VM that was running when the run began, has been up since the earlier roster was written
+    (its uptime covers the roster's age) and had an address in it. A VM started since may have a new DHCP
+    lease; it is asked again. PVE gives uptime in whole seconds, hence the one second of slack.
+    """
+    age = (previous or {}).get('age')
+    if age is None:
+        return []
+    known = {}
+    for row in (previous or {}).get('rows') or []:
+        if str(row.get('vmid', '')).isdigit() and row.get('ip'):
+            known[int(row['vmid'])] = str(row['ip'])
+    by_vmid = dict((int(g['vmid']), g) for g in guests or [] if g.get('vmid') is not None)
+    kept = []
+    for vm in vm_map.values():
+        vmid = int(vm['vmid'])
+        guest = by_vmid.get(vmid) or {}
+        uptime = guest.get('uptime')
+        if vmid in known and guest.get('status') == 'running' and uptime is not None and int(uptime) + 1 >= age:
+            kept.append({'vmid': vmid, 'node': guest.get('node') or vm.get('node'), 'ips': [known[vmid]],
+                         'ip': known[vmid]})
+    return sorted(kept, key=lambda k: k['vmid'])
+
+
+def lab_start_specs(vm_map, guests, kept=None, wait_for_ip=True):
+    """pve_vm's list for the start step: the lab's VMs that are not running, or whose address is wanted and
+    not kept from the earlier roster (lab_kept_addresses). Empty on a re-run where nothing changed."""
+    running = set(int(g['vmid']) for g in guests or [] if g.get('status') == 'running')
+    kept_ids = set(int(k['vmid']) for k in kept or [])
+    specs = []
+    for vmid in lab_vmids(vm_map):
+        if vmid in running and (vmid in kept_ids or not wait_for_ip):
+            continue
+        specs.append({'vmid': vmid})
+    return specs
+
+
 def lab_vm_map(clones):
     """pve_clone's per-clone results -> {VM name: {'vmid', 'node'}}."""
     return dict((c['name'], {'vmid': int(c['vmid']), 'node': c.get('node')}) for c in clones or []
@@ -316,4 +374,7 @@ class FilterModule(object):
             'lab_absent_users': lab_absent_users,
             'lab_acl_entries': lab_acl_entries,
             'lab_roster': lab_roster,
+            'lab_previous_roster': lab_previous_roster,
+            'lab_kept_addresses': lab_kept_addresses,
+            'lab_start_specs': lab_start_specs,
         }

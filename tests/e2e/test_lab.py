@@ -4,7 +4,9 @@ lab_down, with real ansible-playbook runs against the fake cluster, checked agai
 import csv
 import json
 import os
+import re
 import stat
+import time
 
 import pytest
 
@@ -200,3 +202,60 @@ def test_class_list_from_csv(pve_cluster, tmp_path):
     assert [r['username'] for r in rows] == ['alice', 'bob']
     emails = dict((u['userid'], u.get('email')) for u in pve_cluster.pve.lab_state()['users'])
     assert emails['alice@pve'] == 'alice@example.org'
+
+
+def agent_calls(cluster):
+    return sorted(int(re.search(r'/qemu/(\d+)/agent/', path).group(1))
+                  for _m, path, _b in cluster.pve.request_log('GET', '/agent/'))
+
+
+@pytest.mark.cluster('demo.json')
+def test_rerun_keeps_addresses_of_vms_up_since_the_roster(pve_cluster, tmp_path):
+    """A re-run asks no guest agent for VMs running since the roster was written; a restarted VM is asked
+    again (it may have a new lease), and lab_refresh_addresses asks them all."""
+    pve = pve_cluster.pve
+    few = dict(lab_students=STUDENTS[:3])
+    assert lab(pve_cluster, tmp_path, **few).rc == 0
+    _, rows, _ = read_roster(tmp_path)
+    vmids = [int(r['vmid']) for r in rows]
+    assert all(r['ip'] for r in rows)
+
+    del pve.requests[:]
+    again = lab(pve_cluster, tmp_path, **few)
+    assert again.rc == 0 and again.changed == 0, again
+    assert agent_calls(pve_cluster) == []
+    assert read_roster(tmp_path)[1] == rows
+
+    # carol's VM gets another address and is restarted: only it is asked, and the roster follows.
+    # (PVE counts uptime in whole seconds: a restart within a second of the roster would look like none.)
+    time.sleep(2.5)
+    carol = rows[2]
+    api = pve_cluster.api()
+    vm = api.nodes(carol['node']).qemu(carol['vmid'])
+    vm.config.put(ipconfig0='ip=10.99.0.5/24,gw=10.99.0.1')
+    vm.status.stop.post()
+    vm.status.start.post()
+    del pve.requests[:]
+    moved = lab(pve_cluster, tmp_path, **few)
+    assert moved.rc == 0, moved
+    assert agent_calls(pve_cluster) == [vmids[2]]
+    after = read_roster(tmp_path)[1]
+    assert after[2]['ip'] == '10.99.0.5'
+    assert [r['ip'] for r in after[:2]] == [r['ip'] for r in rows[:2]]
+
+    # A stopped VM is started and asked; the others keep their addresses.
+    api.nodes(rows[0]['node']).qemu(rows[0]['vmid']).status.stop.post()
+    del pve.requests[:]
+    assert lab(pve_cluster, tmp_path, **few).rc == 0
+    assert agent_calls(pve_cluster) == [vmids[0]]
+    assert pve.vm(vmids[0]).status == 'running'
+
+    # Without a roster (or when asked to) every VM is asked.
+    del pve.requests[:]
+    assert lab(pve_cluster, tmp_path, lab_refresh_addresses=True, **few).rc == 0
+    assert agent_calls(pve_cluster) == vmids
+    os.unlink(tmp_path / 'netadmin-roster.json')
+    del pve.requests[:]
+    assert lab(pve_cluster, tmp_path, **few).rc == 0
+    assert agent_calls(pve_cluster) == vmids
+    assert read_roster(tmp_path)[1] == after

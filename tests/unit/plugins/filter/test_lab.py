@@ -1,5 +1,8 @@
 """The lab's plan filters: every bad input is refused with a message naming it, before any write."""
 
+import os
+import time
+
 import pytest
 
 from ansible.errors import AnsibleFilterError
@@ -111,3 +114,59 @@ def test_unstarted_are_the_new_clones_and_the_stopped():
               {'name': 'l-c', 'vmid': 203, 'changed': False}, {'name': 'l-d', 'vmid': 204, 'changed': False}]
     guests = [{'vmid': 202, 'status': 'running'}, {'vmid': 203, 'status': 'stopped'}, {'vmid': 204, 'status': 'running'}]
     assert lab.lab_unstarted(vm_map, clones, guests) == [201, 203]
+
+
+def test_previous_roster_reads_rows_and_age(tmp_path):
+    path = tmp_path / 'l-roster.json'
+    assert lab.lab_previous_roster(str(path)) == {'age': None, 'rows': []}
+    path.write_text('[{"username": "a", "vmid": 201, "node": "pve1", "ip": "10.0.0.1", "console_url": ""}]')
+    old = time.time() - 100
+    os.utime(str(path), (old, old))
+    got = lab.lab_previous_roster(str(path))
+    assert got['rows'][0]['ip'] == '10.0.0.1'
+    assert 99 <= got['age'] <= 110
+    for text in ('not json', '{"a": 1}', '[1, 2]'):
+        path.write_text(text)
+        assert lab.lab_previous_roster(str(path)) == {'age': None, 'rows': []}, text
+
+
+def test_kept_addresses_only_for_vms_up_since_the_roster():
+    vm_map = {'l-a': {'vmid': 201}, 'l-b': {'vmid': 202}, 'l-c': {'vmid': 203}, 'l-d': {'vmid': 204},
+              'l-e': {'vmid': 205}}
+    previous = {'age': 60.0, 'rows': [{'vmid': 201, 'ip': '10.0.0.1'}, {'vmid': '202', 'ip': '10.0.0.2'},
+                                      {'vmid': 203, 'ip': '10.0.0.3'}, {'vmid': 204, 'ip': ''},
+                                      {'vmid': 205, 'ip': '10.0.0.5'}]}
+    guests = [{'vmid': 201, 'status': 'running', 'uptime': 3600, 'node': 'pve2'},
+              {'vmid': 202, 'status': 'running', 'uptime': 59, 'node': 'pve1'},   # whole seconds: still kept
+              {'vmid': 203, 'status': 'running', 'uptime': 30, 'node': 'pve1'},   # restarted since
+              {'vmid': 204, 'status': 'running', 'uptime': 3600, 'node': 'pve1'},  # had no address
+              {'vmid': 205, 'status': 'stopped', 'uptime': 0, 'node': 'pve1'}]
+    kept = lab.lab_kept_addresses(vm_map, guests, previous)
+    assert kept == [{'vmid': 201, 'node': 'pve2', 'ips': ['10.0.0.1'], 'ip': '10.0.0.1'},
+                    {'vmid': 202, 'node': 'pve1', 'ips': ['10.0.0.2'], 'ip': '10.0.0.2'}]
+    assert lab.lab_kept_addresses(vm_map, guests, {'age': None, 'rows': previous['rows']}) == []
+    # A roster row of a vmid that is no longer the lab's gives nothing.
+    assert lab.lab_kept_addresses({'l-x': {'vmid': 999}}, guests, previous) == []
+
+
+def test_start_specs_leave_out_running_vms_with_kept_addresses():
+    vm_map = {'l-a': {'vmid': 203}, 'l-b': {'vmid': 201}, 'l-c': {'vmid': 202}}
+    guests = [{'vmid': 201, 'status': 'running'}, {'vmid': 202, 'status': 'running'}, {'vmid': 203, 'status': 'stopped'}]
+    kept = [{'vmid': 201}]
+    assert lab.lab_start_specs(vm_map, guests, kept) == [{'vmid': 202}, {'vmid': 203}]
+    assert lab.lab_start_specs(vm_map, guests, kept, wait_for_ip=False) == [{'vmid': 203}]
+    all_running = guests + [{'vmid': 203, 'status': 'running'}]
+    all_kept = [{'vmid': 201}, {'vmid': 202}, {'vmid': 203}]
+    assert lab.lab_start_specs(vm_map, all_running, all_kept) == []
+    # kept never hides a VM that is not running.
+    assert lab.lab_start_specs(vm_map, guests, [{'vmid': 203}]) == [{'vmid': 201}, {'vmid': 202}, {'vmid': 203}]
+
+
+def test_roster_takes_kept_addresses_like_pve_vm_results():
+    plan_ = plan(['alice', 'bob'], name='lab')
+    vm_map = {'lab-alice': {'vmid': 201, 'node': 'pve1'}, 'lab-bob': {'vmid': 202, 'node': 'pve1'}}
+    vms = [{'vmid': 201, 'node': 'pve1', 'ips': ['10.0.0.9']},
+           {'vmid': 202, 'node': 'pve3', 'ips': ['10.0.0.2'], 'ip': '10.0.0.2'}]
+    rows = lab.lab_roster(plan_, vm_map, vms, 'https://pve:8006')
+    assert [(r['username'], r['node'], r['ip']) for r in rows] == [('alice', 'pve1', '10.0.0.9'),
+                                                                   ('bob', 'pve3', '10.0.0.2')]
