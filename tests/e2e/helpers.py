@@ -9,6 +9,7 @@ users do. Output is taken with the e2e_json stdout callback (structured results 
 callback='default' is asked for (the text users see, e.g. to grep a -vvv run for secrets).
 """
 
+import contextlib
 import json
 import os
 import subprocess
@@ -132,3 +133,23 @@ def run_playbook(cluster, tasks=None, play=None, extra_vars=None, check=False, d
     run_env.update(env or {})
     proc = subprocess.run(cmd, capture_output=True, text=True, env=run_env, timeout=timeout, cwd=str(workdir))
     return PlaybookResult(proc, callback)
+
+
+@contextlib.contextmanager
+def clone_task_fails(pve, vm_name, message):
+    """While active, the clone task making vm_name ends in TASK ERROR with message after 10 s of PVE time,
+    its config already written and locked 'clone' (as when storage fills up mid-copy)."""
+    from fakepve.model import TaskError
+    original = pve.task
+
+    async def failing_task(node, ttype, tid, user, body, vm=None, lock=True, log=()):
+        if ttype == 'qmclone' and vm is not None and vm.name == vm_name:
+            async def body():  # noqa: F811
+                await pve.pause(10)
+                raise TaskError(message)
+        return await original(node, ttype, tid, user, body, vm=vm, lock=lock, log=log)
+    pve.task = failing_task
+    try:
+        yield
+    finally:
+        pve.task = original

@@ -23,8 +23,7 @@ import time
 import pytest
 import yaml
 
-from e2e.helpers import collections_path, run_playbook
-from fakepve.model import TaskError
+from e2e.helpers import clone_task_fails, collections_path, run_playbook
 
 LAB = 'flt'
 STUDENTS = ['ada', 'bo', 'cy', 'di']
@@ -224,16 +223,8 @@ def test_clone_task_error_for_one_student(pve_cluster, tmp_path):
     """The clone task of one student out of many ends in TASK ERROR (storage full): the run stops naming that
     student's VM and PVE's reason, no student VM is started, the half-made VM is removed; a re-run converges."""
     pve = pve_cluster.pve
-    original = pve.task
-
-    async def failing_task(node, ttype, tid, user, body, vm=None, lock=True, log=()):
-        if ttype == 'qmclone' and vm is not None and vm.name == 'flt-cy':
-            async def body():  # noqa: F811
-                await pve.pause(10)
-                raise TaskError("clone failed: write to storage 'shared-nfs': No space left on device")
-        return await original(node, ttype, tid, user, body, vm=vm, lock=lock, log=log)
-    pve.task = failing_task
-    result = lab_up(pve_cluster, tmp_path)
+    with clone_task_fails(pve, 'flt-cy', "clone failed: write to storage 'shared-nfs': No space left on device"):
+        result = lab_up(pve_cluster, tmp_path)
     assert result.rc != 0
     text = lab_failure(result)
     assert "Lab flt stopped at 'VMs of the students, cloned from the template'" in text, text
@@ -241,7 +232,6 @@ def test_clone_task_error_for_one_student(pve_cluster, tmp_path):
     assert sorted(vm['name'] for vm in vms_of(pve.lab_state())) == ['flt-ada', 'flt-bo', 'flt-di']
     nothing_half_made(pve_cluster)
 
-    pve.task = original
     again = lab_up(pve_cluster, tmp_path)
     assert again.rc == 0, again
     assert_converged(pve_cluster, tmp_path)

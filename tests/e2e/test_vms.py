@@ -8,9 +8,8 @@ import time
 
 import pytest
 
-from e2e.helpers import run_playbook
+from e2e.helpers import clone_task_fails, run_playbook
 from fakecluster import guestagent
-from fakepve.model import TaskError
 
 
 def names(prefix, count):
@@ -150,24 +149,15 @@ def test_locked_vm_is_retried_then_reported(pve_cluster, tmp_path):
 def test_failing_clone_task_is_reported_by_name_and_a_rerun_finishes(pve_cluster, tmp_path):
     """The clone task of one name dies after PVE wrote the new config, leaving it locked 'clone': the module
     reports that name with PVE's reason, removes the half-made VM, makes the others, and a re-run finishes."""
-    pve = pve_cluster.pve
-    original = pve.task
-
-    async def failing_task(node, ttype, tid, user, body, vm=None, lock=True, log=()):
-        if ttype == 'qmclone' and vm is not None and vm.name == 'flt-03':
-            async def body():  # noqa: F811
-                await pve.pause(10)
-                raise TaskError('clone failed: storage shared-nfs: write error: No space left on device')
-        return await original(node, ttype, tid, user, body, vm=vm, lock=lock, log=log)
-    pve.task = failing_task
     wanted = names('flt', 5)
-    result, out = clone(pve_cluster, wanted, tmp_path=tmp_path)
+    full = 'clone failed: storage shared-nfs: write error: No space left on device'
+    with clone_task_fails(pve_cluster.pve, 'flt-03', full):
+        result, out = clone(pve_cluster, wanted, tmp_path=tmp_path)
     assert out['failed'] and out['msg'].startswith('1 of 5 clones failed: flt-03: ')
     assert 'No space left on device' in out['msg'] and 'was removed' in out['msg']
     assert [c['status'] for c in out['clones']] == ['created', 'created', 'failed', 'created', 'created']
     assert out['changed'] and out['clones'][2]['vmid'] is None
     assert sorted(vm.name for vm in vms_named(pve_cluster, 'flt-')) == ['flt-01', 'flt-02', 'flt-04', 'flt-05']
-    pve.task = original
     result, out = clone(pve_cluster, wanted, tmp_path=tmp_path)
     assert result.rc == 0 and [c['changed'] for c in out['clones']] == [False, False, True, False, False]
     assert len(vms_named(pve_cluster, 'flt-')) == 5 and not any(vm.lock for vm in vms_named(pve_cluster, 'flt-'))
