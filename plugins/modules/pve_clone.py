@@ -17,8 +17,10 @@ description:
   - Gives each new guest the smallest free vmid at or above O(vmid_floor) (or PVE's next free id), in a way that
     survives races with parallel clones and other playbooks; chooses the node by a placement policy or takes
     O(node); clones many guests in parallel with O(parallel) tasks at a time.
-  - Reads the cluster once per run (C(/cluster/resources)); a re-run where every guest exists sends no
-    request per guest.
+  - Reads the cluster once per run (C(/cluster/resources), and the template's node's own guest list, which says
+    live whether it is a template); a re-run where every guest exists sends no request per guest. A guest that
+    pvestatd has not reported yet (C(unknown) in C(/cluster/resources), as every guest is in its first seconds)
+    is looked up in its node's list.
   - A failed clone is reported by name with PVE's reason, the other clones go on, and a guest PVE left behind
     half-made is removed so that a re-run can finish the job.
 extends_documentation_fragment:
@@ -152,6 +154,11 @@ options:
 notes:
   - A re-run finds a guest under its name. A guest of that name still locked by a clone under way (another run)
     is waited for, up to O(timeout).
+  - A VM clone under way has no name yet (PVE writes only C(lock: clone) into its config until the clone ends).
+    When such a clone exists and the template's node lists running clone tasks of this template (an earlier run
+    that was stopped, or another run at the same time), those tasks are waited for, up to O(timeout), before
+    anything is cloned, so that no name is cloned twice. A user without C(Sys.Audit) on the node sees only its
+    own tasks there.
   - O(tags), O(description) and O(pool) apply to guests this run creates; an existing guest is left as it is
     (change it with M(pvelab.proxmox.pve_vm)), except that one still carrying the template's tags gets O(tags),
     because the run that cloned it was stopped before it could set them.
@@ -262,7 +269,7 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._placement import (
     volumes_of,
 )
 from ansible_collections.pvelab.proxmox.plugins.module_utils._cluster import split_tags
-from ansible_collections.pvelab.proxmox.plugins.module_utils._tasks import PveTaskError, PveTaskTimeout
+from ansible_collections.pvelab.proxmox.plugins.module_utils._tasks import PveTaskError, PveTaskTimeout, wait_tasks
 from ansible_collections.pvelab.proxmox.plugins.module_utils._validate import (
     validate_pool,
     validate_tag,
@@ -283,8 +290,16 @@ class PveClone(PveModuleBase):
         self.items = self.requested()
         self.template = self.find_template()
         self.kind = self.template.get('type') or 'qemu'
+        # The lock a guest holds while it is being cloned: qemu-server's 'clone', pve-container's 'create'.
+        self.clone_lock = 'create' if self.kind == 'lxc' else 'clone'
         self.untagged = []
         todo = self.sort_out()
+        if todo and self.wait_for_template_clones():
+            # clones of this template ran when the cluster was read: their names are known only now
+            self._cluster = None
+            self.template = self.find_template()
+            self.untagged = []
+            todo = self.sort_out()
         if todo:
             self.place(todo)
             self.check_pools(todo)
@@ -345,9 +360,11 @@ class PveClone(PveModuleBase):
         p = self.params
         ref = str(p['template']).strip()
         if ref.isdigit():
-            found = self.cluster.guest(int(ref))
+            found = self.cluster.guest(int(ref), live=True)
         else:
             found = self.cluster.find_guest(name=ref)
+            # whether it is a template (now, not at pvestatd's last report) from its node's own list
+            found = found and self.cluster.guest(found['vmid'], live=True)
         if found is None:
             self.fail('template {0!r} not found (no guest with that {1})'.format(ref, 'vmid' if ref.isdigit() else 'name'))
         if not is_template(found) and not p['allow_non_template']:
@@ -378,7 +395,7 @@ class PveClone(PveModuleBase):
                     if item['tags'] is not None and self.template_tagged(found) and \
                             sorted(set(item['tags'])) != self.template_tags():
                         self.untagged.append(item)
-                    if found.get('lock') == 'clone' and not self.check_mode:
+                    if found.get('lock') == self.clone_lock and not self.check_mode:
                         busy.append(item)
                 continue
             if item['newid'] is not None:
@@ -392,6 +409,30 @@ class PveClone(PveModuleBase):
             self.fail('nothing was cloned: ' + '; '.join(errors))
         return todo + self.wait_for_busy(busy)
 
+    def wait_for_template_clones(self):
+        """Wait for the template's clone tasks that ran when the cluster was read; True if there were any.
+
+        A qemu clone under way has a config holding only `lock: clone` (qemu-server writes the name when the
+        clone ends), so a guest this or an earlier, killed or concurrent run is cloning cannot be found by its
+        name. The template's node lists its running clone tasks (source=active; a user without Sys.Audit on the
+        node sees its own): while one runs and a nameless clone exists, the names still missing may be among
+        them, so those tasks are waited for (up to O(timeout)) before anything is cloned.
+        """
+        if self.kind != 'qemu' or self.check_mode or not self.cluster.unnamed_clones():
+            return False
+        tasks = self.client.get('/nodes/{0}/tasks'.format(self.template['node']), source='active',
+                                typefilter='qmclone', vmid=int(self.template['vmid'])) or []
+        running = dict((t['upid'], t['upid']) for t in tasks if t.get('status') == 'RUNNING')
+        if not running:
+            return False
+        outcome = wait_tasks(self.client, running, timeout=self.params['timeout'])
+        stuck = [upid for upid, error in outcome.items() if isinstance(error, PveTaskTimeout)]
+        if stuck:
+            self.fail('nothing was cloned: {0} clone task(s) of template {1!r} still run after {2} s ({3}); one may be '
+                      'making a guest of the names asked for, so none is cloned again: run again once they have '
+                      'ended'.format(len(stuck), self.template.get('name'), self.params['timeout'], ', '.join(stuck)))
+        return True
+
     def wait_for_busy(self, busy):
         """Guests of our names still locked by a clone under way (another run): wait; clone those that vanish."""
         if not busy:
@@ -404,14 +445,23 @@ class PveClone(PveModuleBase):
             except PveError as exc:
                 if 'does not exist' not in str(exc):
                     raise
-                # A clone to another node ends by moving the config there: look for it before calling it gone.
+                # A clone to another node ends by moving the config there: look for it before calling it gone
+                # (the vmid's node is live in /cluster/resources, its name only in its own config).
                 now = [g for g in self.client.get('/cluster/resources', type='vm') or []
-                       if int(g.get('vmid', 0)) == item['vmid'] and g.get('name') == item['name']]
+                       if int(g.get('vmid', 0)) == item['vmid'] and g.get('node') != item['target']]
                 if not now:
                     return 'gone'
-                item['target'] = now[0].get('node')
-                status = now[0]
-            return None if status.get('lock') == 'clone' else 'done'
+                entry = dict(entry, node=now[0]['node'])
+                try:
+                    status = self.client.get(guest_path(entry) + '/config') or {}
+                except PveError as again:
+                    if 'does not exist' not in str(again):
+                        raise
+                    return 'gone'
+                if status.get('hostname' if self.kind == 'lxc' else 'name') != item['name']:
+                    return 'gone'
+                item['target'] = entry['node']
+            return None if status.get('lock') == self.clone_lock else 'done'
         by_name = dict((i['name'], i) for i in busy)
         done, stuck = wait_until(list(by_name), lambda name: probe(by_name[name]), self.params['timeout'],
                                  parallel=self.params['parallel'])

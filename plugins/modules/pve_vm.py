@@ -495,9 +495,9 @@ class PveVm(PveModuleBase):
             spec = job.spec
             try:
                 if spec['vmid'] is not None:
-                    entry = self.cluster.find_guest(vmid=spec['vmid'], kind=spec['type'])
+                    entry = self.cluster.find_guest(vmid=spec['vmid'], kind=spec['type'], live=True)
                 else:
-                    matches = self.cluster.guests_named(spec['name'], spec['type'])
+                    matches = self.cluster.guests_named(spec['name'], spec['type'], live=True)
                     if len(matches) > 1 and spec['node']:
                         matches = [g for g in matches if g.get('node') == spec['node']] or matches
                     if len(matches) > 1:
@@ -527,7 +527,7 @@ class PveVm(PveModuleBase):
             job.template = is_template(entry)
             if job.template and spec['state'] in ('started', 'stopped', 'shutdown', 'restarted'):
                 errors.append(at(job.where, '{0} is a template; it cannot be {1}'.format(label(entry), spec['state'])))
-            if entry.get('status') == 'unknown':
+            if self.cluster.node_offline(entry):
                 errors.append(at(job.where, 'the node {0} of {1} is not online'.format(entry.get('node'), label(entry))))
         if errors:
             self.fail('nothing was changed: ' + '; '.join(errors))

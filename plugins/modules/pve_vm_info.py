@@ -12,8 +12,10 @@ module: pve_vm_info
 short_description: List Proxmox VE guests (VMs and containers), filtered, optionally with their IP addresses
 version_added: 0.1.0
 description:
-  - Reads every guest of the cluster in one call (C(/cluster/resources)) and returns those that match all the
-    filters given.
+  - Reads every guest of the cluster in one call (C(/cluster/resources)) and each node's own guest list (one call
+    per node), and returns those that match all the filters given. Names, states, template flags and uptimes
+    come from the nodes' lists, which are live; in C(/cluster/resources) they are pvestatd's cache, up to about
+    10 s old (a guest made since is C(unknown) there, with no name).
   - With O(agent_ips), asks the guest agent of each running VM (and each running container) for its addresses,
     in parallel.
 extends_documentation_fragment:
@@ -167,7 +169,7 @@ class PveVmInfo(PveModuleBase):
         if p['parallel'] < 1:
             self.fail('parallel must be at least 1')
         out = []
-        for entry in self.cluster.guests(p['type']):
+        for entry in self.cluster.guests(p['type'], live=True):
             if p['vmid'] is not None and int(entry['vmid']) != p['vmid']:
                 continue
             if p['name'] is not None and entry.get('name') != p['name']:

@@ -34,6 +34,7 @@ KNOBS = (
     ('--dhcp-pool', 'dhcp_pool', str, 'network the DHCP-like addresses come from (default 10.10.0.0/16)'),
     ('--ticket-ttl', 'ticket_ttl', float, 'seconds a login ticket lives (PVE: 7200)'),
     ('--lock-wait', 'lock_wait', float, 'PVE seconds a request waits for a held VM config lock'),
+    ('--statd-secs', 'statd_secs', float, 'PVE seconds between pvestatd broadcasts (/cluster/resources cache)'),
     ('--latency', 'latency', float, 'PVE seconds added to every API response'),
     ('--jitter', 'jitter', float, 'random extra PVE seconds, up to this, per response'),
     ('--drop-rate', 'drop_rate', float, 'share of requests whose connection is reset'),

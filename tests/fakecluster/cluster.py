@@ -7,7 +7,11 @@ On top of fakepve 0.5.0 (subclassed, never patched):
   so a node chosen by free memory changes as VMs start and stop;
 - the guest agent of a running VM with agent=1 answers, with its ipconfig0 address or a DHCP-like lease
   (guestagent.py), optionally only agent_delay_secs after the start;
-- clones take `clone_secs`, and VMs made through the API get default start/shutdown/stop durations;
+- clones take `clone_secs`; while one runs the new VM's config holds only `lock: clone` (its name and disks
+  arrive when the task ends, as qemu-server writes a temporary config first), and the task is listed as
+  running (`qmclone`, the template's vmid) in the node's `source=active` task list and /cluster/tasks;
+- /cluster/resources shows names, states and template flags from a pvestatd-like cache (statd.py);
+- VMs made through the API get default start/shutdown/stop durations;
 - a clone to another node is refused when a disk is on local storage, as qemu-server refuses it;
 - a control channel under /_fake for tests in another process (control.py).
 
@@ -22,12 +26,13 @@ from fakepve import FakePve, PveError
 from fakepve import agent as fake_agent
 from fakepve.qemu import drives_of, volume_ref
 from fakepve.routing import die
-from fakepve.server import PORT, USER, ok
+from fakepve.server import PORT, USER, ok, params
 
 from . import guestagent
 from .access import AccessControl
 from .access_api import AccessApi
 from .control import ControlChannel
+from .statd import PveStatd
 
 GiB = 1024 ** 3
 # A node described without sizes: what a small lab server has.
@@ -36,12 +41,13 @@ NODE_DEFAULTS = {'maxmem': 16 * GiB, 'base_mem': 2 * GiB, 'maxcpu': 8, 'maxdisk'
 NODE_STATS = ('uptime', 'cpu', 'mem', 'disk', 'maxcpu', 'maxmem', 'maxdisk')
 
 
-class LabPve(AccessApi, AccessControl, ControlChannel, FakePve):
+class LabPve(AccessApi, AccessControl, ControlChannel, PveStatd, FakePve):
     """The extended fake: access control on, node memory, guest agent, task durations, /_fake control routes."""
 
     def __init__(self, user='root@pam', password='secret', host=None, port=PORT):
         super().__init__(user, password, host, port)
         self._init_access()
+        self._init_statd()
         # PVE seconds a clone task takes (fakepve copies the disks in no time).
         self.clone_secs = 0.0
         # What VMs created or cloned through the API start with (per VM: vm.start_secs, ...).
@@ -153,14 +159,92 @@ class LabPve(AccessApi, AccessControl, ControlChannel, FakePve):
     # ------------------------------------------------------- clones and tasks
 
     async def task(self, node, ttype, tid, user, body, vm=None, lock=True, log=()):
-        """fakepve's task; a clone first spends clone_secs (the new VM holds lock 'clone' meanwhile)."""
-        if ttype == 'qmclone' and self.clone_secs:
-            copy = body
+        """fakepve's task; a clone first spends clone_secs, its new VM showing only `lock: clone` meanwhile."""
+        if ttype == 'qmclone':
+            copy, new = body, vm
+            new.clone_running = True
 
             async def body():
-                await self.pause(self.clone_secs)
-                return await copy()
+                try:
+                    if self.clone_secs:
+                        await self.pause(self.clone_secs)
+                    return await copy()
+                finally:
+                    new.clone_running = False
         return await super().task(node, ttype, tid, user, body, vm=vm, lock=lock, log=log)
+
+    @staticmethod
+    def visible_config(vm):
+        """A VM's config as PVE shows it: during its clone, qemu-server's temporary file (only the lock)."""
+        if getattr(vm, 'clone_running', False):
+            return {'lock': 'clone'}
+        return vm.config
+
+    def _vm_status(self, vm, listing=False):
+        # vmstatus reads the config: a VM being cloned has no name ("VM <vmid>"), tags or template flag yet.
+        data = super()._vm_status(vm, listing)
+        if getattr(vm, 'clone_running', False):
+            data['name'] = 'VM {0}'.format(vm.vmid)
+            data.pop('tags', None)
+            data.pop('template', None)
+        return data
+
+    async def _config_get(self, request):
+        vm = self._vm(request, 'VM.Audit')
+        if not getattr(vm, 'clone_running', False):
+            return await super()._config_get(request)
+        return ok(dict(self.visible_config(vm), digest=vm.digest()))
+
+    async def _pending(self, request):
+        vm = self._vm(request, 'VM.Audit')
+        if not getattr(vm, 'clone_running', False):
+            return await super()._pending(request)
+        return ok([{'key': k, 'value': v} for k, v in sorted(self.visible_config(vm).items())])
+
+    # The task lists (pve-manager PVE/API2/Tasks.pm): `source` archive (the default: ended tasks only),
+    # active (running ones, status RUNNING, and ended ones not archived yet) or all.
+    async def _task_list(self, request):
+        node = request.match_info['node']
+        user = request[USER]
+        p = self._verify(request, await params(request))
+        source = p.get('source') or 'archive'
+        audit = self.allowed(user, '/nodes/' + node, 'Sys.Audit')
+        wanted = set(s.strip().lower() for s in str(p.get('statusfilter') or '').split(',') if s.strip())
+        data = []
+        for task in sorted(self.tasklog, key=lambda t: -t['starttime']):
+            running = task['status'] == 'running'
+            if task['node'] != node or not (audit or self._task_owner(user, task)):
+                continue
+            if (running and source == 'archive') or (p.get('typefilter') and task['type'] != p['typefilter']):
+                continue
+            if p.get('vmid') is not None and task['id'] != str(p['vmid']):
+                continue
+            if p.get('userfilter') and p['userfilter'].lower() not in task['user'].lower():
+                continue
+            view = self._task_view(task, True)
+            if running:
+                view['status'] = 'RUNNING'
+            kind = _status_kind(view.get('status'))
+            if (p.get('errors') and kind == 'ok') or (wanted and not p.get('errors') and kind not in wanted):
+                continue
+            data.append(view)
+        start = p.get('start', 0)
+        return ok(data[start:start + p.get('limit', 50)])
+
+    def _routes_lab_tasks(self):
+        return [('GET', '/cluster/tasks', self._cluster_tasks)]
+
+    async def _cluster_tasks(self, v, user):
+        # PVE::Cluster::get_tasklist: the nodes' recent tasks, running ones without status; Sys.Audit on / sees all.
+        audit = self.allowed(user, '/', 'Sys.Audit')
+        out = []
+        for task in sorted(self.tasklog, key=lambda t: -t['starttime']):
+            if audit or self._task_owner(user, task):
+                view = self._task_view(task, True)
+                if task['status'] == 'running':
+                    view.pop('status', None)
+                out.append(view)
+        return out[:200]
 
     def _uses_local_storage(self, vm, snapname=None):
         """qemu-server's check_storage_access_clone: any disk or ISO on storage that is not shared."""
@@ -203,3 +287,14 @@ class LabPve(AccessApi, AccessControl, ControlChannel, FakePve):
         if not found:
             raise ValueError('unable to parse size {0!r}'.format(text))
         return int(float(found.group(1)) * 1024 ** ('KMGT'.index(found.group(2) or 'G') + 1))
+
+
+def _status_kind(status):
+    """PVE::Tools::upid_normalize_status_type: ok, warning, error or unknown."""
+    if not status:
+        return 'unknown'
+    if status == 'OK':
+        return 'ok'
+    if status.startswith('WARNINGS:'):
+        return 'warning'
+    return 'unknown' if status in ('RUNNING', 'unknown') else 'error'

@@ -22,6 +22,7 @@ network faults. The fake listens on loopback only, and the routes also refuse an
     POST /_fake/revoke-tickets
     POST /_fake/network        {latency, jitter, drop_rate, hang_rate, hang_secs, seed}
     POST /_fake/ceph           {down, slow, health}
+    POST /_fake/statd          pvestatd broadcasts now: /cluster/resources shows every guest as it is
 """
 
 import ipaddress
@@ -37,7 +38,8 @@ CONTROL = '/_fake'
 SETTINGS = {'time_scale': float, 'clone_secs': float, 'default_start_secs': float, 'default_shutdown_secs': float,
             'default_stop_secs': float, 'default_agent_delay_secs': float, 'ticket_ttl': float, 'lock_wait': float,
             'vnc_ticket_ttl': float, 'shutdown_default_timeout': float, 'ha_delay': float, 'body_timeout': float,
-            'max_requests': int, 'tfa': bool, 'refuse_terminal': bool, 'monitor_allowed': bool, 'dhcp_pool': str}
+            'max_requests': int, 'tfa': bool, 'refuse_terminal': bool, 'monitor_allowed': bool, 'dhcp_pool': str,
+            'statd_secs': float}
 # Per-VM knobs /_fake/vm may change (besides lock), with their types.
 VM_KNOBS = {'start_secs': float, 'shutdown_secs': float, 'stop_secs': float, 'agent_delay_secs': float,
             'acpi': bool, 'agent_hangs': bool, 'start_error': str, 'ha_state': str, 'agent': dict, 'stats': dict}
@@ -94,7 +96,8 @@ class ControlChannel(object):
                 ('POST', '/hold-lock', self._ctl_hold_lock), ('POST', '/backup', self._ctl_backup),
                 ('POST', '/migrate', self._ctl_migrate), ('POST', '/node', self._ctl_node),
                 ('POST', '/quorum', self._ctl_quorum), ('POST', '/revoke-tickets', self._ctl_revoke),
-                ('POST', '/network', self._ctl_network), ('POST', '/ceph', self._ctl_ceph)]
+                ('POST', '/network', self._ctl_network), ('POST', '/ceph', self._ctl_ceph),
+                ('POST', '/statd', self._ctl_statd)]
 
     # ---------------------------------------------------------------- reads
 
@@ -244,3 +247,7 @@ class ControlChannel(object):
         if body.get('slow') is not None:
             self.ceph_slow(float(body['slow']), body.get('health', 'HEALTH_WARN'))
         return dict(self.ceph)
+
+    async def _ctl_statd(self, body, request):
+        self.statd_refresh()
+        return {'guests': len(self._statd_data)}

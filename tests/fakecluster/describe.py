@@ -36,7 +36,7 @@ CLUSTERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'clusters')
 # Settings a description (or build()'s keyword arguments) may give, and the LabPve attribute types.
 SETTINGS = {'time_scale': float, 'clone_secs': float, 'default_start_secs': float, 'default_shutdown_secs': float,
             'default_stop_secs': float, 'default_agent_delay_secs': float, 'dhcp_pool': str, 'cluster_name': str,
-            'ticket_ttl': float, 'lock_wait': float}
+            'ticket_ttl': float, 'lock_wait': float, 'statd_secs': float}
 NETWORK = ('latency', 'jitter', 'drop_rate', 'hang_rate', 'hang_secs', 'seed')
 SECTIONS = ('nodes', 'storages', 'pools', 'vms', 'groups', 'roles', 'users', 'acl', 'firewall', 'comment')
 VM_KEYS = ('vmid', 'name', 'node', 'status', 'qmpstatus', 'template', 'config', 'pool', 'lock', 'start_secs',
