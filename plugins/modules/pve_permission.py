@@ -248,7 +248,9 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible_collections.pvelab.proxmox.plugins.module_utils._access import (
     acl_calls,
     acl_from_api,
+    acl_path_since,
     acl_view,
+    check_acl_path_release,
     diff_acl,
     parse_acl_spec,
     plan_acl,
@@ -290,6 +292,15 @@ class PvePermission(PveModuleBase):
                 specs.append(parse_acl_spec(item, field=field))
             except ValueError as exc:
                 errors.append(str(exc))
+        # Paths only newer PVE releases take (/sdn/fabrics, ...): GET /version, only when one is granted on.
+        newer = [(s, f) for s, f in zip(specs, fields) if s['state'] == 'present' and acl_path_since(s['path'])]
+        if newer and not errors:
+            version = self.client.version
+            for spec, field in newer:
+                try:
+                    check_acl_path_release(spec['path'], version, field=(field + ' path').strip())
+                except ValueError as exc:
+                    errors.append(str(exc))
         if errors:
             self.fail('; '.join(errors))
         return specs

@@ -102,6 +102,7 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._access import (
     split_list,
     validate_custom_role,
     validate_privileges,
+    versioned_privileges,
 )
 from ansible_collections.pvelab.proxmox.plugins.module_utils._module import PveModuleBase, pve_module
 
@@ -132,8 +133,10 @@ class PveRole(PveModuleBase):
             valid = split_list(admin.get('privs')) if admin else None
             wanted = None
             if p['privileges'] is not None:
+                # Privileges of one PVE release only (VM.Monitor, VM.GuestAgent.*): GET /version names the release.
+                version = self.client.version if versioned_privileges(p['privileges']) else None
                 try:
-                    wanted = validate_privileges(p['privileges'], valid=valid, field='privileges')
+                    wanted = validate_privileges(p['privileges'], valid=valid, field='privileges', version=version)
                 except ValueError as exc:
                     self.fail(str(exc))
             have = before.get('privileges', [])
