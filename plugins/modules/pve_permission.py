@@ -29,6 +29,8 @@ options:
         V(/storage/{storage}), V(/access), V(/access/groups/{group}), V(/access/realm/{realm}), V(/sdn/...),
         V(/mapping/{type}/{id}).
       - A trailing V(/) is dropped; empty segments, V(.) and V(..) are refused.
+      - V(/sdn/fabrics) (PVE 9.0 and later), V(/sdn/prefix-lists) and V(/sdn/route-maps) (PVE 9.1 and later) are
+        refused on older Proxmox VE releases before anything is read or written.
       - Mutually exclusive with O(entries); one of them is required.
     type: str
   roles:

@@ -33,6 +33,9 @@ options:
       - With O(append=false) exactly these (V([]) leaves the role without privileges); with O(append=true)
         these are added and the others kept.
       - Not changed when not given (a new role then has no privileges).
+      - The names follow the cluster's Proxmox VE release - V(VM.Monitor) on PVE 8, V(VM.GuestAgent.Audit) and the
+        other V(VM.GuestAgent.*) privileges and V(VM.Replicate) on PVE 9; the other release's names are refused
+        before anything is written.
     type: list
     elements: str
     aliases: [privs]
