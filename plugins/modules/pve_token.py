@@ -47,8 +47,8 @@ options:
   comment:
     description:
       - Comment; V('') clears it. Not changed when not given.
-      - Proxmox VE 8 (before 9.0.13, which brought pve-access-control 9.0.4) cannot clear a token comment: the
-        task then fails before changing anything, in check mode too. Set another comment, or delete and
+      - Proxmox VE 8 (and 9 before 9.0.13, which brought pve-access-control 9.0.4) cannot clear a token comment;
+        the task then fails before changing anything, in check mode too. Set another comment, or delete and
         re-create the token.
     type: str
   state:
