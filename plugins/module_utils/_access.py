@@ -24,7 +24,13 @@ try:
 except ImportError:  # pragma: no cover - _client.py reports the missing library
     HAS_REQUESTS = False
 
-from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveApiError, PveConnectionError, _short, _wire
+from ansible_collections.pvelab.proxmox.plugins.module_utils._client import (
+    PveApiError,
+    PveConnectionError,
+    PveVersion,
+    _short,
+    _wire,
+)
 
 DEFAULT_REALM = 'pve'
 
@@ -42,8 +48,8 @@ ROLE_RE = re.compile(r'^[A-Za-z0-9.\-_]+$')
 TOKEN_NAME_RE = REALM_RE
 USERID_MIN, USERID_MAX = 3, 64
 
-# AccessControl.pm $privgroups plus Permissions.Modify (PVE 9). A cluster's own list is the privileges
-# of its Administrator role (GET /access/roles); modules prefer that when they have read it.
+# AccessControl.pm $privgroups plus Permissions.Modify, PVE 9.1 (pve-access-control 9.1). A cluster's own list
+# is the privileges of its Administrator role (GET /access/roles); modules prefer that when they have read it.
 PRIVILEGES = frozenset((
     'Datastore.Allocate', 'Datastore.AllocateSpace', 'Datastore.AllocateTemplate', 'Datastore.Audit',
     'Group.Allocate',
@@ -60,6 +66,66 @@ PRIVILEGES = frozenset((
     'VM.GuestAgent.FileWrite', 'VM.GuestAgent.Unrestricted', 'VM.Migrate', 'VM.PowerMgmt', 'VM.Replicate',
     'VM.Snapshot', 'VM.Snapshot.Rollback',
 ))
+
+# What PVE 8.4 (pve-access-control 8.2, branch stable-bookworm) has instead: pve-access-control 9.0.2 dropped
+# VM.Monitor for the VM.GuestAgent.* privileges, 9.0.3 added VM.Replicate; every PVE 9 release has both.
+PVE9_PRIVILEGES = frozenset(('VM.GuestAgent.Audit', 'VM.GuestAgent.FileRead', 'VM.GuestAgent.FileSystemMgmt',
+                             'VM.GuestAgent.FileWrite', 'VM.GuestAgent.Unrestricted', 'VM.Replicate'))
+PVE8_PRIVILEGES = frozenset(('VM.Monitor',))
+PRIVILEGES_8 = (PRIVILEGES - PVE9_PRIVILEGES) | PVE8_PRIVILEGES
+
+# What a PVE release accepts, by the pve-manager version of GET /version (docs/pve-versions.md). pve-manager's
+# debian/control names the pve-access-control it needs, so from these versions on the feature is sure to be there.
+# PUT /access/users/{userid}/token/{tokenid} `delete`: pve-access-control 9.0.4, needed by pve-manager 9.0.13.
+TOKEN_DELETE_SINCE = (9, 0, 13)
+# PUT /access/password `confirmation-password`: pve-access-control 8.1.3, needed by pve-manager 8.1.7.
+CONFIRMATION_PASSWORD_SINCE = (8, 1, 7)
+# ACL paths check_path (AccessControl.pm) added in PVE 9: /sdn/fabrics in pve-access-control 9.0.1 (every PVE 9),
+# /sdn/prefix-lists and /sdn/route-maps in 9.1.0 (PVE 9.1). Refused before any write on a release without them.
+PVE9_ACL_PATHS = (('/sdn/fabrics', (9, 0)), ('/sdn/prefix-lists', (9, 1)), ('/sdn/route-maps', (9, 1)))
+
+
+def token_comment_clearable(version):
+    """Whether PUT .../token/{tokenid} takes delete=comment on this PVE (PveVersion)."""
+    return version.at_least(*TOKEN_DELETE_SINCE)
+
+
+def confirmation_password_accepted(version):
+    return version.at_least(*CONFIRMATION_PASSWORD_SINCE)
+
+
+def privileges_of(version):
+    """The privilege names of this PVE release (PveVersion)."""
+    return PRIVILEGES if version.at_least(9) else PRIVILEGES_8
+
+
+def versioned_privileges(values):
+    """The privileges among values that only some PVE releases have (deciding about them needs GET /version)."""
+    return sorted(set(split_list(values)) & (PVE9_PRIVILEGES | PVE8_PRIVILEGES))
+
+
+def _release_note(priv):
+    if priv in PVE8_PRIVILEGES:
+        return '{0} is a PVE 8 privilege, dropped in PVE 9 for VM.GuestAgent.*'.format(priv)
+    return '{0} is a PVE 9 privilege (PVE 8 has VM.Monitor instead of VM.GuestAgent.*)'.format(priv)
+
+
+def acl_path_since(path):
+    """(prefix, (major, minor)) of an ACL path only newer PVE releases have, or None when every supported one has it."""
+    for prefix, since in PVE9_ACL_PATHS:
+        if path == prefix or path.startswith(prefix + '/'):
+            return prefix, since
+    return None
+
+
+def check_acl_path_release(path, version, field='path'):
+    """ValueError naming the path when this PVE release (PveVersion) does not have it."""
+    found = acl_path_since(path)
+    if found is not None and not version.at_least(*found[1]):
+        raise ValueError('{0} {1!r}: {2} is an ACL path of Proxmox VE {3} and later; this cluster runs Proxmox VE {4}, '
+                         'which refuses it'.format(field, path, found[0], '.'.join(str(p) for p in found[1]), version))
+    return path
+
 
 # AccessControl.pm create_roles(): the built-in ("special") roles. They cannot be changed or deleted,
 # and custom role ids may not start with PVE in any case (API2/Role.pm create_role).
@@ -186,14 +252,21 @@ def validate_password(value, field='password'):
     return text
 
 
-def validate_privileges(values, valid=None, field='privileges'):
-    """The privileges sorted and unique; unknown names refused with the valid ones named."""
-    valid = frozenset(valid) if valid else PRIVILEGES
+def validate_privileges(values, valid=None, field='privileges', version=None):
+    """The privileges sorted and unique; unknown names refused with the valid ones named.
+
+    valid: the cluster's own names (else those of `version`, a PveVersion, else PVE 9's). With a version, a
+    privilege of the other major release is named as such.
+    """
+    valid = frozenset(valid) if valid else privileges_of(version) if version else PRIVILEGES
     privs = sorted(set(split_list(values)))
     unknown = [p for p in privs if p not in valid]
     if unknown:
-        raise ValueError('{0}: unknown privilege{1} {2}; valid privileges are: {3}'.format(
-            field, 's' if len(unknown) > 1 else '', ', '.join(unknown), ', '.join(sorted(valid))))
+        notes = [_release_note(p) for p in unknown if p in PVE8_PRIVILEGES | PVE9_PRIVILEGES]
+        on = ' on Proxmox VE {0}'.format(version) if version else ''
+        raise ValueError('{0}: unknown privilege{1} {2}{3}{4}; valid privileges are: {5}'.format(
+            field, 's' if len(unknown) > 1 else '', ', '.join(unknown), on,
+            ' ({0})'.format('; '.join(notes)) if notes else '', ', '.join(sorted(valid))))
     return privs
 
 
@@ -529,6 +602,7 @@ def send_json(client, params, method, path, data):
     undefined, so PVE leaves the field alone); a JSON body keeps '' (and pveproxy forwards it as JSON).
     Uses the client's login (ticket or API token); no retries, these writes are rare.
     """
+    client.check_writable()
     url = api_base_url(params) + path
     headers, cookies = {}, {}
     if params.get('api_token_secret'):
@@ -559,12 +633,29 @@ def password_works(params, userid, password):
     return user_login(params, userid, password) is not None
 
 
-def change_own_password(params, login, userid, old_password, new_password):
-    """PUT /access/password with the user's own ticket; PVE wants the old one as confirmation-password."""
-    url = api_base_url(params) + '/access/password'
+def user_version(params, login):
+    """GET /version with a user's own ticket (any logged-in user may read it): a PveVersion."""
+    url = api_base_url(params) + '/version'
     try:
-        resp = requests.put(url, data={'userid': userid, 'password': new_password,
-                                       'confirmation-password': old_password},
+        resp = requests.get(url, cookies={'PVEAuthCookie': login['ticket']}, verify=tls_verify(params),
+                            timeout=params.get('api_timeout') or 30)
+    except requests.exceptions.RequestException as exc:
+        raise PveConnectionError('GET /version: {0}'.format(_short(exc))) from None
+    if resp.status_code != 200:
+        raise PveApiError('GET', '/version', resp.status_code, _pve_message(resp))
+    answer = (resp.json() or {}).get('data') or {}
+    return PveVersion(*(str(answer.get(k) or '') for k in PveVersion._fields))
+
+
+def change_own_password(params, login, userid, old_password, new_password, confirm=True):
+    """PUT /access/password with the user's own ticket; PVE (8.1.3 and later: confirm) wants the old one as
+    confirmation-password."""
+    url = api_base_url(params) + '/access/password'
+    data = {'userid': userid, 'password': new_password}
+    if confirm:
+        data['confirmation-password'] = old_password
+    try:
+        resp = requests.put(url, data=data,
                             cookies={'PVEAuthCookie': login['ticket']},
                             headers={'CSRFPreventionToken': login['CSRFPreventionToken']},
                             verify=tls_verify(params), timeout=params.get('api_timeout') or 30)

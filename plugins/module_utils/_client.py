@@ -6,11 +6,13 @@
 
 Not a public API. Connection options, login, error translation, retries of reads on
 network faults, one re-login on an expired ticket, and retries of writes that PVE refused
-because the VM config was locked. Task waiting lives in _tasks.py.
+because the VM config was locked; the PVE version (GET /version, read once, when needed) and the
+refusal of an unsupported one before the first write. Task waiting lives in _tasks.py.
 """
 
 from __future__ import annotations
 
+import collections
 import random
 import re
 import threading
@@ -66,6 +68,35 @@ class PveError(Exception):
     """Anything that went wrong talking to PVE, with a message fit for a failed task."""
 
 
+# The oldest Proxmox VE release this collection supports (docs/pve-versions.md): a cluster older than that is
+# refused before the first write of a run. Reads (info modules, the inventory) do not check it.
+OLDEST_SUPPORTED = (8, 4)
+
+
+class PveVersion(collections.namedtuple('PveVersion', 'version release repoid')):
+    """GET /version: pve-manager's package version ('8.4.21'), its release ('8.4') and git id."""
+
+    @property
+    def parts(self):
+        """The version as numbers, (8, 4, 21); what follows them is left out ('9.0.0~13': (9, 0, 0))."""
+        found = re.match(r'\d+(?:\.\d+)*', self.version)
+        return tuple(int(p) for p in found.group(0).split('.')) if found else ()
+
+    def at_least(self, *parts):
+        return self.parts >= parts
+
+    def __str__(self):
+        return self.version or 'unknown'
+
+
+def check_supported(version):
+    """PveError naming the version found and the oldest supported one, unless version is supported."""
+    if not version.at_least(*OLDEST_SUPPORTED):
+        raise PveError('Proxmox VE {0} is not supported: pvelab.proxmox needs Proxmox VE {1} or later (GET /version '
+                       'answered version {0!r}, release {2!r}); nothing was changed'.format(
+                           str(version), '.'.join(str(p) for p in OLDEST_SUPPORTED), version.release))
+
+
 class PveApiError(PveError):
     """PVE answered with an HTTP error: the call, the status, PVE's message and the per-field errors."""
 
@@ -119,6 +150,10 @@ class PveClient(object):
     # Transient network faults: how often a read is tried again, and the first pause (doubles each time).
     read_retries = 4
     retry_pause = 0.25
+    # GET /version, once per client, and whether the version was found supported (before the first write).
+    _version = None
+    _version_checked = False
+    _version_lock = threading.Lock()
 
     def __init__(self, params, lock_timeout=120.0):
         if not HAS_PROXMOXER:
@@ -209,6 +244,23 @@ class PveClient(object):
         """The login ticket and CSRF token of a password login (for handing a session on)."""
         return self._api.get_tokens()
 
+    # --------------------------------------------------------------- version
+
+    @property
+    def version(self):
+        """The cluster's PveVersion, from one GET /version the first time something asks."""
+        with self._version_lock:
+            if self._version is None:
+                answer = self.get('/version') or {}
+                self._version = PveVersion(*(str(answer.get(k) or '') for k in PveVersion._fields))
+        return self._version
+
+    def check_writable(self):
+        """Refuse an unsupported PVE (PveError) before this client's first write; a no-op afterwards."""
+        if not self._version_checked:
+            check_supported(self.version)
+            self._version_checked = True
+
     # ---------------------------------------------------------------- calls
 
     def get(self, path, **params):
@@ -226,6 +278,8 @@ class PveClient(object):
 
     def request(self, method, path, data=None, idempotent=None):
         """Call PVE; returns the answer's `data`. Raises PveApiError or PveConnectionError."""
+        if method != 'GET':
+            self.check_writable()
         if idempotent is None:
             idempotent = method == 'GET'
         data = dict((k, _wire(v)) for k, v in (data or {}).items() if v is not None)

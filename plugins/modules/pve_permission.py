@@ -29,6 +29,8 @@ options:
         V(/storage/{storage}), V(/access), V(/access/groups/{group}), V(/access/realm/{realm}), V(/sdn/...),
         V(/mapping/{type}/{id}).
       - A trailing V(/) is dropped; empty segments, V(.) and V(..) are refused.
+      - V(/sdn/fabrics) (PVE 9.0 and later), V(/sdn/prefix-lists) and V(/sdn/route-maps) (PVE 9.1 and later) are
+        refused on older Proxmox VE releases before anything is read or written.
       - Mutually exclusive with O(entries); one of them is required.
     type: str
   roles:
@@ -248,7 +250,9 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible_collections.pvelab.proxmox.plugins.module_utils._access import (
     acl_calls,
     acl_from_api,
+    acl_path_since,
     acl_view,
+    check_acl_path_release,
     diff_acl,
     parse_acl_spec,
     plan_acl,
@@ -290,6 +294,15 @@ class PvePermission(PveModuleBase):
                 specs.append(parse_acl_spec(item, field=field))
             except ValueError as exc:
                 errors.append(str(exc))
+        # Paths only newer PVE releases take (/sdn/fabrics, ...): GET /version, only when one is granted on.
+        newer = [(s, f) for s, f in zip(specs, fields) if s['state'] == 'present' and acl_path_since(s['path'])]
+        if newer and not errors:
+            version = self.client.version
+            for spec, field in newer:
+                try:
+                    check_acl_path_release(spec['path'], version, field=(field + ' path').strip())
+                except ValueError as exc:
+                    errors.append(str(exc))
         if errors:
             self.fail('; '.join(errors))
         return specs

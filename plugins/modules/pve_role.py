@@ -33,6 +33,9 @@ options:
       - With O(append=false) exactly these (V([]) leaves the role without privileges); with O(append=true)
         these are added and the others kept.
       - Not changed when not given (a new role then has no privileges).
+      - The names follow the cluster's Proxmox VE release - V(VM.Monitor) on PVE 8, V(VM.GuestAgent.Audit) and the
+        other V(VM.GuestAgent.*) privileges and V(VM.Replicate) on PVE 9; the other release's names are refused
+        before anything is written.
     type: list
     elements: str
     aliases: [privs]
@@ -102,6 +105,7 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._access import (
     split_list,
     validate_custom_role,
     validate_privileges,
+    versioned_privileges,
 )
 from ansible_collections.pvelab.proxmox.plugins.module_utils._module import PveModuleBase, pve_module
 
@@ -132,8 +136,10 @@ class PveRole(PveModuleBase):
             valid = split_list(admin.get('privs')) if admin else None
             wanted = None
             if p['privileges'] is not None:
+                # Privileges of one PVE release only (VM.Monitor, VM.GuestAgent.*): GET /version names the release.
+                version = self.client.version if versioned_privileges(p['privileges']) else None
                 try:
-                    wanted = validate_privileges(p['privileges'], valid=valid, field='privileges')
+                    wanted = validate_privileges(p['privileges'], valid=valid, field='privileges', version=version)
                 except ValueError as exc:
                     self.fail(str(exc))
             have = before.get('privileges', [])

@@ -47,6 +47,9 @@ options:
   comment:
     description:
       - Comment; V('') clears it. Not changed when not given.
+      - Proxmox VE 8 (and 9 before 9.0.13, which brought pve-access-control 9.0.4) cannot clear a token comment;
+        the task then fails before changing anything, in check mode too. Set another comment, or delete and
+        re-create the token.
     type: str
   state:
     description:
@@ -137,6 +140,7 @@ changes:
 from ansible_collections.pvelab.proxmox.plugins.module_utils._access import (
     parse_expire,
     parse_userid,
+    token_comment_clearable,
     validate_token_name,
 )
 from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveApiError
@@ -197,7 +201,12 @@ class PveToken(PveModuleBase):
             changes.extend(sorted(update))
             after = self.view(userid, name, dict(current, **update))
             if update.get('comment') == '':
-                # PVE drops an empty form value; its token update deletes the comment instead.
+                # PVE drops an empty form value; its token update deletes the comment instead (9.0.13 and later).
+                version = self.client.version
+                if not token_comment_clearable(version):
+                    self.fail('token {0}: Proxmox VE {1} cannot clear a token comment (PVE can since 9.0.13); set '
+                              'another comment, or delete and re-create the token; nothing was changed'.format(
+                                  before['full_tokenid'], version))
                 del update['comment']
                 update['delete'] = 'comment'
             if update and not self.check_mode:

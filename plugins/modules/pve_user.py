@@ -309,6 +309,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible_collections.pvelab.proxmox.plugins.module_utils._access import (
     DEFAULT_REALM,
     TEXT_FIELDS,
+    confirmation_password_accepted,
     has_empty,
     parse_expire,
     parse_userid,
@@ -488,7 +489,7 @@ class PveUser(PveModuleBase):
         if self.params.get('api_token_secret'):
             raise PveError('{0}: changing the password of an existing user needs a password login (api_password); '
                            'PVE does not let API tokens change passwords'.format(userid))
-        if self.client.user != 'root@pam':
+        if self.client.user != 'root@pam' and confirmation_password_accepted(self.client.version):
             data['confirmation-password'] = self.params.get('api_password')
         self.client.put('/access/password', **data)
 

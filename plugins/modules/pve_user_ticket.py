@@ -100,12 +100,14 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.pvelab.proxmox.plugins.module_utils._access import (
     HAS_REQUESTS,
+    change_own_password,
+    confirmation_password_accepted,
     parse_userid,
     user_login,
-    change_own_password,
+    user_version,
     validate_password,
 )
-from ansible_collections.pvelab.proxmox.plugins.module_utils._client import connection_argument_spec
+from ansible_collections.pvelab.proxmox.plugins.module_utils._client import check_supported, connection_argument_spec
 from ansible_collections.pvelab.proxmox.plugins.module_utils._module import PveModuleBase
 
 
@@ -133,7 +135,11 @@ class PveUserTicket(PveModuleBase):
                       'module does not give'.format(userid))
         if change:
             if not self.check_mode:
-                change_own_password(p, login, userid, p['password'], p['new_password'])
+                # The user's own ticket reads the version: an unsupported PVE is refused before the change.
+                version = user_version(p, login)
+                check_supported(version)
+                change_own_password(p, login, userid, p['password'], p['new_password'],
+                                    confirm=confirmation_password_accepted(version))
             self.result['password_changed'] = True
             self.changed()
         self.result.update(ticket=login.get('ticket'), csrf_token=login.get('CSRFPreventionToken'),

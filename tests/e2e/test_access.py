@@ -1,5 +1,7 @@
 """The access modules end to end: real ansible-playbook runs against the fake cluster, whose access control is
-enforced, checked by logging in as the students and tokens they create (proxmoxer), and by the request log."""
+enforced, checked by logging in as the students and tokens they create (proxmoxer), and by the request log.
+
+Every test runs twice: against the fake as PVE 9.1 and as PVE 8.4 (`pve_release`)."""
 
 import json
 
@@ -9,6 +11,13 @@ from proxmoxer.core import AuthenticationError, ResourceException
 from e2e.helpers import run_playbook
 
 WRITES = ('POST', 'PUT', 'DELETE')
+
+
+@pytest.fixture(autouse=True, params=['9.1', '8.4'])
+def pve_release(request, pve_cluster):
+    """The PVE release the fake serves for this test (fakecluster/versions.py)."""
+    pve_cluster.pve.pve_version = request.param
+    return request.param
 
 
 def writes(cluster):
@@ -135,7 +144,8 @@ def test_list_form_fifty_users_with_a_bounded_request_count(pve_cluster, tmp_pat
     out, log = counted('pvelab.proxmox.pve_user', dict(base, users=users))
     assert out['changed'] and [u['changes'] for u in out['users']] == [['created']] * n
     reads = [r for r in log if r[0] == 'GET']
-    assert [r[1] for r in reads] == ['/api2/json/access/users', '/api2/json/access/groups']
+    # GET /version once, before the first write (PveClient.check_writable)
+    assert [r[1] for r in reads] == ['/api2/json/access/users', '/api2/json/access/groups', '/api2/json/version']
     assert len([r for r in log if r[0] == 'POST' and r[1].endswith('/access/users')]) == n
     assert len(log) <= 2 * n + 5, len(log)
     created = len(log)
@@ -168,7 +178,7 @@ def test_list_form_fifty_users_with_a_bounded_request_count(pve_cluster, tmp_pat
     entries = [{'path': '/vms/100', 'users': ['s{0:02d}'.format(i)]} for i in range(n) if i != 8]
     out, log = counted('pvelab.proxmox.pve_permission', {'roles': ['PVEVMUser'], 'entries': entries})
     assert out['changed'] and out['api_calls'] == 1                # one path, one role: one PUT for 49 users
-    assert len(log) <= 5
+    assert len(log) <= 6                                           # 5, and GET /version before the first write
     entries = [{'path': '/vms/{0}'.format(v), 'users': ['s0{0}'.format(i)]} for i, v in enumerate((100, 101))]
     out, log = counted('pvelab.proxmox.pve_permission', {'roles': ['PVEAuditor'], 'entries': entries})
     assert out['api_calls'] == 2 and len([r for r in log if r[0] == 'PUT']) == 2
@@ -231,3 +241,44 @@ def test_other_admin_logins(pve_cluster, tmp_path):
     pve_cluster.api(user='hank@pve', password='hank-pass-2')
     puts = [r for r in pve.request_log('PUT', '/access/password')]
     assert len(puts) == 1 and 'admin-pass-1' not in puts[0][2]       # sent, but masked in the log
+
+
+def test_token_comment_cleared_on_pve9_refused_clearly_on_pve8(pve_cluster, tmp_path, pve_release):
+    pve_cluster.pve.add_user('portal@pve', tokens=[{'tokenid': 'web', 'comment': 'lab portal'}])
+    clear = {'name': 'clear', 'pvelab.proxmox.pve_token': {'userid': 'portal', 'token': 'web', 'comment': ''},
+             'ignore_errors': True, 'register': 'out'}
+    for check in (True, False):
+        result = run_playbook(pve_cluster, tmp_path=tmp_path, tasks=[clear], check=check)
+        out = result.task('clear')
+        if pve_release == '8.4':
+            assert out['failed'] and 'Proxmox VE 8.4.21 cannot clear a token comment' in out['msg'], out
+        else:
+            assert not out.get('failed') and out['changed'] and out['token']['comment'] == '', out
+    tokens = [u['tokens'] for u in pve_cluster.pve.lab_state()['users'] if u['userid'] == 'portal@pve'][0]
+    assert tokens[0].get('comment') == ('lab portal' if pve_release == '8.4' else None)
+    if pve_release == '8.4':
+        assert writes(pve_cluster) == []
+        assert [r for r in pve_cluster.pve.request_log('GET') if r[1].endswith('/version')]
+
+
+def test_privileges_and_acl_paths_of_the_other_release_fail_before_any_write(pve_cluster, tmp_path, pve_release):
+    other = 'VM.Monitor' if pve_release == '9.1' else 'VM.GuestAgent.Audit'
+    own = 'VM.GuestAgent.Audit' if pve_release == '9.1' else 'VM.Monitor'
+    tasks = [
+        {'name': 'role', 'pvelab.proxmox.pve_role': {'name': 'LabAgent', 'privileges': ['VM.Audit', other]},
+         'ignore_errors': True},
+        {'name': 'path', 'pvelab.proxmox.pve_permission': {'path': '/sdn/fabrics/f1', 'roles': ['PVEAuditor'],
+                                                            'users': ['root@pam']}, 'ignore_errors': True},
+    ]
+    result = run_playbook(pve_cluster, tmp_path=tmp_path, tasks=tasks)
+    role = result.task('role')
+    assert role['failed'] and 'unknown privilege {0} on Proxmox VE {1}.'.format(other, pve_release) in role['msg']
+    path = result.task('path')
+    if pve_release == '8.4':
+        assert path['failed'] and "'/sdn/fabrics/f1': /sdn/fabrics is an ACL path of Proxmox VE 9.0" in path['msg']
+        assert writes(pve_cluster) == []
+    else:
+        assert path['changed'] and [e['path'] for e in pve_cluster.api().access.acl.get()] == ['/sdn/fabrics/f1']
+    ok(run_playbook(pve_cluster, tmp_path=tmp_path, tasks=[
+        {'name': 'own', 'pvelab.proxmox.pve_role': {'name': 'LabAgent', 'privileges': ['VM.Audit', own]}}]))
+    assert pve_cluster.api().access.roles('LabAgent').get() == {'VM.Audit': 1, own: 1}

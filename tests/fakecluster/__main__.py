@@ -1,7 +1,7 @@
 """Serve a fake cluster from a JSON description, for ansible-playbook runs and other out-of-process clients.
 
     PYTHONPATH=tests python -m fakecluster serve tests/fakecluster/clusters/demo.json \
-        --info-file /tmp/pve.json --time-scale 0.01 --clone-secs 30
+        --info-file /tmp/pve.json --time-scale 0.01 --clone-secs 30 [--pve-version 8.4]
 
 Prints `fakecluster listening on https://HOST:PORT` once listening, after writing the info file (JSON: url,
 host, port, user, password, ca_path, control_url) atomically; the CA certificate sits next to it as
@@ -41,6 +41,7 @@ KNOBS = (
     ('--hang-rate', 'hang_rate', float, 'share of requests that hang for --hang-secs'),
     ('--hang-secs', 'hang_secs', float, 'PVE seconds a hanging request hangs (default 120)'),
     ('--seed', 'seed', int, 'seed for the random network faults'),
+    ('--pve-version', 'pve_version', str, 'the PVE release to serve: 9.1 (default) or 8.4'),
 )
 
 

@@ -29,17 +29,26 @@ import uuid
 from fakepve import PveError
 from fakepve.routing import split_list
 
-from .privileges import BUILTIN_ROLES, PRIVILEGES
+from .privileges import BUILTIN_ROLES
 
 # pve-access-control's user, realm and token id patterns (Auth/Plugin.pm, AccessControl.pm).
 USERID = re.compile(r'^([^\s:/]+)@([A-Za-z][A-Za-z0-9.\-_]+)$')
 TOKENID = re.compile(r'^([^\s:/]+@[A-Za-z][A-Za-z0-9.\-_]+)!([A-Za-z][A-Za-z0-9.\-_]+)$')
-# AccessControl::check_path: the paths an ACL entry may be set on.
+# AccessControl.pm check_path: the paths an ACL entry may be set on ([[:alnum:]] is [A-Za-z0-9]), in PVE 8.4
+# (stable-bookworm) and 9.1 (master, which adds /sdn/fabrics in 9.0.1, /sdn/prefix-lists and /sdn/route-maps
+# in 9.1.0).
 _SEG = r'[A-Za-z0-9.\-_]+'
-ACL_PATH = re.compile(r'^(?:/|/access|/access/groups|/access/groups/{s}|/access/realm|/access/realm/{s}'
-                      r'|/nodes|/nodes/{s}|/pool|/pool/{s}(?:/{s}){{0,2}}|/sdn|/sdn/\w[\w\-/.]*'
-                      r'|/storage|/storage/{s}|/vms|/vms/[1-9][0-9]{{2,}}|/mapping|/mapping/{s}|/mapping/{s}/{s})$'
-                      .format(s=_SEG))
+_ACL_PATHS_8 = (r'/', r'/access', r'/access/groups', r'/access/groups/{s}', r'/access/realm', r'/access/realm/{s}',
+                r'/nodes', r'/nodes/{s}', r'/pool', r'/pool/{s}(?:/{s}){{0,2}}', r'/sdn', r'/sdn/controllers',
+                r'/sdn/controllers/[A-Za-z0-9_\-]+', r'/sdn/dns', r'/sdn/dns/[A-Za-z0-9]+', r'/sdn/ipams',
+                r'/sdn/ipams/[A-Za-z0-9]+', r'/sdn/zones', r'/sdn/zones/{s}', r'/sdn/zones/{s}/{s}',
+                r'/sdn/zones/{s}/{s}/[1-9][0-9]{{0,3}}', r'/storage', r'/storage/{s}', r'/vms', r'/vms/[1-9][0-9]{{2,}}',
+                r'/mapping', r'/mapping/{s}', r'/mapping/{s}/{s}')
+_ACL_PATHS_9 = _ACL_PATHS_8 + (r'/sdn/fabrics', r'/sdn/fabrics/[A-Za-z0-9]+', r'/sdn/prefix-lists',
+                               r'/sdn/prefix-lists/[A-Za-z0-9]+', r'/sdn/route-maps', r'/sdn/route-maps/[A-Za-z0-9]+')
+ACL_PATHS = dict((release, re.compile('^(?:' + '|'.join(paths).format(s=_SEG) + ')$'))
+                 for release, paths in (('8.4', _ACL_PATHS_8), ('9.1', _ACL_PATHS_9)))
+ACL_PATH = ACL_PATHS['9.1']
 # Top levels of GET /access/permissions without a path (RPCEnvironment::get_effective_permissions).
 EFFECTIVE_PATHS = ('/', '/access', '/access/groups', '/nodes', '/pool', '/sdn', '/storage', '/vms')
 # The `cap` of a login (RPCEnvironment::compute_api_permission): section -> privilege prefixes.
@@ -113,11 +122,11 @@ class Group:
 class UserConfig(object):
     """PVE's /etc/pve/user.cfg without the ACL and the pools (those are pve.acl and fakepve's pool tables)."""
 
-    def __init__(self):
+    def __init__(self, builtin_roles=BUILTIN_ROLES):
         self.users = {'root@pam': User('root@pam')}
         self.groups = {}
-        # roleid -> privileges; the built-in ones are PVE's "special" roles.
-        self.roles = dict(BUILTIN_ROLES)
+        # roleid -> privileges; the built-in ones are PVE's "special" roles (of the release the fake serves).
+        self.roles = dict(builtin_roles)
 
     def groups_of(self, userid):
         return sorted(g.groupid for g in self.groups.values() if userid in g.users)
@@ -133,7 +142,7 @@ class AccessControl(object):
     """Mixin of LabPve (before FakePve in the MRO): the state, the evaluation and the /access API."""
 
     def _init_access(self):
-        self.user_cfg = UserConfig()
+        self.user_cfg = UserConfig(self.builtin_roles)
         # Access control is on from the start: a user holds nothing until an ACL entry grants it.
         self.acl = {}
         # Linux accounts on the nodes: pam users that can hold a password (PAM's store_password runs usermod).
@@ -187,7 +196,7 @@ class AccessControl(object):
     def add_role(self, roleid, privs):
         """A custom role; privs is a list or PVE's comma/space separated string."""
         privs = split_list(privs) if isinstance(privs, str) else list(privs)
-        bad = [p for p in privs if p not in PRIVILEGES]
+        bad = [p for p in privs if p not in self.privileges]
         if bad:
             raise ValueError("invalid privilege '{0}'".format(bad[0]))
         self.user_cfg.roles[roleid] = frozenset(privs)
@@ -208,10 +217,14 @@ class AccessControl(object):
         if roleid not in self.user_cfg.roles:
             raise ValueError("role '{0}' does not exist".format(roleid))
         path = normalize_path(path)
-        if path is None or not ACL_PATH.match(path):
-            raise ValueError('invalid ACL path {0!r}'.format(path))
+        if path is None or not self.acl_path_ok(path):
+            raise ValueError('invalid ACL path {0!r} (PVE {1})'.format(path, self.pve_version))
         self.delete_acl(path, kind, ugid, roleid)
         self.acl.setdefault((kind, ugid), []).append((path, roleid, 1 if propagate else 0))
+
+    def acl_path_ok(self, path, release=None):
+        """AccessControl::check_path of the release the fake serves (or of `release`)."""
+        return ACL_PATHS[release or self.pve_version].match(path) is not None
 
     def delete_acl(self, path, kind, ugid, roleid):
         entries = self.acl.get((kind, ugid), [])
@@ -289,7 +302,7 @@ class AccessControl(object):
         if ugid is None:
             return {}
         if ugid == 'root@pam':
-            return dict.fromkeys(PRIVILEGES, 1)
+            return dict.fromkeys(self.privileges, 1)
         path = normalize_path(path) or path
         owner = None
         if '!' in ugid:

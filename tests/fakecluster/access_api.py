@@ -11,8 +11,7 @@ from fakepve import PveError
 from fakepve.routing import die, param_error, split_list
 from fakepve.server import USER, ok, params
 
-from .access import ACL_PATH, REALMS, USER_FIELDS, User, normalize_path
-from .privileges import BUILTIN_ROLES, PRIVILEGES
+from .access import REALMS, USER_FIELDS, User, normalize_path
 
 
 class AccessApi(object):
@@ -234,7 +233,12 @@ class AccessApi(object):
             token.privsep = 1 if v['privsep'] else 0
         if v.get('expire') is not None:
             token.expire = v['expire'] or None
-        if v.get('comment') is not None:
+        if self.pve_version == '8.4':
+            # pve-access-control 8.2 (API2/User.pm) sets the comment only when it is true for Perl: '' and '0'
+            # keep the old one. (`delete` and `regenerate` are not in its schema: versions.py.)
+            if v.get('comment') not in (None, '', '0'):
+                token.comment = v['comment']
+        elif v.get('comment') is not None:
             token.comment = v['comment'] or None
         for key in split_list(v.get('delete')):
             if key != 'comment':
@@ -295,14 +299,13 @@ class AccessApi(object):
         self._forget_acl(lambda key, e: key != ('group', v['groupid']))
 
     async def _access_role_index(self, v, user):
-        return [{'roleid': roleid, 'privs': ','.join(sorted(privs)), 'special': 1 if roleid in BUILTIN_ROLES else 0}
+        return [{'roleid': roleid, 'privs': ','.join(sorted(privs)), 'special': 1 if roleid in self.builtin_roles else 0}
                 for roleid, privs in sorted(self.user_cfg.roles.items())]
 
-    @staticmethod
-    def _privs(v):
+    def _privs(self, v):
         privs = split_list(v.get('privs'))
         for priv in privs:
-            if priv not in PRIVILEGES:
+            if priv not in self.privileges:
                 raise param_error(privs="invalid format - invalid privilege '{0}'\n".format(priv))
         return privs
 
@@ -323,7 +326,7 @@ class AccessApi(object):
 
     async def _access_role_update(self, v, user):
         roleid = v['roleid']
-        if roleid in BUILTIN_ROLES:
+        if roleid in self.builtin_roles:
             raise die("auto-generated role '{0}' cannot be modified".format(roleid))
         privs = self._privs(v)
         if roleid not in self.user_cfg.roles:
@@ -334,7 +337,7 @@ class AccessApi(object):
 
     async def _access_role_delete(self, v, user):
         roleid = v['roleid']
-        if roleid in BUILTIN_ROLES:
+        if roleid in self.builtin_roles:
             raise die("auto-generated role '{0}' cannot be deleted".format(roleid))
         if roleid not in self.user_cfg.roles:
             raise die("delete role failed: role '{0}' does not exist".format(roleid))
@@ -352,7 +355,7 @@ class AccessApi(object):
                                               "either 'users', 'groups' or 'tokens' is required."))
         delete = bool(v.get('delete'))
         path = normalize_path(v['path'])
-        if path is None or (not delete and not ACL_PATH.match(path)):
+        if path is None or (not delete and not self.acl_path_ok(path)):
             raise param_error(path="invalid ACL path '{0}'".format(v['path']))
         propagate = 1 if v.get('propagate', 1) else 0
         fail = 'ACL update failed: '

@@ -11,7 +11,8 @@ network faults. The fake listens on loopback only, and the routes also refuse an
     POST /_fake/fail           {method, path, status, message | error, times, html}   (pve.fail)
     POST /_fake/clear-faults   forget every fail rule
     GET  /_fake/errors?method=&path=   PVE's own errors for a request, by name (for /fail's `error`)
-    POST /_fake/set            {time_scale, clone_secs, ticket_ttl, lock_wait, default_start_secs, ...}
+    POST /_fake/set            {time_scale, clone_secs, ticket_ttl, lock_wait, default_start_secs, ...,
+                                pve_version ('9.1' or '8.4', versions.py)}
     POST /_fake/vm             {vmid, lock, start_secs, shutdown_secs, stop_secs, acpi, start_error,
                                 agent_hangs, agent_delay_secs, agent, ha_state, stats}
     POST /_fake/hold-lock      {vmid, secs}  (secs null: until {vmid, release: true})
@@ -31,15 +32,13 @@ import json
 from aiohttp import web
 from fakepve import PveError
 
-from .privileges import BUILTIN_ROLES
-
 CONTROL = '/_fake'
 # Settings /_fake/set may change, with the type each takes.
 SETTINGS = {'time_scale': float, 'clone_secs': float, 'default_start_secs': float, 'default_shutdown_secs': float,
             'default_stop_secs': float, 'default_agent_delay_secs': float, 'ticket_ttl': float, 'lock_wait': float,
             'vnc_ticket_ttl': float, 'shutdown_default_timeout': float, 'ha_delay': float, 'body_timeout': float,
             'max_requests': int, 'tfa': bool, 'refuse_terminal': bool, 'monitor_allowed': bool, 'dhcp_pool': str,
-            'statd_secs': float}
+            'statd_secs': float, 'pve_version': str}
 # Per-VM knobs /_fake/vm may change (besides lock), with their types.
 VM_KNOBS = {'start_secs': float, 'shutdown_secs': float, 'stop_secs': float, 'agent_delay_secs': float,
             'acpi': bool, 'agent_hangs': bool, 'start_error': str, 'ha_state': str, 'agent': dict, 'stats': dict}
@@ -115,7 +114,7 @@ class ControlChannel(object):
         tokens = [dict(t.info(), **{'full-tokenid': '{0}!{1}'.format(u.userid, name)})
                   for _, u in sorted(cfg.users.items()) for name, t in sorted(u.tokens.items())]
         roles = dict((rid, sorted(privs)) for rid, privs in sorted(cfg.roles.items())
-                     if all_roles or rid not in BUILTIN_ROLES)
+                     if all_roles or rid not in self.builtin_roles)
         vms = [{'vmid': vm.vmid, 'name': vm.name, 'node': vm.node, 'status': vm.status, 'template': int(vm.template),
                 'pool': vm.pool, 'tags': vm.config.get('tags'), 'lock': vm.lock, 'config': dict(vm.config),
                 'pending': dict(vm.pending)} for vm in sorted(self.vms, key=lambda vm: vm.vmid)]

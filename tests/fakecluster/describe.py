@@ -14,7 +14,8 @@
       "firewall": {"options": {...}, "rules": [...], "groups": {"name": {"comment": "", "rules": [...]}},
                    "ipset": {"name": {"comment": "", "cidrs": ["198.51.100.10"]}}, "aliases": [{"name", "cidr"}]},
       "time_scale": 0, "clone_secs": 0, "default_start_secs": 0, "default_shutdown_secs": 0,
-      "default_stop_secs": 0, "default_agent_delay_secs": 0, "dhcp_pool": "10.10.0.0/16", "cluster_name": "lab"
+      "default_stop_secs": 0, "default_agent_delay_secs": 0, "dhcp_pool": "10.10.0.0/16", "cluster_name": "lab",
+      "pve_version": "9.1"
     }
 
 Every disk a VM config names is registered as a volume on its storage (which must exist: `local` and
@@ -36,7 +37,7 @@ CLUSTERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'clusters')
 # Settings a description (or build()'s keyword arguments) may give, and the LabPve attribute types.
 SETTINGS = {'time_scale': float, 'clone_secs': float, 'default_start_secs': float, 'default_shutdown_secs': float,
             'default_stop_secs': float, 'default_agent_delay_secs': float, 'dhcp_pool': str, 'cluster_name': str,
-            'ticket_ttl': float, 'lock_wait': float, 'statd_secs': float}
+            'ticket_ttl': float, 'lock_wait': float, 'statd_secs': float, 'pve_version': str}
 NETWORK = ('latency', 'jitter', 'drop_rate', 'hang_rate', 'hang_secs', 'seed')
 SECTIONS = ('nodes', 'storages', 'pools', 'vms', 'groups', 'roles', 'users', 'acl', 'firewall', 'comment')
 VM_KEYS = ('vmid', 'name', 'node', 'status', 'qmpstatus', 'template', 'config', 'pool', 'lock', 'start_secs',
@@ -67,6 +68,9 @@ def build(description='small.json', *, host='127.0.0.1', port=0, user='root@pam'
     if unknown or bad:
         raise ValueError('unknown description keys: {0}'.format(', '.join(sorted(unknown | bad))))
     pve = LabPve(user=user, password=password, host=host, port=port)
+    release = settings.get('pve_version', desc.get('pve_version'))
+    if release is not None:
+        pve.pve_version = str(release)  # first: it decides which privileges and ACL paths the rest may use
     if desc.get('nodes'):
         pve.nodes.clear()
         for node in desc['nodes']:

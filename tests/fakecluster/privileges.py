@@ -1,7 +1,10 @@
-"""PVE's privileges and built-in roles.
+"""PVE's privileges and built-in roles, for PVE 9.1 and for PVE 8.4.
 
-The privilege groups are those of pve-access-control `src/PVE/AccessControl.pm` ($privgroups, PVE 9.1), and
-the built-in ("special") roles are derived from them the way its `create_roles()` derives them:
+The privilege groups are those of pve-access-control `src/PVE/AccessControl.pm` ($privgroups): branch master
+(9.1.x) for PVE 9.1 and branch stable-bookworm (8.2.x, what PVE 8.4 ships) for PVE 8.4. Only the VM group
+differs: 9.0.2 dropped VM.Monitor for the VM.GuestAgent.* privileges, 9.0.3 added VM.Replicate. The built-in
+("special") roles are derived from the groups the way its `create_roles()` derives them (the same code on both
+branches):
 
 - PVE<Group>Admin and PVEAdmin get each group's admin, user and audit privileges,
 - PVE<Group>User gets the user and audit privileges of groups that have user privileges,
@@ -61,10 +64,10 @@ PRIVGROUPS = {
 }
 
 
-def _derive():
+def _derive(groups):
     privileges = {'Permissions.Modify'}  # the one privilege outside every group
     roles = {}
-    for name, group in PRIVGROUPS.items():
+    for name, group in groups.items():
         privileges.update(group['root'], group['admin'], group['user'], group['audit'])
         managed = set(group['admin'] + group['user'] + group['audit'])
         roles.setdefault('PVE{0}Admin'.format(name), set()).update(managed)
@@ -79,4 +82,16 @@ def _derive():
     return frozenset(privileges), dict((name, frozenset(privs)) for name, privs in roles.items())
 
 
-PRIVILEGES, BUILTIN_ROLES = _derive()
+# PVE 8.4 (pve-access-control 8.2.x): VM.Monitor instead of VM.GuestAgent.*, and no VM.Replicate.
+PRIVGROUPS_8 = dict(PRIVGROUPS, VM={
+    'root': (),
+    'admin': ('VM.Config.Disk', 'VM.Config.CPU', 'VM.Config.Memory', 'VM.Config.Network', 'VM.Config.HWType',
+              'VM.Config.Options', 'VM.Allocate', 'VM.Clone', 'VM.Migrate', 'VM.Monitor', 'VM.Snapshot',
+              'VM.Snapshot.Rollback'),
+    'user': ('VM.Config.CDROM', 'VM.Config.Cloudinit', 'VM.Console', 'VM.Backup', 'VM.PowerMgmt'),
+    'audit': ('VM.Audit',),
+})
+
+# release -> (privileges, built-in roles); PRIVILEGES and BUILTIN_ROLES are PVE 9.1's, the fake's default.
+BY_RELEASE = {'9.1': _derive(PRIVGROUPS), '8.4': _derive(PRIVGROUPS_8)}
+PRIVILEGES, BUILTIN_ROLES = BY_RELEASE['9.1']

@@ -204,7 +204,7 @@ def test_a_description_with_unknown_keys_is_refused():
 # (an access handler once shadowed fakepve's firewall helper `_group_index`).
 OVERRIDES = {'_authenticate', '_check', 'allowed', 'check_password', 'check_permissions', 'grant', '_password',
              '_permissions', '_ticket', '_build_app', '_middleware', '_agent_call', '_nodes', '_qm_clone',
-             '_qm_create', '_resources', 'add_node', 'task'}
+             '_qm_create', '_resources', 'add_node', 'task', 'answer', 'resolve', '_version'}
 
 
 def test_labpve_overrides_only_what_it_means_to():

@@ -292,3 +292,54 @@ def test_later_items_win():
     specs = [spec(path='/vms/300', roles=['PVEVMUser'], users=['a']),
              spec(path='/vms/300', users=['a'], state='absent')]
     assert a.plan_acl({}, specs) == {}
+
+
+# ------------------------------------------------------------------ PVE releases
+
+def version(text):
+    from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveVersion
+    return PveVersion(text, '.'.join(text.split('.')[:2]), '0' * 16)
+
+
+def test_the_pve8_privileges_are_pve9s_with_vm_monitor_instead_of_guest_agent_and_replicate():
+    assert a.PRIVILEGES - a.PRIVILEGES_8 == {'VM.GuestAgent.Audit', 'VM.GuestAgent.FileRead', 'VM.Replicate',
+                                             'VM.GuestAgent.FileSystemMgmt', 'VM.GuestAgent.FileWrite',
+                                             'VM.GuestAgent.Unrestricted'}
+    assert a.PRIVILEGES_8 - a.PRIVILEGES == {'VM.Monitor'}
+    assert a.privileges_of(version('8.4.21')) == a.PRIVILEGES_8 and a.privileges_of(version('9.0.0')) == a.PRIVILEGES
+    assert a.versioned_privileges('VM.Audit,VM.Monitor VM.GuestAgent.Audit') == ['VM.GuestAgent.Audit', 'VM.Monitor']
+
+
+def test_validate_privileges_names_the_release_of_a_privilege():
+    with pytest.raises(ValueError) as err:
+        a.validate_privileges(['VM.Audit', 'VM.GuestAgent.FileRead'], version=version('8.4.21'))
+    assert str(err.value).startswith('privileges: unknown privilege VM.GuestAgent.FileRead on Proxmox VE 8.4.21 '
+                                     '(VM.GuestAgent.FileRead is a PVE 9 privilege')
+    assert a.validate_privileges(['VM.Monitor'], version=version('8.4.21')) == ['VM.Monitor']
+    with pytest.raises(ValueError, match='VM.Monitor is a PVE 8 privilege, dropped in PVE 9'):
+        a.validate_privileges(['VM.Monitor'], version=version('9.1.19'))
+
+
+@pytest.mark.parametrize('text, clearable', [('8.4.21', False), ('9.0.12', False), ('9.0.13', True),
+                                             ('9.1.0', True), ('10.0.1', True)])
+def test_token_comment_delete_from_pve_9_0_13(text, clearable):
+    assert a.token_comment_clearable(version(text)) is clearable
+
+
+@pytest.mark.parametrize('text, accepted', [('8.1.6', False), ('8.1.7', True), ('8.4.21', True), ('9.1.19', True)])
+def test_confirmation_password_from_pve_8_1_7(text, accepted):
+    assert a.confirmation_password_accepted(version(text)) is accepted
+
+
+@pytest.mark.parametrize('path, release, ok', [
+    ('/sdn/fabrics', '8.4.21', False), ('/sdn/fabrics/f1', '9.0.1', True), ('/sdn/prefix-lists/p1', '9.0.18', False),
+    ('/sdn/prefix-lists', '9.1.19', True), ('/sdn/route-maps/r1', '8.4.21', False), ('/sdn/zones/z1', '8.4.21', True),
+    ('/sdn/fabricsx', '8.4.21', True),   # not a fabrics path (and not an ACL path at all: normalize_acl_path says so)
+])
+def test_acl_paths_by_release(path, release, ok):
+    if ok:
+        assert a.check_acl_path_release(path, version(release)) == path
+    else:
+        with pytest.raises(ValueError, match=r"path '{0}': /sdn/[a-z-]+ is an ACL path of Proxmox VE 9\.[01] and "
+                                             r"later; this cluster runs Proxmox VE {1}".format(path, release)):
+            a.check_acl_path_release(path, version(release))

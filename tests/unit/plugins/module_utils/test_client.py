@@ -110,6 +110,7 @@ def test_non_idempotent_write_is_not_repeated_after_a_network_error(fake):
     fake.pve.add_vm(100, 'vm1')
     client = PveClient(fake.params())
     client.retry_pause = 0.01
+    client.check_writable()  # GET /version before the first write, while the network still works
     fake.pve.flaky_network(drop_rate=1.0)
     with pytest.raises(PveConnectionError) as err:
         client.post('/nodes/pve1/qemu/100/status/start')
@@ -132,3 +133,44 @@ def test_wire_format():
     assert _client._wire(True) == 1
     assert _client._wire(['a', 'b']) == 'a,b'
     assert _client._wire('x') == 'x'
+
+
+# ------------------------------------------------------------------ the PVE version
+
+def version_reads(fake):
+    return len([r for r in fake.pve.requests if r[0] == 'GET' and r[1].endswith('/version')])
+
+
+def test_version_is_read_once_and_only_when_asked(fake):
+    client = PveClient(fake.params())
+    client.get('/cluster/resources')
+    assert version_reads(fake) == 0
+    assert client.version.version == fake.pve.version and client.version.parts == (9, 0, 10)
+    assert client.version.at_least(8, 4) and not client.version.at_least(9, 1)
+    assert version_reads(fake) == 1 and client.version.release == '9.0' and version_reads(fake) == 1
+
+
+def test_writes_check_the_version_once(fake):
+    client = PveClient(fake.params())
+    client.post('/pools', poolid='lab1')
+    client.put('/pools/lab1', comment='first lab')
+    assert version_reads(fake) == 1 and fake.pve.pools == {'lab1': set()}
+
+
+@pytest.mark.parametrize('version, release', [('8.3.5', '8.3'), ('7.4-17', '7.4'), ('', '')])
+def test_a_write_to_an_unsupported_pve_is_refused_before_it_is_sent(fake, version, release):
+    fake.pve.version, fake.pve.release_version = version, release
+    client = PveClient(fake.params())
+    with pytest.raises(PveError) as err:
+        client.post('/pools', poolid='lab1')
+    assert str(err.value).startswith('Proxmox VE {0} is not supported: pvelab.proxmox needs Proxmox VE 8.4 or '
+                                     'later'.format(version or 'unknown'))
+    assert 'nothing was changed' in str(err.value)
+    assert not [r for r in fake.pve.requests if r[0] == 'POST' and r[1].endswith('/pools')] and not fake.pve.pools
+    assert client.get('/cluster/resources') is not None  # reads still work
+
+
+def test_version_parts_stop_at_what_is_not_a_number():
+    assert _client.PveVersion('9.0.0~13', '9.0', '').parts == (9, 0, 0)
+    assert _client.PveVersion('8.4.21', '8.4', '').at_least(8, 4)
+    assert str(_client.PveVersion('', '', '')) == 'unknown'

@@ -13,11 +13,14 @@ import threading
 import pytest
 
 from ansible_collections.pvelab.proxmox.plugins.module_utils import _module
-from ansible_collections.pvelab.proxmox.plugins.module_utils._access import PRIVILEGES, split_list
-from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveApiError, _wire
+from ansible_collections.pvelab.proxmox.plugins.module_utils._access import PRIVILEGES, PRIVILEGES_8, split_list
+from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveApiError, PveVersion, _wire
 from ansible_collections.pvelab.proxmox.tests.unit.plugins.module_runner import Exit, catch_exits, run_main  # noqa: F401 pylint: disable=unused-import
 
 CONNECTION = dict(api_host='127.0.0.1', api_user='root@pam', api_password='adminpass')
+# What GET /version answers (PveClient.version): PVE 9.1 unless a test sets stub.release = PVE_8_4.
+PVE_9_1 = PveVersion('9.1.19', '9.1', '076d7c3c108f0346')
+PVE_8_4 = PveVersion('8.4.21', '8.4', '2606ac850d46da29')
 
 
 class StubPve(object):
@@ -40,6 +43,19 @@ class StubPve(object):
         self.user = 'root@pam'
         self.token_id = None
         self.requests_made = 0
+        self.release = PVE_9_1
+        self.version_reads = 0
+
+    @property
+    def version(self):
+        """PveClient.version: counted, so tests can tell when a module needed it."""
+        self.version_reads += 1
+        return self.release
+
+    def as_pve8(self):
+        """The stub as a PVE 8.4 cluster: its version, and VM.Monitor instead of VM.GuestAgent.* and VM.Replicate."""
+        self.release = PVE_8_4
+        self.roles['Administrator'] = set(PRIVILEGES_8)
 
     # -------------------------------------------------------------- client API
 
@@ -176,7 +192,7 @@ class StubPve(object):
                      'special': 1 if r in ('Administrator', 'NoAccess') or r.startswith('PVE') else 0}
                     for r, p in sorted(self.roles.items())]
         privs = split_list(d.get('privs'))
-        bad = [p for p in privs if p not in PRIVILEGES]
+        bad = [p for p in privs if p not in self.roles['Administrator']]
         if bad:
             self.die(method, path, 'Parameter verification failed.', 400)
         if method == 'POST':
@@ -226,6 +242,11 @@ class StubPve(object):
         if tokenid not in mine:
             self.die(method, path, "no such token '{0}' for user '{1}'".format(tokenid, userid))
         if method == 'PUT':
+            if 'delete' in d and not self.release.at_least(9, 0, 13):
+                # pve-access-control before 9.0.4 has no `delete` in its schema.
+                raise PveApiError(method, path, 400, 'Parameter verification failed.',
+                                  {'delete': 'property is not defined in schema and the schema does not allow '
+                                             'additional properties'})
             for k in ('privsep', 'expire', 'comment'):
                 if k in d:
                     mine[tokenid][k] = d[k]

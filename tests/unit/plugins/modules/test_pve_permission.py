@@ -1,5 +1,8 @@
 """pve_permission against the in-memory /access stub: one read, batched PUTs, exclusive, propagate, check mode."""
 
+import pytest
+
+from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveVersion
 from ansible_collections.pvelab.proxmox.plugins.modules import pve_permission
 from ansible_collections.pvelab.proxmox.tests.unit.plugins.modules.access_stub import run, stub  # noqa: F401 pylint: disable=unused-import
 
@@ -119,3 +122,46 @@ def test_principals_beside_entries_refused(stub):
     entries = [{'path': '/vms/300', 'users': ['a']}]
     result, failed = run(pve_permission.main, dict(entries=entries, users=['b'], roles=['R']))
     assert failed and 'users belongs in the items of entries' in result['msg']
+
+
+PVE9_PATHS = ['/sdn/fabrics', '/sdn/fabrics/f1', '/sdn/prefix-lists/pl1', '/sdn/route-maps/rm1']
+
+
+@pytest.mark.parametrize('path', PVE9_PATHS)
+def test_a_pve9_acl_path_on_pve8_is_named_before_any_read_or_write(stub, path):
+    stub.as_pve8()
+    users(stub, 'alice')
+    result, failed = run(pve_permission.main, dict(path=path, roles=['PVEAuditor'], users=['alice']), check=True)
+    assert failed and 'path {0!r}'.format(path) in result['msg'] and 'Proxmox VE 8.4.21, which refuses it' in \
+        result['msg']
+    result, failed = run(pve_permission.main, dict(entries=[dict(path='/vms/100', roles=['PVEAuditor'],
+                                                                 users=['alice']),
+                                                            dict(path=path, roles=['PVEAuditor'], users=['alice'])]))
+    assert failed and 'entries[1] path {0!r}'.format(path) in result['msg']
+    assert stub.calls == [] and stub.acl == {}
+
+
+def test_pve9_0_has_fabrics_but_not_prefix_lists(stub):
+    stub.release = PveVersion('9.0.18', '9.0', '0' * 16)
+    users(stub, 'alice')
+    result, failed = run(pve_permission.main, dict(path='/sdn/fabrics/f1', roles=['PVEAuditor'], users=['alice']))
+    assert not failed and result['changed']
+    result, failed = run(pve_permission.main, dict(path='/sdn/route-maps', roles=['PVEAuditor'], users=['alice']))
+    assert failed and '/sdn/route-maps is an ACL path of Proxmox VE 9.1 and later' in result['msg']
+
+
+def test_pve9_paths_are_granted_on_pve9_and_removed_on_pve8(stub):
+    users(stub, 'alice')
+    for path in PVE9_PATHS:
+        result, failed = run(pve_permission.main, dict(path=path, roles=['PVEAuditor'], users=['alice']))
+        assert not failed and result['changed']
+    stub.as_pve8()
+    stub.version_reads = 0
+    result, failed = run(pve_permission.main, dict(path='/sdn/fabrics', users=['alice'], state='absent'))
+    assert not failed and result['changed'] and stub.version_reads == 0  # PVE deletes on any path
+
+
+def test_common_paths_need_no_version(stub):
+    users(stub, 'alice')
+    result, failed = run(pve_permission.main, dict(path='/sdn/zones/z1', roles=['PVEAuditor'], users=['alice']))
+    assert not failed and result['changed'] and stub.version_reads == 0

@@ -43,5 +43,27 @@ def test_privileges_come_from_the_cluster(stub):
     # A cluster whose Administrator knows an extra privilege (another PVE version) accepts it.
     stub.roles['Administrator'].add('VM.Monitor')
     result, failed = run(pve_role.main, dict(name='Old', privileges=['VM.Monitor']))
-    assert failed                # the stub's own POST check still refuses it, but not the module's pre-check
-    assert 'unknown privilege' not in result['msg']
+    assert not failed and stub.roles['Old'] == {'VM.Monitor'}
+
+
+def test_pve9_only_privilege_on_pve8_is_named_before_any_write(stub):
+    stub.as_pve8()
+    result, failed = run(pve_role.main, dict(name='Agent', privileges=['VM.Audit', 'VM.GuestAgent.Audit']),
+                         check=True)
+    assert failed and 'unknown privilege VM.GuestAgent.Audit on Proxmox VE 8.4.21' in result['msg']
+    assert 'VM.GuestAgent.Audit is a PVE 9 privilege' in result['msg'] and 'VM.Monitor' in result['msg']
+    result, failed = run(pve_role.main, dict(name='Agent', privileges=['VM.Audit', 'VM.GuestAgent.Audit']))
+    assert failed and stub.writes() == [] and stub.version_reads == 2
+    result, failed = run(pve_role.main, dict(name='Agent', privileges=['VM.Audit', 'VM.Monitor']))
+    assert not failed and stub.roles['Agent'] == {'VM.Audit', 'VM.Monitor'}
+
+
+def test_vm_monitor_on_pve9_is_named_as_pve8s(stub):
+    result, failed = run(pve_role.main, dict(name='Mon', privileges=['VM.Monitor']))
+    assert failed and 'unknown privilege VM.Monitor on Proxmox VE 9.1.19' in result['msg']
+    assert 'VM.Monitor is a PVE 8 privilege, dropped in PVE 9' in result['msg'] and stub.writes() == []
+
+
+def test_privileges_of_both_releases_need_no_version(stub):
+    result, failed = run(pve_role.main, dict(name='Student', privileges=['VM.Audit', 'VM.Console']))
+    assert not failed and result['changed'] and stub.version_reads == 0
