@@ -28,6 +28,7 @@ from . import guestagent
 from .access import AccessControl
 from .access_api import AccessApi
 from .control import ControlChannel
+from .refusals import Refusals
 
 GiB = 1024 ** 3
 # A node described without sizes: what a small lab server has.
@@ -36,7 +37,7 @@ NODE_DEFAULTS = {'maxmem': 16 * GiB, 'base_mem': 2 * GiB, 'maxcpu': 8, 'maxdisk'
 NODE_STATS = ('uptime', 'cpu', 'mem', 'disk', 'maxcpu', 'maxmem', 'maxdisk')
 
 
-class LabPve(AccessApi, AccessControl, ControlChannel, FakePve):
+class LabPve(Refusals, AccessApi, AccessControl, ControlChannel, FakePve):
     """The extended fake: access control on, node memory, guest agent, task durations, /_fake control routes."""
 
     def __init__(self, user='root@pam', password='secret', host=None, port=PORT):
