@@ -109,7 +109,7 @@ options:
       dport:
         description:
           - Destination port (V(22)), range (V(5900:5999)) or comma list; for V(icmp) an ICMP type by name, such as
-            V(echo-request) (PVE takes no type numbers: V(8) is refused before anything is written). Not set means
+            V(echo-request) (PVE takes no type numbers, so V(8) is refused before anything is written). Not set means
             all ports of O(teacher_ports[].proto).
         type: str
   outbound:
