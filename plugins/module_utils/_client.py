@@ -13,6 +13,7 @@ refusal of an unsupported one before the first write. Task waiting lives in _tas
 from __future__ import annotations
 
 import collections
+import json
 import random
 import re
 import threading
@@ -266,18 +267,22 @@ class PveClient(object):
     def get(self, path, **params):
         return self.request('GET', path, params)
 
-    def post(self, path, idempotent=False, **data):
-        return self.request('POST', path, data, idempotent=idempotent)
+    def post(self, path, idempotent=False, json_body=False, **data):
+        return self.request('POST', path, data, idempotent=idempotent, json_body=json_body)
 
-    def put(self, path, idempotent=True, **data):
+    def put(self, path, idempotent=True, json_body=False, **data):
         # A PUT sets state: sending it twice leaves the same state, so a network fault may repeat it.
-        return self.request('PUT', path, data, idempotent=idempotent)
+        return self.request('PUT', path, data, idempotent=idempotent, json_body=json_body)
 
     def delete(self, path, idempotent=False, **params):
         return self.request('DELETE', path, params, idempotent=idempotent)
 
-    def request(self, method, path, data=None, idempotent=None):
-        """Call PVE; returns the answer's `data`. Raises PveApiError or PveConnectionError."""
+    def request(self, method, path, data=None, idempotent=None, json_body=False):
+        """Call PVE; returns the answer's `data`. Raises PveApiError or PveConnectionError.
+
+        json_body (POST, PUT): send the parameters as a JSON object. PVE's http server turns an empty form
+        value into undef, so `comment=` changes nothing; in JSON an empty string arrives as one.
+        """
         if method != 'GET':
             self.check_writable()
         if idempotent is None:
@@ -294,6 +299,8 @@ class PveClient(object):
             call = getattr(resource(path.lstrip('/')), method.lower())
             self.requests_made += 1
             try:
+                if json_body:
+                    return _send_json(resource(path.lstrip('/')), method, data)
                 return call(**data)
             except ResourceException as exc:
                 err = PveApiError(method, path, exc.status_code, _message_of(exc), _errors_of(exc), what)
@@ -339,6 +346,21 @@ def _identify(path, data):
         return ''
     named = ['{0}={1}'.format(k, _short(str(data[k]), 80)) for k in IDENTIFYING if data.get(k) not in (None, '')]
     return ' ({0})'.format(', '.join(named)) if named else ''
+
+
+def _send_json(resource, method, data):
+    """One request with a JSON body through proxmoxer's session (its login, CSRF token and TLS settings); answers
+    and errors as proxmoxer gives them. Values go as strings, as a form would send them."""
+    store = resource._store
+    session = store['session']
+    response = requests.Session.request(
+        session, method, store['base_url'], data=json.dumps(dict((k, str(v)) for k, v in data.items())),
+        headers={'Content-Type': 'application/json'}, cookies=session.auth.get_cookies(),
+        verify=session.auth.verify_ssl, timeout=session.auth.timeout)
+    if response.status_code >= 400:
+        raise ResourceException(response.status_code, response.reason, response.reason,
+                                errors=store['serializer'].loads_errors(response))
+    return store['serializer'].loads(response)
 
 
 def _wire(value):

@@ -49,6 +49,8 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._validate import (
     validate_vmid,
 )
 
+# An IP set reference in a rule's source or dest: +name, +dc/name or +guest/name (pve-firewall's ipset names).
+FW_REF_RE = re.compile(r'^(?:dc/|guest/)?[A-Za-z][A-Za-z0-9\-_]+$')
 MARK = 'pvelab:'
 IPSET_SUFFIX = '-teacher'
 # Options of a guest's firewall the module sets, in the order they are recorded.
@@ -64,6 +66,12 @@ host-precedence-violation precedence-cutoff source-quench redirect network-redir
 TOS-network-redirect TOS-host-redirect echo-request router-advertisement router-solicitation time-exceeded
 ttl-zero-during-transit ttl-zero-during-reassembly parameter-problem ip-header-bad required-option-missing
 timestamp-request timestamp-reply address-mask-request address-mask-reply'''.split())
+# ICMP type numbers (RFC 792 and later) and the names PVE wants for them: the icmp-type of a rule is a name only
+# (pve-firewall src/PVE/Firewall.pm pve_fw_verify_icmp_type_spec).
+ICMP_TYPE_NUMBERS = {'0': 'echo-reply', '3': 'destination-unreachable', '4': 'source-quench', '5': 'redirect',
+                     '8': 'echo-request', '9': 'router-advertisement', '10': 'router-solicitation',
+                     '11': 'time-exceeded', '12': 'parameter-problem', '13': 'timestamp-request',
+                     '14': 'timestamp-reply', '17': 'address-mask-request', '18': 'address-mask-reply'}
 # Fields that make up what a rule does (comment, enable, pos, digest, log and ipversion do not).
 RULE_FIELDS = ('type', 'action', 'macro', 'iface', 'source', 'dest', 'proto', 'dport', 'sport', 'icmp-type')
 
@@ -141,15 +149,59 @@ def parse_ports(entries, field='teacher_ports'):
             raise ValueError('{0}.proto {1!r} must be tcp, udp or icmp'.format(where, entry.get('proto')))
         dport = str(entry.get('dport') or '').strip().replace(' ', '')
         if dport and proto == 'icmp':
-            if dport not in ICMP_TYPES and not (dport.isdigit() and int(dport) <= 255):
-                raise ValueError('{0}.dport {1!r} is not an ICMP type (for example echo-request)'.format(
-                    where, dport))
+            check_icmp_type(dport, where + '.dport')
         elif dport:
             _check_port_list(dport, where + '.dport')
         if (proto, dport) not in seen:
             seen.add((proto, dport))
             out.append({'proto': proto, 'dport': dport})
     return out
+
+
+def check_icmp_type(value, where):
+    """An ICMP type as PVE takes it in a rule: a name of ICMP_TYPES. A number is refused, naming the name to use."""
+    if value in ICMP_TYPES:
+        return value
+    if value.isdigit():
+        name = ICMP_TYPE_NUMBERS.get(str(int(value)))
+        raise ValueError('{0} {1!r}: PVE takes ICMP types by name only{2}'.format(
+            where, value, ' (use {0!r})'.format(name) if name else ', for example echo-request'))
+    raise ValueError('{0} {1!r} is not an ICMP type (for example echo-request)'.format(where, value))
+
+
+def check_rule(rule, where):
+    """Refuse a rule PVE would refuse when it is posted, before anything is written: the parts the module sets
+    (action, group reference, source/dest, proto, ports, ICMP type, comment)."""
+    rtype = str(rule.get('type', ''))
+    if rtype == 'group':
+        validate_fw_group(rule.get('action'), where + ' group')
+    elif rtype not in ('in', 'out') or rule.get('action') not in ('ACCEPT', 'DROP', 'REJECT'):
+        raise ValueError('{0}: {1} {2} is not a rule PVE takes'.format(where, rtype, rule.get('action')))
+    for field in ('source', 'dest'):
+        value = rule.get(field)
+        if value and not (value.startswith('+') and FW_REF_RE.match(value[1:])):
+            validate_cidr(value, '{0} {1}'.format(where, field))
+    proto = rule.get('proto')
+    if rule.get('icmp-type'):
+        if proto != 'icmp':
+            raise ValueError('{0}: icmp-type needs proto icmp, not {1!r}'.format(where, proto))
+        check_icmp_type(str(rule['icmp-type']), where + ' icmp-type')
+    if rule.get('dport'):
+        if proto not in ('tcp', 'udp'):
+            raise ValueError('{0}: dport needs proto tcp or udp, not {1!r}'.format(where, proto))
+        _check_port_list(rule['dport'], where + ' dport')
+    if '\n' in str(rule.get('comment') or '') or '\r' in str(rule.get('comment') or ''):
+        raise ValueError('{0}: a rule comment may not hold a line break'.format(where))
+
+
+def check_writes(group, rules, vm_plans):
+    """check_rule on every rule a run is about to write (the group's, each guest's reference): a refusal halfway
+    would leave the IP set and the group made, and some guests changed."""
+    for rule in rules:
+        check_rule(rule, 'security group {0}: rule {1}'.format(group, describe_rule(dict(rule, enable=1))))
+    for vmid, plan in sorted(vm_plans.items()):
+        if plan.get('ref_create'):
+            check_rule(plan['ref_create'], 'vm {0}: rule {1}'.format(vmid, describe_rule(plan['ref_create'])))
 
 
 def parse_sources(sources, field='teacher_sources'):

@@ -241,7 +241,7 @@ def to_template(client, entry):
 
 def destroy(client, entry, purge=True, skiplock=False):
     """DELETE the guest; with purge also from ACLs, pools, replication and backup jobs, and its unreferenced
-    disks. Returns the UPID."""
+    disks. Returns the UPID. skiplock is qemu only and root@pam only (see may_skiplock)."""
     params = {}
     if purge:
         params.update({'purge': 1, 'destroy-unreferenced-disks': 1})
@@ -250,11 +250,18 @@ def destroy(client, entry, purge=True, skiplock=False):
     return client.delete(guest_path(entry), **params)
 
 
+def may_skiplock(client, kind):
+    """Whether a delete may skip the guest's lock: qemu-server takes skiplock from the root@pam login only ("Only
+    root may use this option."; its tokens are refused too), and a container delete has no skiplock at all."""
+    return kind == 'qemu' and client.user == 'root@pam' and not client.token_id
+
+
 def remove_leftover(client, nodes, vmid, name, kind='qemu', timeout=300):
     """After a failed clone task: destroy guest `vmid` if PVE left it behind under our name.
 
     Returns a note of what was found and done ('' when nothing was left). Raises PveError, naming the
-    guest and how to remove it, when it is there and could not be removed.
+    guest and how to remove it, when it is there and could not be removed: a leftover still locked can be
+    removed through the API only by root@pam, and only a VM (see may_skiplock).
     """
     for node in nodes:
         entry = {'node': node, 'type': kind, 'vmid': vmid, 'name': name}
@@ -268,14 +275,19 @@ def remove_leftover(client, nodes, vmid, name, kind='qemu', timeout=300):
         if config.get('hostname' if kind == 'lxc' else 'name') != name:
             return ''  # that id is someone else's guest now
         lock = config.get('lock')
+        tool = 'pct' if kind == 'lxc' else 'qm'
+        by_hand = 'remove it on node {0} with `{1} unlock {2} && {1} destroy {2} --purge`'.format(node, tool, vmid)
+        if lock and not may_skiplock(client, kind):
+            raise PveError("{0} was left behind on node {1} with lock '{2}' and was not removed: {3}; {4}".format(
+                label(entry), node, lock,
+                'PVE deletes no locked container' if kind == 'lxc' else
+                'only root@pam (a password login, not a token) may skip the lock of a VM', by_hand))
         try:
             wait_task(client, destroy(client, entry, purge=True, skiplock=bool(lock)), timeout,
                       what='remove the half-made {0}'.format(label(entry)))
         except PveError as exc:
-            raise PveError('{0} was left behind on node {1}{2} and could not be removed ({3}); remove it on '
-                           'the node with `{4} unlock {5}; {4} destroy {5} --purge`'.format(
-                               label(entry), node, " with lock '{0}'".format(lock) if lock else '', exc,
-                               'pct' if kind == 'lxc' else 'qm', vmid)) from None
+            raise PveError('{0} was left behind on node {1}{2} and could not be removed ({3}); {4}'.format(
+                label(entry), node, " with lock '{0}'".format(lock) if lock else '', exc, by_hand)) from None
         return 'the half-made {0} it left{1} was removed'.format(
             label(entry), " (lock '{0}')".format(lock) if lock else '')
     return ''

@@ -25,6 +25,11 @@ FW_GROUP_MAX = 18
 # pve-poolid and pve-tag (tags are stored lower case).
 POOL_RE = re.compile(r'^[A-Za-z0-9\.\-_]+$')
 TAG_RE = re.compile(r'^[a-z0-9_][a-z0-9_\-\+\.]*$')
+# pve-snapshot-name (pve-guest-common, qemu-server): pve-configid, at most 40 characters.
+SNAPNAME_RE = re.compile(r'^[A-Za-z][A-Za-z0-9_\-]+$')
+SNAPNAME_MAX = 40
+# Refused by PVE ('pending' in any case) or used by its backups.
+SNAPNAME_RESERVED = ('current', 'pending', 'vzdump')
 
 
 # ------------------------------------------------------------ property strings
@@ -133,6 +138,26 @@ def validate_pool(value, field='pool'):
     value = str(value)
     if not POOL_RE.match(value):
         raise ValueError('{0} {1!r} is not a valid pool id (letters, digits, ".", "-", "_")'.format(field, value))
+    return value
+
+
+def validate_new_pool(value, field='pool'):
+    """A pool id PVE creates: pve-poolid, and a letter first (pve-manager PVE/API2/Pool.pm create_pool, PVE 9;
+    older pools that start otherwise can still be used)."""
+    value = validate_pool(value, field)
+    if not re.match(r'^[A-Za-z]', value):
+        raise ValueError('{0} {1!r} cannot name a new pool: PVE wants a letter first'.format(field, value))
+    return value
+
+
+def validate_snapname(value, field='snapname'):
+    """A snapshot name (pve-snapshot-name: the pve-configid format, at most 40 characters; current and pending are
+    reserved by PVE, vzdump by its backups)."""
+    value = str(value)
+    reserved = value in SNAPNAME_RESERVED or value.lower() == 'pending'
+    if not SNAPNAME_RE.match(value) or len(value) > SNAPNAME_MAX or reserved:
+        raise ValueError('{0} {1!r} cannot name a snapshot: a letter first, then letters, digits, "-" or "_", 2 to {2} '
+                         'characters, and not {3}'.format(field, value, SNAPNAME_MAX, ', '.join(SNAPNAME_RESERVED)))
     return value
 
 

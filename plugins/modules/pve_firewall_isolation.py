@@ -108,8 +108,9 @@ options:
         required: true
       dport:
         description:
-          - Destination port (V(22)), range (V(5900:5999)) or comma list; for V(icmp) an ICMP type such as
-            V(echo-request). Not set means all ports of O(teacher_ports[].proto).
+          - Destination port (V(22)), range (V(5900:5999)) or comma list; for V(icmp) an ICMP type by name, such as
+            V(echo-request) (PVE takes no type numbers, so V(8) is refused before anything is written). Not set means
+            all ports of O(teacher_ports[].proto).
         type: str
   outbound:
     description:
@@ -498,6 +499,11 @@ class PveFirewallIsolation(PveModuleBase):
         vm_plans = dict((vm['vmid'], fw.plan_vm_present(vm, lab, self.group, desired_options)) for vm in vms)
         for vm in vms:
             actions += vm_plans[vm['vmid']]['actions']
+        try:
+            # Every rule checked as PVE will check it, before the first write: no firewall change is left half-made.
+            fw.check_writes(self.group, rules_plan['create'], vm_plans)
+        except ValueError as exc:
+            self.fail('nothing was changed: {0}'.format(exc))
         dc_switch = p['enable_datacenter'] and not fw.datacenter_enabled(self.cluster_options)
         if dc_switch:
             actions.append('datacenter: enable the firewall')

@@ -88,7 +88,7 @@ pool:
 
 from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveApiError
 from ansible_collections.pvelab.proxmox.plugins.module_utils._module import PveModuleBase, pve_module
-from ansible_collections.pvelab.proxmox.plugins.module_utils._validate import validate_pool
+from ansible_collections.pvelab.proxmox.plugins.module_utils._validate import validate_new_pool, validate_pool
 
 
 class PvePool(PveModuleBase):
@@ -104,6 +104,10 @@ class PvePool(PveModuleBase):
         after = dict(before)
         if p['state'] == 'present':
             if current is None:
+                try:
+                    validate_new_pool(self.poolid, 'name')
+                except ValueError as exc:
+                    self.fail(str(exc))
                 after = {'poolid': self.poolid, 'comment': p['comment'] or '', 'vms': [], 'storage': []}
                 self.changed()
                 if not self.check_mode:
@@ -112,7 +116,8 @@ class PvePool(PveModuleBase):
                 after['comment'] = p['comment']
                 self.changed()
                 if not self.check_mode:
-                    self.client.put('/pools/' + self.poolid, comment=p['comment'])
+                    # JSON: PVE takes an empty form value for undef and would keep the old comment.
+                    self.client.put('/pools/' + self.poolid, json_body=True, comment=p['comment'])
         elif current is not None:
             self.remove(current)
             after = {}

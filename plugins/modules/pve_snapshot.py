@@ -159,8 +159,6 @@ snapshots:
       returned: on failure
 '''
 
-import re
-
 from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveError
 from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
     guest_path,
@@ -169,9 +167,7 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
     run_tasks,
 )
 from ansible_collections.pvelab.proxmox.plugins.module_utils._module import PveModuleBase, pve_module
-
-# PVE's pve-configid format, which snapshot names take.
-SNAPNAME_RE = re.compile(r'^[A-Za-z][A-Za-z0-9_\-]+$')
+from ansible_collections.pvelab.proxmox.plugins.module_utils._validate import validate_snapname
 
 
 class PveSnapshot(PveModuleBase):
@@ -180,9 +176,10 @@ class PveSnapshot(PveModuleBase):
         p = self.params
         self.result['missing'] = []
         self.client.lock_timeout = p['lock_timeout']
-        if not SNAPNAME_RE.match(p['snapname']) or p['snapname'] in ('current', 'pending', 'vzdump'):
-            self.fail('snapname {0!r} cannot name a snapshot: a letter first, then letters, digits, "-" or "_", at '
-                      'least 2 characters, and not current, pending or vzdump'.format(p['snapname']))
+        try:
+            validate_snapname(p['snapname'])
+        except ValueError as exc:
+            self.fail(str(exc))
         if p['parallel'] < 1:
             self.fail('parallel must be at least 1')
         self.items = self.resolve()
@@ -213,7 +210,10 @@ class PveSnapshot(PveModuleBase):
                 if int(entry['vmid']) in seen:
                     continue
                 seen.add(int(entry['vmid']))
-                if entry.get('status') == 'unknown':
+                # A guest pvestatd has not seen yet (just made) is 'unknown' too: only the node's own entry says
+                # whether its node is offline.
+                node = self.cluster.node(entry.get('node'))
+                if node is not None and node.get('status') != 'online':
                     errors.append('the node {0} of {1} is not online'.format(entry.get('node'), label(entry)))
             items.append(dict(entry=entry, asked=(key, value), exists=False, action=None, changed=False, msg=None,
                               description=None))
@@ -274,7 +274,8 @@ class PveSnapshot(PveModuleBase):
                     params['vmstate'] = 1
                 return self.client.post(base, **params)
             if item['action'] == 'describe':
-                self.client.put('{0}/{1}/config'.format(base, snap), description=p['description'])
+                # JSON: an empty form value arrives as undef and PVE would keep the old description.
+                self.client.put('{0}/{1}/config'.format(base, snap), json_body=True, description=p['description'])
                 return None
             if item['action'] == 'delete':
                 return self.client.delete('{0}/{1}'.format(base, snap))

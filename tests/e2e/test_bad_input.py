@@ -96,6 +96,14 @@ CASES = [
     ('vm name twice', 'pve_clone', {'template': 'tmpl-debian', 'clones': [{'name': 'same'}, {'name': 'same'}]},
      ["name 'same' is asked for twice"]),
     ('snapshot name', 'pve_snapshot', {'vmid': 100, 'snapname': 'current'}, ["snapname 'current'"]),
+    # names and values PVE would refuse only at a later write (issue 15)
+    ('snapshot name over 40 characters', 'pve_snapshot', {'vmid': 100, 'snapname': 's' * 41},
+     ["snapname '{0}'".format('s' * 41), '40']),
+    ('new pool name with a digit first', 'pve_pool', {'name': '1lab', 'comment': 'lab one'},
+     ["name '1lab'", 'letter first']),
+    ('numeric ICMP type', 'pve_firewall_isolation', {'name': 'lab1', 'vmids': [100], 'teacher_sources': ['192.0.2.10'],
+                                                     'teacher_ports': [{'proto': 'icmp', 'dport': '8'}]},
+     ["teacher_ports[0].dport '8'", "'echo-request'"]),
 ]
 
 

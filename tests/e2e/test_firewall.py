@@ -319,6 +319,26 @@ def test_bad_input_fails_before_any_write(cluster, runs, args, message):
     assert len(writes(cluster)) == written
 
 
+def test_a_numeric_icmp_type_fails_before_anything_is_made(cluster, runs):
+    """PVE takes ICMP types by name only and refuses a number when the rule is posted, after the IP set and the
+    group are made: the module refuses it first, and the firewall is as it was."""
+    add_students(cluster, 3850, 2)
+    before = json.dumps(fw_state(cluster), sort_keys=True)
+    configs = [dict(vm_config(cluster, v)) for v in (3850, 3851)]
+    written = len(writes(cluster))
+    result = runs.one({'name': 'icmp', 'vmids': [3850, 3851], 'teacher_sources': ['192.0.2.10'],
+                       'teacher_ports': [{'proto': 'tcp', 'dport': '22'}, {'proto': 'icmp', 'dport': '8'}]})
+    assert result['failed'] is True
+    assert "teacher_ports[1].dport '8': PVE takes ICMP types by name only (use 'echo-request')" in result['msg']
+    assert len(writes(cluster)) == written
+    assert json.dumps(fw_state(cluster), sort_keys=True) == before
+    assert [vm_config(cluster, v) for v in (3850, 3851)] == configs
+    again = runs.one({'name': 'icmp', 'vmids': [3850, 3851], 'teacher_sources': ['192.0.2.10'],
+                      'teacher_ports': [{'proto': 'tcp', 'dport': '22'}, {'proto': 'icmp', 'dport': 'echo-request'}]})
+    assert again.get('failed') is not True, again.get('msg')
+    assert sorted(r.get('icmp-type', '') for r in fw_state(cluster)['groups']['icmp']) == ['', 'echo-request']
+
+
 def test_a_container_student_is_isolated_through_the_same_calls(cluster, runs):
     net0 = 'name=eth0,bridge=vmbr0,hwaddr=BC:24:11:CC:00:01,ip=10.30.0.5/24'
     cluster.pve.add_ct(3900, 'ct-student', node='pve2', config={'net0': net0})

@@ -34,6 +34,7 @@ from .access_api import AccessApi
 from .control import ControlChannel
 from .statd import PveStatd
 from .versions import PveVersions
+from .refusals import Refusals
 
 GiB = 1024 ** 3
 # A node described without sizes: what a small lab server has.
@@ -42,7 +43,7 @@ NODE_DEFAULTS = {'maxmem': 16 * GiB, 'base_mem': 2 * GiB, 'maxcpu': 8, 'maxdisk'
 NODE_STATS = ('uptime', 'cpu', 'mem', 'disk', 'maxcpu', 'maxmem', 'maxdisk')
 
 
-class LabPve(PveVersions, AccessApi, AccessControl, ControlChannel, PveStatd, FakePve):
+class LabPve(PveVersions, Refusals, AccessApi, AccessControl, ControlChannel, PveStatd, FakePve):
     """The extended fake: access control on, node memory, guest agent, task durations, /_fake control routes."""
 
     def __init__(self, user='root@pam', password='secret', host=None, port=PORT):

@@ -174,3 +174,26 @@ def test_version_parts_stop_at_what_is_not_a_number():
     assert _client.PveVersion('9.0.0~13', '9.0', '').parts == (9, 0, 0)
     assert _client.PveVersion('8.4.21', '8.4', '').at_least(8, 4)
     assert str(_client.PveVersion('', '', '')) == 'unknown'
+
+
+@pytest.mark.parametrize('login', ['password', 'token'])
+def test_json_body_carries_an_empty_value_a_form_drops(fake, login):
+    fake.pve.apitokens['root@pam!ci'] = 's3cret-token'
+    params = fake.params() if login == 'password' else fake.params(
+        api_password=None, api_token_id='root@pam!ci', api_token_secret='s3cret-token')
+    client = PveClient(params)
+    client.post('/pools', poolid='lab', comment='old')
+    client.put('/pools/lab', comment='')
+    assert fake.pve.pool_info['lab']['comment'] == 'old'
+    client.put('/pools/lab', json_body=True, comment='')
+    assert fake.pve.pool_info['lab']['comment'] == ''
+    put = [r for r in fake.pve.requests if r[0] == 'PUT'][-1]
+    assert put[1].endswith('/pools/lab') and b'"comment": ""' in put[2]
+
+
+def test_json_body_errors_are_translated_too(fake):
+    client = PveClient(fake.params())
+    with pytest.raises(PveApiError) as err:
+        client.put('/pools/ghost', json_body=True, comment='x')
+    assert err.value.status == 500 and "pool 'ghost' does not exist" in err.value.pve_message
+    assert str(err.value).startswith('PUT /pools/ghost: HTTP 500')

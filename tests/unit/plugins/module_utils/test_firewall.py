@@ -58,6 +58,8 @@ def test_ports_normalised_and_deduplicated():
     ({'proto': 'tcp', 'dport': '5999:5900'}, 'backwards'),
     ({'proto': 'tcp', 'dport': ','.join(str(p) for p in range(1, 17))}, 'at most 15'),
     ({'proto': 'icmp', 'dport': 'ping-please'}, 'ICMP type'),
+    ({'proto': 'icmp', 'dport': '8'}, r"teacher_ports\[0\]\.dport '8': PVE takes ICMP types by name only \(use 'echo-request'\)"),
+    ({'proto': 'icmp', 'dport': '200'}, "'200': PVE takes ICMP types by name only, for example echo-request"),
 ])
 def test_ports_refused(entry, message):
     with pytest.raises(ValueError, match=message):
@@ -487,3 +489,25 @@ def test_apply_vm_without_work_makes_no_request():
 
 def test_ipset_entry_path_encodes_the_cidr():
     assert fw.ipset_entry_path('netlab-teacher', '192.0.2.0/24') == '/cluster/firewall/ipset/netlab-teacher/192.0.2.0%2F24'
+
+
+def test_every_rule_the_module_makes_passes_check_writes():
+    ports = fw.parse_ports([{'proto': 'tcp', 'dport': '22,5900:5999'}, {'proto': 'icmp', 'dport': 'echo-request'},
+                            {'proto': 'udp'}])
+    rules = fw.desired_group_rules(LAB, IPSET, ports, 'teacher_only', True)
+    plan = {'ref_create': {'type': 'group', 'action': LAB, 'enable': 1, 'comment': fw.ref_comment(LAB, {}, [])}}
+    fw.check_writes(LAB, rules, {300: plan, 301: {'ref_create': None}})
+
+
+@pytest.mark.parametrize('rule, message', [
+    ({'type': 'in', 'action': 'ACCEPT', 'proto': 'icmp', 'icmp-type': '8'}, "icmp-type '8'.*'echo-request'"),
+    ({'type': 'in', 'action': 'ACCEPT', 'proto': 'tcp', 'icmp-type': 'echo-request'}, 'needs proto icmp'),
+    ({'type': 'in', 'action': 'ACCEPT', 'proto': 'icmp', 'dport': '22'}, 'needs proto tcp or udp'),
+    ({'type': 'in', 'action': 'ACCEPT', 'source': '+1bad'}, 'source'),
+    ({'type': 'in', 'action': 'ACCEPT', 'comment': 'two\nlines'}, 'line break'),
+    ({'type': 'group', 'action': 'x' * 19}, 'group'),
+])
+def test_check_rule_refuses_what_pve_refuses_naming_the_rule(rule, message):
+    with pytest.raises(ValueError, match=message) as err:
+        fw.check_writes(LAB, [rule], {})
+    assert str(err.value).startswith('security group {0}: rule '.format(LAB))

@@ -320,3 +320,65 @@ def test_read_ips():
     assert read_ips(client, {'node': 'pve1', 'type': 'qemu', 'vmid': 100}) == ['10.10.0.5', '2001:db8::5']
     assert read_ips(client, {'node': 'pve1', 'type': 'lxc', 'vmid': 200}) == ['10.1.1.1']
     assert client.paths == ['/nodes/pve1/qemu/100/agent/network-get-interfaces', '/nodes/pve1/lxc/200/interfaces']
+
+
+# ------------------------------------------------------------- remove_leftover
+
+def leftover_client(fake, user='root@pam', token=False):
+    from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveClient
+    if not token:
+        return PveClient(fake.params())
+    fake.pve.apitokens[user + '!ci'] = 'ci-secret'
+    return PveClient(fake.params(api_user=None, api_password=None, api_token_id=user + '!ci',
+                                 api_token_secret='ci-secret'))
+
+
+def deletes(fake):
+    return [r for r in fake.pve.requests if r[0] == 'DELETE']
+
+
+def test_a_locked_vm_leftover_is_removed_with_skiplock_by_root_only(fake):
+    from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import remove_leftover
+    fake.pve.add_vm(300, 's1')
+    fake.pve.snapshot_lock(300, 'clone')  # the lock a clone that ended badly may leave (config and guest)
+    note = remove_leftover(leftover_client(fake), ['pve1'], 300, 's1')
+    assert note == "the half-made s1 (vmid 300) it left (lock 'clone') was removed"
+    assert fake.pve.vm(300) is None and len(deletes(fake)) == 1  # a locked VM goes only with skiplock
+
+
+@pytest.mark.parametrize('user', ['root@pam', 'ops@pve'])
+def test_a_locked_vm_leftover_is_named_not_forced_by_a_token_or_another_user(fake, user):
+    from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import remove_leftover
+    fake.pve.add_vm(300, 's1')
+    fake.pve.snapshot_lock(300, 'clone')  # the lock a clone that ended badly may leave (config and guest)
+    with pytest.raises(PveError) as err:
+        remove_leftover(leftover_client(fake, user, token=True), ['pve1'], 300, 's1')
+    assert str(err.value) == (
+        "s1 (vmid 300) was left behind on node pve1 with lock 'clone' and was not removed: only root@pam (a password "
+        "login, not a token) may skip the lock of a VM; remove it on node pve1 with "
+        "`qm unlock 300 && qm destroy 300 --purge`")
+    assert deletes(fake) == [] and fake.pve.vm(300) is not None
+
+
+def test_a_container_leftover_is_removed_without_skiplock_or_named_when_locked(fake):
+    from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import remove_leftover
+    fake.pve.add_ct(301, 'c1', lock='create')
+    client = leftover_client(fake)
+    with pytest.raises(PveError) as err:
+        remove_leftover(client, ['pve1'], 301, 'c1', kind='lxc')
+    assert "c1 (vmid 301) was left behind on node pve1 with lock 'create'" in str(err.value)
+    assert 'PVE deletes no locked container' in str(err.value)
+    assert '`pct unlock 301 && pct destroy 301 --purge`' in str(err.value)
+    assert deletes(fake) == []
+    fake.pve.add_ct(302, 'c2')
+    assert remove_leftover(client, ['pve1'], 302, 'c2', kind='lxc') == 'the half-made c2 (vmid 302) it left was removed'
+    assert [c.vmid for c in fake.pve.cts] == [301] and 'skiplock' not in str(deletes(fake))
+
+
+def test_a_guest_of_another_name_is_no_leftover(fake):
+    from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import remove_leftover
+    fake.pve.add_vm(300, 'someone-else')
+    fake.pve.snapshot_lock(300, 'clone')
+    assert remove_leftover(leftover_client(fake), ['pve1'], 300, 's1') == ''
+    assert remove_leftover(leftover_client(fake), ['pve1'], 301, 's1') == ''
+    assert deletes(fake) == [] and fake.pve.vm(300) is not None

@@ -69,6 +69,8 @@ def run(args, monkeypatch, capsys, answers=None, check_mode=False):
     (dict(name='lab', vmids=[300], teacher_sources=['192.0.2.0/33']), r'teacher_sources\[0\]'),
     (dict(name='averyveryverylonglabname', vmids=[300]), '18 characters at most'),
     (dict(name='lab', vmids=[300], teacher_ports=[{'proto': 'tcp', 'dport': '99999'}]), r'teacher_ports\[0\]'),
+    (dict(name='lab', vmids=[300], teacher_ports=[{'proto': 'tcp', 'dport': '22'}, {'proto': 'icmp', 'dport': '8'}]),
+     r"teacher_ports\[1\]\.dport '8': PVE takes ICMP types by name only \(use 'echo-request'\)"),
     (dict(name='lab', vmids=[300], pool='bad pool'), 'pool'),
     (dict(name='lab', vmids=[300], verify_only=True, state='absent'), 'verify_only'),
 ])

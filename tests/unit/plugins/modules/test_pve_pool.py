@@ -43,3 +43,21 @@ def test_non_empty_pool(served):
 def test_bad_name(served):
     result, failed = pool(served, name='bad pool')
     assert failed and "'bad pool'" in result['msg'] and served.writes() == []
+
+
+def test_empty_comment_clears_it_and_a_rerun_changes_nothing(served):
+    assert not pool(served, name='netadmin', comment='lab')[1]
+    result, failed = pool(served, name='netadmin', comment='', diff=True)
+    assert not failed and result['changed'] and not served.pve.pool_info['netadmin']['comment']
+    assert result['diff']['before']['comment'] == 'lab' and result['diff']['after']['comment'] == ''
+    writes = served.writes()
+    result, failed = pool(served, name='netadmin', comment='')
+    assert not failed and not result['changed'] and served.writes() == writes
+
+
+def test_a_new_pool_needs_a_letter_first_but_an_old_one_is_managed(served):
+    result, failed = pool(served, name='1lab', comment='x')
+    assert failed and "'1lab'" in result['msg'] and 'letter first' in result['msg'] and served.writes() == []
+    served.pve._pool_join('2old', 101)  # made before PVE 9 asked for a letter first
+    result, failed = pool(served, name='2old', comment='kept')
+    assert not failed and result['changed'] and served.pve.pool_info['2old']['comment'] == 'kept'

@@ -64,3 +64,32 @@ def test_locked_guest_is_retried_then_reported(served):
     served.pve.unlock(101)
     result, failed = snap(served, name='web01')
     assert not failed and result['changed']
+
+
+def test_empty_description_clears_it_and_a_rerun_changes_nothing(served):
+    web = served.vm_named('web01')
+    assert not snap(served, name='web01', description='before the exam')[1]
+    result, failed = snap(served, name='web01', description='')
+    assert not failed and result['changed'] and not web.snapshots['clean'].get('description')
+    writes = served.writes()
+    result, failed = snap(served, name='web01', description='')
+    assert not failed and not result['changed'] and served.writes() == writes
+
+
+def test_snapshot_names_have_at_most_40_characters(served):
+    result, failed = snap(served, name='web01', snapname='s' * 41)
+    assert failed and repr('s' * 41) in result['msg'] and '40' in result['msg'] and served.writes() == []
+    result, failed = snap(served, name='web01', snapname='s' * 40)
+    assert not failed and result['changed'] and list(served.vm_named('web01').snapshots) == ['s' * 40]
+
+
+def test_an_unknown_guest_status_is_not_an_offline_node(served):
+    web = served.vm_named('web01')
+    web.status = 'unknown'  # what /cluster/resources shows until pvestatd has seen a new guest
+    result, failed = snap(served, name='web01')
+    assert not failed and result['changed'] and 'clean' in web.snapshots
+    served.pve.set_node_offline('pve2')
+    before = served.writes()
+    result, failed = snap(served, name='web01', snapname='other')
+    assert failed and 'the node pve2 of web01 (vmid 101) is not online' in result['msg']
+    assert served.writes() == before and 'other' not in web.snapshots
