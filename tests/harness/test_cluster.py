@@ -207,6 +207,8 @@ OVERRIDES = {'_authenticate', '_check', 'allowed', 'check_password', 'check_perm
              '_qm_create', '_resources', 'add_node', 'task', 'answer', 'resolve', '_version'}
 # refusals.py: PVE's parameter decoding and format checks, empty values that do not survive a config file.
 OVERRIDES |= {'answer', '_pool_update', '_qm_snapshot_config_put', '_lxc_snapshot_config_put'}
+# cluster.py: a clone under way shows only its lock; the node's task list by source.
+OVERRIDES |= {'_vm_status', '_config_get', '_pending', '_task_list'}
 
 
 def test_labpve_overrides_only_what_it_means_to():
