@@ -154,7 +154,7 @@ options:
 notes:
   - A re-run finds a guest under its name. A guest of that name still locked by a clone under way (another run)
     is waited for, up to O(timeout).
-  - A VM clone under way has no name yet (PVE writes only C(lock: clone) into its config until the clone ends).
+  - A VM clone under way has no name yet (until the clone ends, PVE writes only the lock V(clone) into its config).
     When such a clone exists and the template's node lists running clone tasks of this template (an earlier run
     that was stopped, or another run at the same time), those tasks are waited for, up to O(timeout), before
     anything is cloned, so that no name is cloned twice. A user without C(Sys.Audit) on the node sees only its
