@@ -498,10 +498,19 @@ def test_lost_quorum(pve_cluster, tmp_path):
 @pytest.mark.cluster('demo.json', time_scale=0.01, clone_secs=100)
 def test_two_labs_at_the_same_time(pve_cluster, tmp_path):
     """lab_up for two labs at the same moment: no vmid is taken twice, each student holds its own lab's role on
-    its own VM only, and each lab's VMs reference only their lab's security group."""
+    its own VM only, and each lab's VMs reference only their lab's security group.
+
+    The labs clone from two templates: a run that finds clones of its own template under way waits for them
+    (their names are not known until they end), so two labs of one template would take turns instead."""
     labs = {'laba': ['anna', 'arno', 'ayla', 'axel'], 'labb': ['bert', 'bea', 'boris', 'bruno']}
+    templates = {'laba': 'tmpl-debian', 'labb': 'tmpl-second'}
     results = {}
     pve = pve_cluster.pve
+    root = pve_cluster.api()
+    upid = root.nodes('pve1').qemu(9000).clone.post(newid=9001, name='tmpl-second', full=1)
+    while root.nodes('pve1').tasks(upid).status.get()['status'] == 'running':
+        time.sleep(0.05)
+    root.nodes('pve1').qemu(9001).template.post()
     # The clones of whichever lab comes first run until the other lab has asked for its own (30 s at most):
     # the two runs always clone at the same time, whatever the machine's load.
     record, original = pve._record, pve.task
@@ -533,7 +542,7 @@ def test_two_labs_at_the_same_time(pve_cluster, tmp_path):
     def run(lab):
         workdir = tmp_path / lab
         workdir.mkdir()
-        results[lab] = (workdir, lab_up(pve_cluster, workdir, lab=lab, students=labs[lab]))
+        results[lab] = (workdir, lab_up(pve_cluster, workdir, lab=lab, students=labs[lab], lab_template=templates[lab]))
     threads = [threading.Thread(target=run, args=(lab,)) for lab in labs]
     for thread in threads:
         thread.start()

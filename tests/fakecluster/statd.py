@@ -58,7 +58,8 @@ class PveStatd(object):
         return dict((k, v) for k, v in entry.items() if k in CACHED)
 
     def statd_refresh(self):
-        """pvestatd's broadcast: every guest on an online node as it is now. Old vmids stay until replaced."""
+        """pvestatd's broadcast: every guest on an online node as it is now. Old vmids stay until replaced, so a
+        guest of an offline node keeps its last name (its status is `unknown`: nothing reports it)."""
         for kind, guests in (('qemu', self.vms), ('lxc', self.cts)):
             for guest in guests:
                 if self.nodes.get(guest.node, {}).get('online', True):
@@ -88,9 +89,10 @@ class PveStatd(object):
                 continue
             for key in CACHED:
                 item.pop(key, None)
-            online = self.nodes.get(item['node'], {}).get('online', True)
-            cached = cache.get(int(item['vmid'])) if online else None
-            item.update(cached or {'status': 'unknown'})
+            cached = dict(cache.get(int(item['vmid'])) or {'status': 'unknown'})
+            if not self.nodes.get(item['node'], {}).get('online', True):
+                cached['status'] = 'unknown'
+            item.update(cached)
             if item.get('pool') and not self.allowed(user, '/pool/' + item['pool'], 'Pool.Audit'):
                 del item['pool']
         return ok(data)
