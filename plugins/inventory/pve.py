@@ -17,7 +17,9 @@ description:
     address its QEMU guest agent reports, and groups by lab, pool, tag, node, status and guest type.
   - The inventory source is a YAML file whose name ends in C(pve.yml) or C(pve.yaml) (for example
     C(lab.pve.yml)) and that holds O(plugin=pvelab.proxmox.pve).
-  - "Fast on big clusters: the guests come from one C(GET /cluster/resources). Only running guests that the
+  - "Fast on big clusters: the guests come from one C(GET /cluster/resources) (and, for guests made in the last
+    seconds, which PVE lists there without a name until pvestatd reports them, one guest list per node holding
+    such a guest). Only running guests that the
     O(filters) keep cost a request each: VMs ask their guest agent (C(network-get-interfaces)), containers read
     C(/interfaces), O(agent_parallel) at a time. A guest that gives no address costs one config read, for the
     static address of its cloud-init C(ipconfig0) (containers: C(net0) C(ip=)). Stopped guests and templates
@@ -148,6 +150,7 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._client import (
     PveClient,
     PveError,
 )
+from ansible_collections.pvelab.proxmox.plugins.module_utils._cluster import Cluster
 from ansible_collections.pvelab.proxmox.plugins.module_utils._inventory import (
     ansible_host,
     assign_labs,
@@ -274,8 +277,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         started = time.monotonic()
         try:
             client = PveClient(self._connection_params())
-            guests = guests_from_resources(client.get('/cluster/resources', type='vm'),
-                                           include_templates=True, include_stopped=True)
+            # names and states of guests pvestatd has not reported yet come from their nodes (_cluster.py)
+            guests = guests_from_resources(Cluster(client).guests(), include_templates=True, include_stopped=True)
         except PveError as exc:
             raise AnsibleParserError('pvelab.proxmox.pve: {0}'.format(to_native(exc)))
         pools = None

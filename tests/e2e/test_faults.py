@@ -235,6 +235,9 @@ def test_clone_task_error_for_one_student(pve_cluster, tmp_path):
     again = lab_up(pve_cluster, tmp_path)
     assert again.rc == 0, again
     assert_converged(pve_cluster, tmp_path)
+    # the clones the killed run had started are the students' VMs now (none was made a second time)
+    kept = set(vm['vmid'] for vm in vms_of(pve.lab_state()))
+    assert set(vm['vmid'] for vm in in_flight) <= kept
 
 
 # ------------------------------------------------------- an interrupted run
@@ -285,11 +288,13 @@ def kill_tree(proc):
     proc.wait(30)
 
 
-@pytest.mark.cluster('demo.json', time_scale=0.01, clone_secs=300)
+@pytest.mark.cluster('demo.json', time_scale=0.01, clone_secs=1000)
 def test_interrupted_run_then_rerun(pve_cluster, tmp_path):
     """The process is killed while the clones run (ansible, its workers and the module at once). PVE finishes
-    the clones it started; the re-run waits for them, clones the rest, and converges: exactly one VM per student,
-    none left locked, no orphan, and the passwords saved before the kill are the ones the accounts have."""
+    the clones it started; the re-run, which reaches its clone step while they still run (10 s each), cannot see
+    their names (a clone under way has only its lock), waits for the template's clone tasks, clones the rest, and
+    converges: exactly one VM per student, none left locked, no orphan, and the passwords saved before the kill
+    are the ones the accounts have."""
     pve = pve_cluster.pve
     cloning = threading.Event()
     on_request(pve, 'POST', '/qemu/9000/clone', cloning.set, nth=2)
@@ -305,6 +310,9 @@ def test_interrupted_run_then_rerun(pve_cluster, tmp_path):
     again = lab_up(pve_cluster, tmp_path)
     assert again.rc == 0, again
     assert_converged(pve_cluster, tmp_path)
+    # the clones the killed run had started are the students' VMs now (none was made a second time)
+    kept = set(vm['vmid'] for vm in vms_of(pve.lab_state()))
+    assert set(vm['vmid'] for vm in in_flight) <= kept
     with open(tmp_path / 'flt-roster.csv.secrets') as fh:
         rows = [line.split(',', 1) for line in fh.read().splitlines()[1:]]
     assert sorted(u for u, _ in rows) == sorted(STUDENTS)

@@ -37,6 +37,8 @@ from .versions import PveVersions
 from .refusals import Refusals
 
 GiB = 1024 ** 3
+# The defaults of every fake the tests start: a small full clone takes 20 s in PVE, 0.2 s here.
+REALISTIC = {'time_scale': 0.01, 'clone_secs': 20.0}
 # A node described without sizes: what a small lab server has.
 NODE_DEFAULTS = {'maxmem': 16 * GiB, 'base_mem': 2 * GiB, 'maxcpu': 8, 'maxdisk': 64 * GiB}
 # Usage fields PVE leaves out of a node entry for a user without Sys.Audit on it (API2Tools::extract_node_stats).
@@ -50,8 +52,11 @@ class LabPve(PveVersions, Refusals, AccessApi, AccessControl, ControlChannel, Pv
         super().__init__(user, password, host, port)
         self._init_access()
         self._init_statd()
-        # PVE seconds a clone task takes (fakepve copies the disks in no time).
-        self.clone_secs = 0.0
+        # Real PVE by default: PVE seconds pass at time_scale real seconds each (tasks run after their POST
+        # returns), a clone takes clone_secs (fakepve copies the disks in no time), /cluster/resources lags by up
+        # to statd_secs (statd.py). time_scale 0 turns all of it off: every task ends before its POST returns.
+        self.time_scale = REALISTIC['time_scale']
+        self.clone_secs = REALISTIC['clone_secs']
         # What VMs created or cloned through the API start with (per VM: vm.start_secs, ...).
         self.default_start_secs = 0.0
         self.default_shutdown_secs = 0.0

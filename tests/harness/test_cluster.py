@@ -91,8 +91,8 @@ def test_the_agent_reports_the_static_ipconfig0_address(pve_api):
 
 def test_a_started_clone_answers_with_its_own_lease(pve_api):
     for newid in (200, 201):
-        pve_api.nodes('pve1').qemu(9000).clone.post(newid=newid, name='s{0}'.format(newid))
-        pve_api.nodes('pve1').qemu(newid).status.start.post()
+        wait_task(pve_api, 'pve1', pve_api.nodes('pve1').qemu(9000).clone.post(newid=newid, name='s{0}'.format(newid)))
+        wait_task(pve_api, 'pve1', pve_api.nodes('pve1').qemu(newid).status.start.post())
     assert ipv4_of(pve_api, 'pve1', 200) == [('10.10.0.200', 16)]
     assert ipv4_of(pve_api, 'pve1', 201) == [('10.10.0.201', 16)]
 
@@ -145,7 +145,7 @@ def test_clones_run_in_parallel(pve_api):
 
 @pytest.mark.cluster('small.json', time_scale=0.01, default_start_secs=20, default_shutdown_secs=20)
 def test_vms_made_through_the_api_get_the_default_durations(pve_api):
-    pve_api.nodes('pve1').qemu(9000).clone.post(newid=300, name='s1')
+    wait_task(pve_api, 'pve1', pve_api.nodes('pve1').qemu(9000).clone.post(newid=300, name='s1'))
     upid = pve_api.nodes('pve1').qemu(300).status.start.post()
     assert pve_api.nodes('pve1').tasks(upid).status.get()['status'] == 'running'
     wait_task(pve_api, 'pve1', upid)

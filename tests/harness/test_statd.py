@@ -85,3 +85,14 @@ def test_pool_membership_shows_only_with_pool_audit(either_fake):
     assert 100 in guests(ops) and 'pool' not in guests(ops)[100]
     root.access.acl.put(path='/pool/lab1', users='ops@pve', roles='PVEPoolUser')
     assert guests(ops)[100]['pool'] == 'lab1'
+
+
+def test_the_default_fake_is_realistic(either_fake):
+    """Without any setting: a clone takes time (lock only meanwhile) and /cluster/resources does not know it yet."""
+    root = either_fake.api()
+    guests(root)
+    upid = root.nodes('pve1').qemu(9000).clone.post(newid=300, name='s1')
+    assert root.nodes('pve1').tasks(upid).status.get()['status'] == 'running'
+    assert 'name' not in root.nodes('pve1').qemu(300).config.get()
+    assert 'name' not in guests(root)[300]
+    assert wait_task(root, 'pve1', upid)['exitstatus'] == 'OK'
