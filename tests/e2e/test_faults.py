@@ -235,9 +235,6 @@ def test_clone_task_error_for_one_student(pve_cluster, tmp_path):
     again = lab_up(pve_cluster, tmp_path)
     assert again.rc == 0, again
     assert_converged(pve_cluster, tmp_path)
-    # the clones the killed run had started are the students' VMs now (none was made a second time)
-    kept = set(vm['vmid'] for vm in vms_of(pve.lab_state()))
-    assert set(vm['vmid'] for vm in in_flight) <= kept
 
 
 # ------------------------------------------------------- an interrupted run
