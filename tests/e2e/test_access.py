@@ -13,11 +13,8 @@ from e2e.helpers import run_playbook
 WRITES = ('POST', 'PUT', 'DELETE')
 
 
-@pytest.fixture(autouse=True, params=['9.1', '8.4'])
-def pve_release(request, pve_cluster):
-    """The PVE release the fake serves for this test (fakecluster/versions.py)."""
-    pve_cluster.pve.pve_version = request.param
-    return request.param
+# every test on PVE 9.1 and 8.4 (tests/e2e/conftest.py)
+pytestmark = pytest.mark.usefixtures('pve_release')
 
 
 def writes(cluster):

@@ -29,6 +29,9 @@ LAB = 'flt'
 STUDENTS = ['ada', 'bo', 'cy', 'di']
 WRITES = ('POST', 'PUT', 'DELETE')
 
+# every test on PVE 9.1 and 8.4 (tests/e2e/conftest.py)
+pytestmark = pytest.mark.usefixtures('pve_release')
+
 
 # ------------------------------------------------------------------ helpers
 

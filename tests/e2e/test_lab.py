@@ -64,6 +64,7 @@ def read_roster(tmp_path):
 
 
 @pytest.mark.cluster('demo.json')
+@pytest.mark.usefixtures('pve_release')  # on PVE 9.1 and 8.4 (tests/e2e/conftest.py)
 def test_lab_lifecycle(pve_cluster, tmp_path):
     pve = pve_cluster.pve
     before = pve.lab_state()
@@ -264,6 +265,7 @@ def test_rerun_keeps_addresses_of_vms_up_since_the_roster(pve_cluster, tmp_path)
 # pvestatd reports the cluster once, when the run first reads it, and never again: every VM the run makes is
 # `unknown` and nameless in /cluster/resources, as it is on a real cluster for the first 10 s of its life.
 @pytest.mark.cluster('demo.json', statd_secs=1e9)
+@pytest.mark.usefixtures('pve_release')
 def test_lab_before_pvestatd_has_seen_its_vms(pve_cluster, tmp_path):
     """lab_up, a re-run and lab_down while the cluster's status cache knows none of the lab's VMs: nothing is
     taken for an offline node, the re-run clones nothing again and changes nothing, teardown removes them all."""
