@@ -209,6 +209,48 @@ def test_container_power_and_config(pve_cluster, tmp_path):
     assert result.task('remove')['changed'] and pve.ct(300) is None
 
 
+@pytest.mark.cluster('demo.json')
+def test_container_clones_under_way_are_waited_for_not_made_twice(pve_cluster, tmp_path):
+    """Containers from a container template; a second run that starts while the first run's clones still hold
+    lock 'create' (a container's hostname is in its config from the start) waits for them and clones nothing.
+    (A name the first run has not asked PVE for yet cannot be seen: PVE has no way to reserve a name.)"""
+    pve = pve_cluster.pve
+    pve.add_ct(8000, 'ct-tmpl', node='pve1', template=True)
+    pve.ct_secs['clone'] = 500  # 5 s
+    cloning = threading.Event()
+    record = pve._record
+
+    def watch(request, body):
+        record(request, body)
+        if request.method == 'POST' and request.path.endswith('/lxc/8000/clone'):
+            cloning.set()
+    pve._record = watch
+    wanted = ['ct-s1']
+    clone = {'pvelab.proxmox.pve_clone': {'template': 'ct-tmpl', 'clones': [{'name': n} for n in wanted],
+                                          'vmid_floor': 4000}}
+    results = {}
+    first = threading.Thread(target=lambda: results.update(first=run_playbook(
+        pve_cluster, tasks=[dict(clone, name='clone', register='out')], tmp_path=tmp_path / 'a')))
+    (tmp_path / 'a').mkdir()
+    (tmp_path / 'b').mkdir()
+    first.start()
+    assert cloning.wait(60)
+    deadline = time.monotonic() + 60
+    while not [ct for ct in pve.cts if 4000 <= ct.vmid < 8000 and ct.lock == 'create']:
+        assert time.monotonic() < deadline, [(ct.vmid, ct.lock) for ct in pve.cts]
+        time.sleep(0.05)
+    second = run_playbook(pve_cluster, tasks=[dict(clone, name='clone', register='out')], tmp_path=tmp_path / 'b')
+    # it came back once the clone had ended: the container is usable, not still locked
+    assert [ct.lock for ct in pve.cts if 4000 <= ct.vmid < 8000] == [None]
+    first.join(120)
+    assert results['first'].rc == 0 and second.rc == 0, (results['first'], second)
+    assert second.task('clone')['changed'] is False, second.task('clone')['clones']
+    made = sorted((ct.config.get('hostname'), ct.vmid) for ct in pve.cts if 4000 <= ct.vmid < 8000)
+    assert [h for h, _v in made] == wanted and not [ct for ct in pve.cts if ct.lock]
+    assert pve_cluster.count_requests('POST', '/lxc/8000/clone') == 1
+    assert sorted(c['vmid'] for c in second.task('clone')['clones']) == [v for _h, v in made]
+
+
 # ------------------------------------------------------------------------- requests
 
 @pytest.mark.cluster('demo.json')
