@@ -17,8 +17,9 @@ description:
   - Gives each new guest the smallest free vmid at or above O(vmid_floor) (or PVE's next free id), in a way that
     survives races with parallel clones and other playbooks; chooses the node by a placement policy or takes
     O(node); clones many guests in parallel with O(parallel) tasks at a time.
-  - Reads the cluster once per run (C(/cluster/resources), and the template's node's own guest list, which says
-    live whether it is a template); a re-run where every guest exists sends no request per guest. A guest that
+  - Reads the cluster once per run (C(/cluster/resources); for a template converted in the last seconds, which
+    PVE still reports there as a VM, also its node's own guest list); a re-run where every guest exists sends no
+    request per guest. A guest that
     pvestatd has not reported yet (C(unknown) in C(/cluster/resources), as every guest is in its first seconds)
     is looked up in its node's list.
   - A failed clone is reported by name with PVE's reason, the other clones go on, and a guest PVE left behind
@@ -359,12 +360,11 @@ class PveClone(PveModuleBase):
     def find_template(self):
         p = self.params
         ref = str(p['template']).strip()
-        if ref.isdigit():
-            found = self.cluster.guest(int(ref), live=True)
-        else:
-            found = self.cluster.find_guest(name=ref)
-            # whether it is a template (now, not at pvestatd's last report) from its node's own list
-            found = found and self.cluster.guest(found['vmid'], live=True)
+        found = self.cluster.guest(int(ref)) if ref.isdigit() else self.cluster.find_guest(name=ref)
+        if found is not None and not (self.cluster.vouched(found) and is_template(found)):
+            # A template never turns back into a VM, so a reported template is one; a guest reported as a VM may
+            # have been converted since pvestatd's last report: its node's own list says what it is now.
+            found = self.cluster.guest(found['vmid'], live=True)
         if found is None:
             self.fail('template {0!r} not found (no guest with that {1})'.format(ref, 'vmid' if ref.isdigit() else 'name'))
         if not is_template(found) and not p['allow_non_template']:
