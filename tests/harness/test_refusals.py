@@ -5,20 +5,12 @@
 """
 
 import json
-import time
 
 import pytest
 import requests
 from proxmoxer.core import ResourceException
 
-
-def wait_task(api, node, upid, timeout=10):
-    deadline = time.monotonic() + timeout
-    while True:
-        task = api.nodes(node).tasks(upid).status.get()
-        if task['status'] == 'stopped' or time.monotonic() > deadline:
-            return task
-        time.sleep(0.02)
+from test_stock_contrast import wait_task
 
 
 def raw(cluster, method, path, json_body=None, body=None):
