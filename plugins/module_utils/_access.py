@@ -29,7 +29,6 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._client import (
     PveConnectionError,
     PveVersion,
     _short,
-    _wire,
 )
 
 DEFAULT_REALM = 'pve'
@@ -593,35 +592,6 @@ def user_login(params, userid, password):
     if resp.status_code != 200:
         raise PveApiError('POST', '/access/ticket', resp.status_code, _pve_message(resp))
     return (resp.json() or {}).get('data') or {}
-
-
-def send_json(client, params, method, path, data):
-    """A write with a JSON body, for values that must be able to be empty.
-
-    pve-http-server decodes a form body with Perl's split, which drops an empty value ('email=' arrives
-    undefined, so PVE leaves the field alone); a JSON body keeps '' (and pveproxy forwards it as JSON).
-    Uses the client's login (ticket or API token); no retries, these writes are rare.
-    """
-    client.check_writable()
-    url = api_base_url(params) + path
-    headers, cookies = {}, {}
-    if params.get('api_token_secret'):
-        headers['Authorization'] = 'PVEAPIToken={0}!{1}={2}'.format(
-            client.user, client.token_id, params['api_token_secret'])
-    else:
-        ticket, csrf = client.tokens()
-        cookies['PVEAuthCookie'] = ticket
-        headers['CSRFPreventionToken'] = csrf
-    body = dict((k, _wire(v)) for k, v in data.items() if v is not None)
-    try:
-        resp = requests.request(method, url, json=body, headers=headers, cookies=cookies, verify=tls_verify(params),
-                                timeout=params.get('api_timeout') or 30)
-    except requests.exceptions.RequestException as exc:
-        raise PveConnectionError('{0} {1}: network error: {2}'.format(method, path, _short(exc))) from None
-    client.requests_made += 1
-    if resp.status_code != 200:
-        raise PveApiError(method, path, resp.status_code, _pve_message(resp))
-    return (resp.json() or {}).get('data')
 
 
 def has_empty(data):

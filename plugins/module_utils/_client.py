@@ -296,12 +296,12 @@ class PveClient(object):
         network_tries = 0
         while True:
             resource, generation = self._session()
-            call = getattr(resource(path.lstrip('/')), method.lower())
+            target = resource(path.lstrip('/'))
             self.requests_made += 1
             try:
                 if json_body:
-                    return _send_json(resource(path.lstrip('/')), method, data)
-                return call(**data)
+                    return _send_json(target, method, data)
+                return getattr(target, method.lower())(**data)
             except ResourceException as exc:
                 err = PveApiError(method, path, exc.status_code, _message_of(exc), _errors_of(exc), what)
                 if exc.status_code == 401 and not relogged and not self.params.get('api_token_secret'):

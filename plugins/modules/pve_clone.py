@@ -19,9 +19,8 @@ description:
     O(node); clones many guests in parallel with O(parallel) tasks at a time.
   - Reads the cluster once per run (C(/cluster/resources); for a template converted in the last seconds, which
     PVE still reports there as a VM, also its node's own guest list); a re-run where every guest exists sends no
-    request per guest. A guest that
-    pvestatd has not reported yet (C(unknown) in C(/cluster/resources), as every guest is in its first seconds)
-    is looked up in its node's list.
+    request per guest. A guest that pvestatd has not reported yet (C(unknown) in C(/cluster/resources), as every
+    guest is in its first seconds) is looked up in its node's list.
   - A failed clone is reported by name with PVE's reason, the other clones go on, and a guest PVE left behind
     half-made is removed so that a re-run can finish the job.
 extends_documentation_fragment:

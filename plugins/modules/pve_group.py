@@ -106,7 +106,6 @@ changes:
 
 from ansible_collections.pvelab.proxmox.plugins.module_utils._access import (
     parse_userid,
-    send_json,
     split_list,
     validate_groupid,
 )
@@ -160,7 +159,7 @@ class PveGroup(PveModuleBase):
                     path = '/access/groups/{0}'.format(groupid)
                     if p['comment'] == '':
                         # PVE drops an empty form value: clearing needs a JSON body.
-                        send_json(self.client, self.params, 'PUT', path, {'comment': ''})
+                        self.client.put(path, json_body=True, comment='')
                     else:
                         self.client.put(path, comment=p['comment'])
             if wanted_users is not None:
@@ -181,7 +180,7 @@ class PveGroup(PveModuleBase):
                                 self.client.put(path, groups=','.join(others))
                             else:
                                 # groups='' without append empties the memberships; only JSON keeps ''.
-                                send_json(self.client, self.params, 'PUT', path, {'groups': ''})
+                                self.client.put(path, json_body=True, groups='')
         self.changed(bool(changes))
         self.result['group'] = after
         self.result['changes'] = changes

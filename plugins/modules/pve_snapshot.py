@@ -212,8 +212,7 @@ class PveSnapshot(PveModuleBase):
                 seen.add(int(entry['vmid']))
                 # A guest pvestatd has not seen yet (just made) is 'unknown' too: only the node's own entry says
                 # whether its node is offline.
-                node = self.cluster.node(entry.get('node'))
-                if node is not None and node.get('status') != 'online':
+                if self.cluster.node_offline(entry):
                     errors.append('the node {0} of {1} is not online'.format(entry.get('node'), label(entry)))
             items.append(dict(entry=entry, asked=(key, value), exists=False, action=None, changed=False, msg=None,
                               description=None))

@@ -315,7 +315,6 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._access import (
     parse_userid,
     password_works,
     realm_of,
-    send_json,
     split_list,
     user_after,
     user_from_api,
@@ -508,7 +507,7 @@ class PveUser(PveModuleBase):
                 path = '/access/users/{0}'.format(plan.userid)
                 if has_empty(plan.update):
                     # Clearing a field (or every group) needs a JSON body: PVE drops empty form values.
-                    send_json(self.client, self.params, 'PUT', path, plan.update)
+                    self.client.put(path, json_body=True, **plan.update)
                 else:
                     self.client.put(path, **plan.update)
             if plan.password:

@@ -62,16 +62,19 @@ class StubPve(object):
     def get(self, path, **params):
         return self.request('GET', path, params)
 
-    def post(self, path, idempotent=False, **data):
-        return self.request('POST', path, data)
+    def post(self, path, idempotent=False, json_body=False, **data):
+        return self.request('POST', path, data, json_body=json_body)
 
-    def put(self, path, idempotent=True, **data):
-        return self.request('PUT', path, data)
+    def put(self, path, idempotent=True, json_body=False, **data):
+        return self.request('PUT', path, data, json_body=json_body)
 
     def delete(self, path, idempotent=False, **params):
         return self.request('DELETE', path, params)
 
-    def request(self, method, path, data=None, idempotent=None):
+    def request(self, method, path, data=None, idempotent=None, json_body=False):
+        if json_body:
+            # JSON writes (for empty values), marked so tests can tell them apart
+            self.json_writes.append((method, path, dict(data)))
         data = dict((k, _wire(v)) for k, v in (data or {}).items() if v is not None)
         with self.lock:
             self.requests_made += 1
@@ -265,15 +268,6 @@ def stub(monkeypatch):
     pve = StubPve()
     monkeypatch.setattr(_module, 'PveClient', lambda params: pve)
     monkeypatch.setattr(_module, 'HAS_PROXMOXER', True)
-    # JSON writes (for empty values) go to the stub too, marked so tests can tell them apart.
-    from ansible_collections.pvelab.proxmox.plugins.modules import pve_group, pve_user
-
-    def send_json(client, params, method, path, data):
-        client.json_writes.append((method, path, dict(data)))
-        return client.request(method, path, data)
-    for mod in (pve_group, pve_user):
-        monkeypatch.setattr(mod, 'send_json', send_json)
-
     catch_exits(monkeypatch)
     return pve
 
