@@ -138,16 +138,16 @@ def _walk_in_rules(rules, ctx, where, seen=()):
             continue
         if kind != 'in' or str(rule.get('action', '')).upper() != 'ACCEPT':
             continue
-        text = '{0}: {1}{2}'.format(where, describe_rule(rule), ' # ' + rule['comment'] if rule.get('comment') else '')
+        text = describe_rule(rule) + (' # ' + rule['comment'] if rule.get('comment') else '')
         source = rule.get('source')
         match = True if not source else ctx.source_matches_students(source)
         if match:
             verdict = 'open'
-            reasons.append('{0} accepts inbound traffic from {1}'.format(
-                text, 'any source' if not source else 'a student address'))
+            reasons.append('{0} accepts inbound traffic from {1}: {2}'.format(
+                where, 'any source' if not source else 'a student address', text))
         elif match is None:
             verdict = 'unknown' if verdict == 'blocked' else verdict
-            reasons.append('{0}: its source {1} cannot be evaluated'.format(text, source))
+            reasons.append('{0}: {1}: its source {2} cannot be evaluated'.format(where, text, source))
     return verdict, reasons
 
 
