@@ -236,8 +236,8 @@ def vm_report(vm, ctx):
         status = 'open'
     else:
         status = 'isolated'
-    spoof = 'open' if any(n == 'source_filter' for n, _t in gaps) or any('macfilter' in p for p in problems) \
-        else 'blocked'
+    # macfilter=0 lets the guest send with another MAC (a problem above); its source addresses stay filtered.
+    spoof = 'open' if any(n == 'source_filter' for n, _t in gaps) else 'blocked'
     return {
         'vmid': vm['vmid'],
         'name': vm.get('name'),

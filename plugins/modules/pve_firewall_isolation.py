@@ -149,13 +149,13 @@ options:
     default: false
   learn_addresses:
     description:
-      - Every NIC of a selected guest may send only from its own addresses, and answer ARP only for them: the module
+      - Every NIC of a selected guest may send only from its own addresses, and answer ARP only for them. The module
         fills the guest's IP set C(ipfilter-net<N>), which pve-firewall enforces (on the source address in the
         guest's outbound chain, and on ARP through ebtables). PVE adds the NIC's IPv6 link-local address itself and
         lets DHCP requests out before the filter, so a DHCP guest keeps getting its lease.
       - The addresses are the guest's static ones when it has them (cloud-init C(ipconfigN ip=)/C(ip6=) of a VM, the
         C(ip=)/C(ip6=) of a container's C(netN)). Otherwise, with V(true), they are learned once from the guest
-        agent (a container's interfaces) while the guest runs, and kept: a set is never learned again, so a
+        agent (a container's interfaces) while the guest runs, and kept; a set is never learned again, so a
         student who changes the address later cannot widen it. An address that a teacher source holds, or that
         another selected guest reports too, is not learned (warned).
       - A NIC whose addresses are not known yet (a stopped DHCP guest) gets no set, and the report names the gap
@@ -166,9 +166,9 @@ options:
   accept_gaps:
     description:
       - Gaps of the isolation the report may name without the VM counting as not isolated.
-      - V(arp_filter) ARP is not filtered (the cluster option C(ebtables) is 0, or a NIC's set has no IPv4 address):
-        a student can answer ARP for the teacher's address.
-      - V(source_filter) a NIC's addresses are not known, so it may send from any address (for example the
+      - V(arp_filter) means ARP is not filtered (the cluster option C(ebtables) is 0, or a NIC's set has no IPv4
+        address), so a student can answer ARP for the teacher's address.
+      - V(source_filter) means a NIC's addresses are not known, so it may send from any address (for example the
         teacher's).
     type: list
     elements: str
@@ -177,7 +177,7 @@ options:
   console_sources:
     description:
       - Networks the students open the web UI and the noVNC consoles from. Adds one datacenter rule per entry
-        accepting TCP 8006 from it (marked C(pvelab:<name>), removed by O(state=absent)): needed only where the hosts'
+        accepting TCP 8006 from it (marked C(pvelab:<name>), removed by O(state=absent)); needed only where the hosts'
         firewall would otherwise answer the cluster's C(management) IP set alone.
     type: list
     elements: str
@@ -197,7 +197,7 @@ notes:
   - The datacenter switch is cluster wide. Turning it on also starts filtering every other guest whose own
     firewall and NIC flags are on, and the nodes' host firewalls (their C(enable) defaults to on) with the
     cluster's C(policy_in), DROP when not set, so that 8006 (web UI, API, consoles) and 22 would answer only the
-    C(management) IP set. When the module turns it on, the hosts keep answering everyone, as before: it sends
+    C(management) IP set. When the module turns it on, the hosts keep answering everyone, as before; it sends
     C(policy_in=ACCEPT) in the same request when C(policy_in) was not set, else adds datacenter rules accepting TCP
     8006 and 22. It records the options as they were in the comment of the empty security group C(pvelab-dc), and
     O(state=absent) of the last lab (no other security group marked C(pvelab:) is left) puts them back and deletes
