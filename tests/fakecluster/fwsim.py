@@ -1288,6 +1288,9 @@ def simulate(compiled, src, dst=None, proto='tcp', dport=None, sport=None, icmp_
     for given in (source_ip, dest_ip):
         if given and version is None:
             version = address(given)[0]
+    for end in (src, dst or {}):  # a host outside known by its IPv6 address only
+        if version is None and end.get('kind') == 'outside' and not end.get('ip') and end.get('ip6'):
+            version = 6
     if version is None:
         version = 6 if number == ICMPV6 else 4
     if dst is None:
