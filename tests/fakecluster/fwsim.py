@@ -558,10 +558,6 @@ class Compiled(object):
     def error(self, text):
         self._errors[text] = True
 
-    def address(self, node):
-        addresses = self.nodes.get(node, {}).get('addresses') or []
-        return addresses[0] if addresses else None
-
     def rules(self, node, version):
         """The iptables chains of a node for IPv4 or IPv6 (None while the datacenter firewall is off)."""
         if not self.enabled or node not in self.nodes:

@@ -15,6 +15,13 @@ Zones: `host` (the node), `outside` (port eth0 of vmbr0), `nfvm` (a guest port o
 
 A case is (from, to, expected verdict, packet fields). Only the guests a test gives a .fw file have a firewall
 config; every other guest is as pve-firewall sees one without its file.
+
+Every verdict of every test directory is here (244 once expanded). Where the transcription differs: fwtester.pl
+sends every packet as IPv4, so test-basic1's icmpv6 case is an IPv6 packet here (to and from the guests'
+link-local addresses; the verdict is the same); test-default-rules1 forces the destination address type of two
+packets (UNICAST for a multicast address), which fwsim.simulate takes as `dsttype`; test-errors4's unparsable
+option line becomes an option pve-firewall does not know (a dict cannot hold a line that does not parse); the
+hostname ring (ring2) of fwtester.pl's corosync.conf is left out (fwsim takes ring addresses only; no case uses it).
 """
 
 GUESTS = {
