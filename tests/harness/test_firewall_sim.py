@@ -143,7 +143,7 @@ def test_ip_sets_with_nomatch_aliases_lists_and_scopes():
                'ipset': {'campus': ipset('198.51.100.0/24', '!198.51.100.128/25', '198.51.100.200'),
                          'both': ipset('203.0.113.1')}}
     by_port = ((22, '+campus'), (80, 'teacher'), (81, '203.0.113.5,203.0.113.9'), (82, '203.0.113.20-203.0.113.29'),
-               (83, '+dc/both'), (84, '+both'), (85, 'dc/teacher'))
+               (83, '+dc/both'), (84, '+both'), (85, 'dc/teacher'), (86, '+guest/both'))
     rules = [IN('ACCEPT', source=source, proto='tcp', dport=port) for port, source in by_port]
     own = fw(rules)
     own['ipset'] = {'both': ipset('203.0.113.2')}  # the guest's own set wins for +both, not for +dc/both
@@ -159,6 +159,43 @@ def test_ip_sets_with_nomatch_aliases_lists_and_scopes():
     assert ok('203.0.113.25', 82) and not ok('203.0.113.30', 82)
     assert ok('203.0.113.1', 83) and not ok('203.0.113.2', 83)
     assert ok('203.0.113.2', 84) and not ok('203.0.113.1', 84)
+    assert ok('203.0.113.2', 86) and not ok('203.0.113.1', 86)
+
+
+def test_icmp_types_by_name_or_number_and_source_ports():
+    state = world({101: guest(101, fw([IN('ACCEPT', proto='icmp', icmp_type='echo-request'),
+                                       IN('ACCEPT', proto='icmp', dport='destination-unreachable'),
+                                       IN('ACCEPT', proto='udp', sport=123, dport=123)]))})
+    dst = end(state, 101)
+    assert verdict(state, OUTSIDE, dst, proto='icmp', icmp_type='echo-request') == 'ACCEPT'
+    assert verdict(state, OUTSIDE, dst, proto='icmp', icmp_type='8') == 'ACCEPT'
+    assert verdict(state, OUTSIDE, dst, proto='icmp', icmp_type='3/3') == 'ACCEPT'  # port-unreachable: a type 3
+    assert verdict(state, OUTSIDE, dst, proto='icmp', icmp_type='echo-reply') == 'DROP'
+    assert verdict(state, OUTSIDE, dst, proto='udp', sport=123, dport=123) == 'ACCEPT'
+    assert verdict(state, OUTSIDE, dst, proto='udp', sport=40000, dport=123) == 'DROP'
+
+
+def test_outbound_to_the_teacher_only_through_a_group_with_policy_out_drop():
+    cluster = {'options': {'enable': 1}, 'ipset': {'lab-teacher': ipset(TEACHER_IP)},
+               'groups': {'lab': [IN('ACCEPT', source='+lab-teacher'), OUT('ACCEPT', dest='+lab-teacher'),
+                                  OUT('ACCEPT', macro='DNS')]}}
+    state = world({101: guest(101, fw([GROUP('lab')], policy_out='DROP')),
+                   102: guest(102, fw([GROUP('lab')], policy_out='DROP'))}, cluster=cluster)
+    me, teacher = end(state, 101), fwsim.outside_endpoint(TEACHER_IP)
+    assert verdict(state, me, teacher, dport=22) == 'ACCEPT'
+    assert verdict(state, me, OUTSIDE, dport=443) == 'DROP'
+    assert verdict(state, me, OUTSIDE, proto='udp', dport=53) == 'ACCEPT'
+    assert verdict(state, me, end(state, 102), dport=22) == 'DROP'
+    assert verdict(state, teacher, me, dport=22) == 'ACCEPT'
+
+
+def test_a_node_with_its_firewall_off_accepts_everything_its_guests_do_not_filter():
+    state = world({101: guest(101, fw())}, host={'options': {'enable': 0}})
+    node = fwsim.node_endpoint('pve1', NODE_IP)
+    assert verdict(state, OUTSIDE, node, dport=8006) == 'ACCEPT'
+    assert verdict(state, node, end(state, 101), dport=22) == 'DROP'
+    state['nodes']['pve1']['options'] = {}  # enable defaults to on
+    assert verdict(state, OUTSIDE, node, dport=8006) == 'DROP'
 
 
 def test_security_groups_use_enabled_rules_and_iface_picks_the_nic():
