@@ -556,3 +556,13 @@ def test_the_simulate_route_refuses_what_it_cannot_evaluate(pve_cluster):
     assert 'unknown endpoint keys: host' in refused({'src': {'host': 'x'}, 'dst': TEACHER})
     assert 'no IPv6 destination known for node pve1' in refused({'src': S1, 'dst': {'node': 'pve1'},
                                                                  'proto': 'icmpv6'})
+
+
+@pytest.mark.cluster('small.json', time_scale=0)
+def test_with_time_scale_0_every_evaluation_compiles(pve_cluster, pve_api):
+    """(LabPve only) nothing waits at time_scale 0: a change is in effect at once, a start is never unfiltered by
+    timing."""
+    isolate(pve_api, [101])
+    assert simulate(pve_cluster, {'ip': '198.51.100.7'}, S1, dport=22)['verdict'] == 'DROP'
+    pve_api.nodes('pve1').qemu(101).status.start.post()
+    assert [s['filtered'] for s in control(pve_cluster, 'GET', '/firewall/starts')['starts']] == [True]
