@@ -42,6 +42,8 @@ KNOBS = (
     ('--hang-secs', 'hang_secs', float, 'PVE seconds a hanging request hangs (default 120)'),
     ('--seed', 'seed', int, 'seed for the random network faults'),
     ('--pve-version', 'pve_version', str, 'the PVE release to serve: 9.1 (default) or 8.4'),
+    ('--firewall-secs', 'firewall_secs', float, 'PVE seconds between pve-firewall compiles (default 10)'),
+    ('--localnet', 'localnet', str, 'the nodes\' network, the management IP set (default 192.0.2.0/24)'),
 )
 
 

@@ -11,6 +11,8 @@ On top of fakepve 0.5.0 (subclassed, never patched):
   arrive when the task ends, as qemu-server writes a temporary config first), and the task is listed as
   running (`qmclone`, the template's vmid) in the node's `source=active` task list and /cluster/tasks;
 - /cluster/resources shows names, states and template flags from a pvestatd-like cache (statd.py);
+- pve-firewall's compile every firewall_secs and a packet evaluator over what it compiled (pvefw.py, fwsim.py),
+  node addresses in `localnet`, a record of every guest start and whether it was filtered;
 - VMs made through the API get default start/shutdown/stop durations;
 - a clone to another node is refused when a disk is on local storage, as qemu-server refuses it;
 - a control channel under /_fake for tests in another process (control.py).
@@ -32,6 +34,7 @@ from . import guestagent
 from .access import AccessControl
 from .access_api import AccessApi
 from .control import ControlChannel
+from .pvefw import PveFirewall
 from .statd import PveStatd
 from .versions import PveVersions
 from .refusals import Refusals
@@ -45,13 +48,14 @@ NODE_DEFAULTS = {'maxmem': 16 * GiB, 'base_mem': 2 * GiB, 'maxcpu': 8, 'maxdisk'
 NODE_STATS = ('uptime', 'cpu', 'mem', 'disk', 'maxcpu', 'maxmem', 'maxdisk')
 
 
-class LabPve(PveVersions, Refusals, AccessApi, AccessControl, ControlChannel, PveStatd, FakePve):
+class LabPve(PveVersions, Refusals, AccessApi, AccessControl, PveFirewall, ControlChannel, PveStatd, FakePve):
     """The extended fake: access control on, node memory, guest agent, task durations, /_fake control routes."""
 
     def __init__(self, user='root@pam', password='secret', host=None, port=PORT):
         super().__init__(user, password, host, port)
         self._init_access()
         self._init_statd()
+        self._init_firewall()
         # Real PVE by default: PVE seconds pass at time_scale real seconds each (tasks run after their POST
         # returns), a clone takes clone_secs (fakepve copies the disks in no time), /cluster/resources lags by up
         # to statd_secs (statd.py). time_scale 0 turns all of it off: every task ends before its POST returns.
@@ -69,11 +73,14 @@ class LabPve(PveVersions, Refusals, AccessApi, AccessControl, ControlChannel, Pv
 
     # ----------------------------------------------------------------- nodes
 
-    def add_node(self, name, online=True, maxmem=None, base_mem=None, maxcpu=None, maxdisk=None):
-        """Add a node: memory in bytes (maxmem total, base_mem used by the host itself)."""
+    def add_node(self, name, online=True, maxmem=None, base_mem=None, maxcpu=None, maxdisk=None, ip=None):
+        """Add a node: memory in bytes (maxmem total, base_mem used by the host itself); ip its address (default:
+        derived from localnet, pvefw.py)."""
         sizes = {'maxmem': maxmem, 'base_mem': base_mem, 'maxcpu': maxcpu, 'maxdisk': maxdisk}
         self.nodes[name] = dict(NODE_DEFAULTS, online=online,
                                 **dict((k, v) for k, v in sizes.items() if v is not None))
+        if ip is not None:
+            self.set_node_address(name, ip)
 
     def _node_spec(self, name):
         spec = self.nodes.setdefault(name, {'online': True})

@@ -18,12 +18,22 @@ network faults. The fake listens on loopback only, and the routes also refuse an
     POST /_fake/hold-lock      {vmid, secs}  (secs null: until {vmid, release: true})
     POST /_fake/backup         {vmid, secs}   a vzdump holding lock 'backup'
     POST /_fake/migrate        {vmid, target, secs}
-    POST /_fake/node           {node, online, latency}
+    POST /_fake/node           {node, online, latency, ip}
     POST /_fake/quorum         {quorate}
     POST /_fake/revoke-tickets
     POST /_fake/network        {latency, jitter, drop_rate, hang_rate, hang_secs, seed}
     POST /_fake/ceph           {down, slow, health}
     POST /_fake/statd          pvestatd broadcasts now: /cluster/resources shows every guest as it is
+    POST /_fake/firewall/simulate   {src, dst, proto, dport, sport, icmp_type, source_ip, source_mac, dest_ip,
+                               arp_ip, reply, ipversion}: would the firewall as last compiled pass this packet?
+                               src/dst: {vmid, net} a guest NIC (its MAC, its agent's address), {node} a node,
+                               {ip[, bridge]} a host outside; proto tcp (default), udp, icmp, icmpv6, a number,
+                               or arp (arp_ip: the IP claimed; dst may be left out). -> {verdict: ACCEPT|DROP|
+                               REJECT, reason, trace: [lines], packet, compiled_at (PVE s), connection (reply)}
+    POST /_fake/firewall/compile    pve-firewall compiles now -> {compiled_at, enabled, errors: [rules skipped]}
+    GET  /_fake/firewall/starts[?vmid=]   every guest start since the fake served: {starts: [{vmid, type, node,
+                               at, compiled_at, filtered, why: [why not filtered], nets}]}
+    POST /_fake/firewall/starts/clear
 """
 
 import ipaddress
@@ -38,7 +48,7 @@ SETTINGS = {'time_scale': float, 'clone_secs': float, 'default_start_secs': floa
             'default_stop_secs': float, 'default_agent_delay_secs': float, 'ticket_ttl': float, 'lock_wait': float,
             'vnc_ticket_ttl': float, 'shutdown_default_timeout': float, 'ha_delay': float, 'body_timeout': float,
             'max_requests': int, 'tfa': bool, 'refuse_terminal': bool, 'monitor_allowed': bool, 'dhcp_pool': str,
-            'statd_secs': float, 'pve_version': str}
+            'statd_secs': float, 'pve_version': str, 'firewall_secs': float, 'localnet': str}
 # Per-VM knobs /_fake/vm may change (besides lock), with their types.
 VM_KNOBS = {'start_secs': float, 'shutdown_secs': float, 'stop_secs': float, 'agent_delay_secs': float,
             'acpi': bool, 'agent_hangs': bool, 'start_error': str, 'ha_state': str, 'agent': dict, 'stats': dict}
@@ -96,7 +106,9 @@ class ControlChannel(object):
                 ('POST', '/migrate', self._ctl_migrate), ('POST', '/node', self._ctl_node),
                 ('POST', '/quorum', self._ctl_quorum), ('POST', '/revoke-tickets', self._ctl_revoke),
                 ('POST', '/network', self._ctl_network), ('POST', '/ceph', self._ctl_ceph),
-                ('POST', '/statd', self._ctl_statd)]
+                ('POST', '/statd', self._ctl_statd), ('POST', '/firewall/simulate', self._ctl_fw_simulate),
+                ('POST', '/firewall/compile', self._ctl_fw_compile), ('GET', '/firewall/starts', self._ctl_fw_starts),
+                ('POST', '/firewall/starts/clear', self._ctl_fw_starts_clear)]
 
     # ---------------------------------------------------------------- reads
 
@@ -122,7 +134,7 @@ class ControlChannel(object):
         for name in sorted(self.nodes):
             mem, maxmem = self.node_memory(name)
             nodes.append({'node': name, 'online': bool(self.nodes[name].get('online', True)), 'mem': mem,
-                          'maxmem': maxmem})
+                          'maxmem': maxmem, 'ip': self.node_address(name)})
         fw = self.firewall_config('cluster')
         guests_fw = dict((str(vmid), {'options': conf['options'], 'rules': conf['rules']})
                          for vmid, conf in sorted(self._fw()['guests'].items()))
@@ -217,7 +229,11 @@ class ControlChannel(object):
             self.set_node_offline(node, offline=not body['online'])
         if 'latency' in body:
             self.slow_network(float(body['latency']), node=node)
-        return {'node': node, 'online': self.nodes[node].get('online', True)}
+        out = {'node': node, 'online': self.nodes[node].get('online', True)}
+        if body.get('ip'):
+            self.set_node_address(node, body['ip'])
+            out['ip'] = self.node_address(node)
+        return out
 
     async def _ctl_quorum(self, body, request):
         if body.get('quorate', True):
@@ -250,3 +266,24 @@ class ControlChannel(object):
     async def _ctl_statd(self, body, request):
         self.statd_refresh()
         return {'guests': len(self._statd_data)}
+
+    # ------------------------------------------------------------- firewall
+
+    async def _ctl_fw_simulate(self, body, request):
+        body = dict(body)
+        src, dst = body.pop('src', None), body.pop('dst', None)
+        if src is None:
+            raise ValueError('src is required')
+        return self.fw_simulate(src, dst, **body)
+
+    async def _ctl_fw_compile(self, body, request):
+        snap = self.fw_compile()
+        return {'compiled_at': self.pve_seconds(snap.at), 'enabled': snap.compiled.enabled,
+                'errors': snap.compiled.errors}
+
+    async def _ctl_fw_starts(self, body, request):
+        return {'starts': self.fw_starts(request.query.get('vmid'))}
+
+    async def _ctl_fw_starts_clear(self, body, request):
+        self.fw_clear_starts()
+        return {}

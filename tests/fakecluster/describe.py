@@ -1,7 +1,8 @@
 """Build a LabPve from a JSON description of a cluster.
 
     {
-      "nodes": [{"name": "pve1", "maxmem_gib": 64, "base_mem_gib": 2, "maxcpu": 16, "online": true}],
+      "nodes": [{"name": "pve1", "maxmem_gib": 64, "base_mem_gib": 2, "maxcpu": 16, "online": true,
+                 "ip": "192.0.2.11"}],
       "storages": {"shared-nfs": {"type": "nfs", "shared": 1, "content": "images"}},
       "pools": [{"poolid": "web", "comment": "..."}],
       "vms": [{"vmid": 9000, "name": "tmpl-debian", "node": "pve1", "template": true, "config": {...}},
@@ -15,8 +16,12 @@
                    "ipset": {"name": {"comment": "", "cidrs": ["198.51.100.10"]}}, "aliases": [{"name", "cidr"}]},
       "time_scale": 0, "clone_secs": 0, "default_start_secs": 0, "default_shutdown_secs": 0,
       "default_stop_secs": 0, "default_agent_delay_secs": 0, "dhcp_pool": "10.10.0.0/16", "cluster_name": "lab",
-      "pve_version": "9.1"
+      "pve_version": "9.1", "localnet": "192.0.2.0/24", "firewall_secs": 10
     }
+
+A node without `ip` gets host 10 + its position among the sorted node names in `localnet` (192.0.2.11, .12, ...
+with the default network, as fakepve's /cluster/status numbers them); `localnet` is the nodes' network, the
+management IP set's implicit entry (pvefw.py).
 
 Every disk a VM config names is registered as a volume on its storage (which must exist: `local` and
 `local-lvm` always do), so full and linked clones of templates work. A clone to another node needs every
@@ -37,7 +42,8 @@ CLUSTERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'clusters')
 # Settings a description (or build()'s keyword arguments) may give, and the LabPve attribute types.
 SETTINGS = {'time_scale': float, 'clone_secs': float, 'default_start_secs': float, 'default_shutdown_secs': float,
             'default_stop_secs': float, 'default_agent_delay_secs': float, 'dhcp_pool': str, 'cluster_name': str,
-            'ticket_ttl': float, 'lock_wait': float, 'statd_secs': float, 'pve_version': str}
+            'ticket_ttl': float, 'lock_wait': float, 'statd_secs': float, 'pve_version': str, 'localnet': str,
+            'firewall_secs': float}
 NETWORK = ('latency', 'jitter', 'drop_rate', 'hang_rate', 'hang_secs', 'seed')
 SECTIONS = ('nodes', 'storages', 'pools', 'vms', 'groups', 'roles', 'users', 'acl', 'firewall', 'comment')
 VM_KEYS = ('vmid', 'name', 'node', 'status', 'qmpstatus', 'template', 'config', 'pool', 'lock', 'start_secs',
@@ -104,12 +110,12 @@ def build(description='small.json', *, host='127.0.0.1', port=0, user='root@pam'
 
 
 def _add_node(pve, node):
-    unknown = set(node) - {'name', 'online', 'maxmem_gib', 'base_mem_gib', 'maxcpu', 'maxdisk_gib'}
+    unknown = set(node) - {'name', 'online', 'maxmem_gib', 'base_mem_gib', 'maxcpu', 'maxdisk_gib', 'ip'}
     if unknown:
         raise ValueError('node {0}: unknown keys {1}'.format(node.get('name'), sorted(unknown)))
     gib = dict((key, int(node[key + '_gib'] * GiB)) for key in ('maxmem', 'base_mem', 'maxdisk')
                if key + '_gib' in node)
-    pve.add_node(node['name'], online=node.get('online', True), maxcpu=node.get('maxcpu'), **gib)
+    pve.add_node(node['name'], online=node.get('online', True), maxcpu=node.get('maxcpu'), ip=node.get('ip'), **gib)
 
 
 def _add_storage(pve, sid, options):

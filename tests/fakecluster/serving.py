@@ -81,6 +81,13 @@ class Cluster(object):
         """Run a coroutine of the fake (hold_config_lock, backup, ...) on its loop and return its result."""
         return self.runner.call(coro)
 
+    def run(self, fn, *args, **kwargs):
+        """Call a plain function on the fake's loop thread and return its result: for reads that walk the fake's
+        state (pve.fw_simulate, pve.fw_starts) while its tasks may be changing it."""
+        async def call():
+            return fn(*args, **kwargs)
+        return self.call(call())
+
     def count_requests(self, method=None, path_contains=None):
         """How many API requests the fake has logged, optionally of one method and with a path part."""
         return len(self.pve.request_log(method, path_contains))
