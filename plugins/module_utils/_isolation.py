@@ -177,6 +177,9 @@ def _source_filter(vm, ctx):
         if state == 'off':
             continue  # reported as a bypass already
         entries = set_entries(vm, net)
+        if not ctx.ebtables:
+            # A cluster setting, known before any address is: it stops the lab before the first start.
+            gaps.append(('arp_filter', 'the cluster option ebtables is 0: ARP is not filtered'))
         if not entries:
             gaps.append(('source_filter', '{0} has no address known (no static address, no guest agent answer): '
                                           'it may send from any address'.format(net)))
@@ -185,9 +188,7 @@ def _source_filter(vm, ctx):
         if _overlaps(own, ctx.teacher_nets):
             problems.append('{0} may send from a teacher address ({1})'.format(
                 net, ', '.join(str(n) for n in own if _overlaps([n], ctx.teacher_nets))))
-        if not ctx.ebtables:
-            gaps.append(('arp_filter', 'the cluster option ebtables is 0: ARP is not filtered'))
-        elif not any(n.version == 4 for n in own):
+        if ctx.ebtables and not any(n.version == 4 for n in own):
             gaps.append(('arp_filter', '{0} has no IPv4 address in ipfilter-{0}: its ARP is not filtered'.format(net)))
     return problems, gaps
 

@@ -563,7 +563,9 @@ class PveFirewallIsolation(PveModuleBase):
         if not report['vms']:
             lines = ['no VM is selected']
         more = '' if len(lines) <= 5 else ' (and {0} more VMs)'.format(len(lines) - 5)
-        return ' | '.join(lines[:5]) + more
+        gaps = [g['name'] for g in report.get('gaps') or [] if not g['accepted']]
+        named = ' | gaps not accepted: {0} (see accept_gaps)'.format(', '.join(gaps)) if gaps else ''
+        return ' | '.join(lines[:5]) + more + named
 
     # ----------------------------------------------------------- execute
 
