@@ -30,12 +30,13 @@ import ipaddress
 import re
 from urllib.parse import quote
 
-from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveApiError, PveError
+from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveError
 from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
+    guest_cidrs as teacher_addresses,
     guest_path,
     parallel_map,
-    read_ips,
     read_pending,
+    static_cidrs as ips_from_config,
     update_config,
 )
 from ansible_collections.pvelab.proxmox.plugins.module_utils._validate import (
@@ -220,31 +221,6 @@ def norm_cidr(text):
         return str(ipaddress.ip_network(str(text).strip(), strict=False))
     except ValueError:
         return None
-
-
-def _usable_ip(addr):
-    return not (addr.is_loopback or addr.is_link_local or addr.is_multicast or addr.is_unspecified)
-
-
-def ips_from_config(config):
-    """Host CIDRs from a guest's static addresses: cloud-init ipconfigN ip=/ip6= (VMs) or netN ip=/ip6= (containers)."""
-    out = []
-    keys = sorted((k for k in config if re.match(r'^(ipconfig|net)\d+$', k)), key=lambda k: (k[:3], int(
-        re.sub(r'\D', '', k))))
-    for key in keys:
-        for prop in ('ip', 'ip6'):
-            value = get_prop(config[key], prop)
-            if not value or value in ('dhcp', 'auto', 'manual'):
-                continue
-            try:
-                addr = ipaddress.ip_interface(value).ip
-            except ValueError:
-                continue
-            if _usable_ip(addr):
-                cidr = str(ipaddress.ip_network(addr))
-                if cidr not in out:
-                    out.append(cidr)
-    return out
 
 
 # ====================================================================== rules
@@ -717,18 +693,6 @@ def read_vms(client, vms):
     if errors:
         raise PveError('reading the firewall of the selected guests failed: ' + '; '.join(errors))
     return out
-
-
-def teacher_addresses(client, guest):
-    """The addresses of a teacher guest: from the guest agent when it runs, else its static configuration."""
-    if guest.get('status') == 'running':
-        try:
-            found = [str(ipaddress.ip_network(ip)) for ip in read_ips(client, guest)]
-        except PveApiError:
-            found = []  # no agent answering: fall back to the static configuration
-        if found:
-            return found
-    return ips_from_config(client.get(guest_path(guest) + '/config') or {})
 
 
 def delete_rules(client, path, rules, targets):

@@ -11,19 +11,17 @@ only for those that gave no address. The per-guest calls run in a thread pool.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveApiError, PveError
 from ansible_collections.pvelab.proxmox.plugins.module_utils._cluster import GUEST_TYPES, split_tags
-from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import first_ipv4, guest_path, usable_ips
-from ansible_collections.pvelab.proxmox.plugins.module_utils._validate import parse_props
-
-# Where an address came from (the hostvar pve_ip_source).
-FROM_AGENT = 'agent'
-FROM_INTERFACES = 'interfaces'
-FROM_CONFIG = 'config'
+from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
+    first_ipv4,
+    guest_ips,
+    ipv4_first,
+    is_template,
+)
 
 # How the lab role marks the pools it makes (roles/lab/tasks/present.yml): 'pvelab.proxmox lab <lab>'.
 LAB_POOL_COMMENT = 'pvelab.proxmox lab '
@@ -34,10 +32,6 @@ _GROUP_UNSAFE = re.compile(r'[^A-Za-z0-9_]')
 def safe_group(name):
     """A group name Ansible accepts without a warning: anything but letters, digits and '_' becomes '_'."""
     return _GROUP_UNSAFE.sub('_', str(name))
-
-
-def is_template(resource):
-    return str(resource.get('template', 0)) in ('1', 'True', 'true')
 
 
 def guest_from_resource(resource):
@@ -129,72 +123,19 @@ def host_names(guests):
 
 # ---------------------------------------------------------------- addresses
 
-def _usable(text):
-    """The address in text ('10.0.0.5', '10.0.0.5/24', 'fe80::1%eth0') if it is not loopback, link-local
-    or unspecified; else None."""
-    try:
-        address = ipaddress.ip_address(str(text).split('/', 1)[0].split('%', 1)[0])
-    except ValueError:
-        return None
-    if address.is_loopback or address.is_link_local or address.is_unspecified:
-        return None
-    return address
-
-
-def ordered(addresses):
-    """Unique addresses as strings, IPv4 first, each family in the order given."""
-    out = []
-    for address in sorted(addresses, key=lambda a: a.version):
-        if str(address) not in out:
-            out.append(str(address))
-    return out
-
-
-def interface_ips(interfaces):
-    """Usable addresses from the guest agent's network-get-interfaces or a container's /interfaces, IPv4 first."""
-    return ordered(ipaddress.ip_address(a) for a in usable_ips(interfaces))
-
-
-def config_ips(kind, config):
-    """Static addresses from a guest's config: ipconfigN ip=/ip6= (cloud-init) or a container's netN ip=/ip6=."""
-    prefix = 'net' if kind == 'lxc' else 'ipconfig'
-    keys = sorted((k for k in config or {} if re.fullmatch(prefix + r'\d+', k)), key=lambda k: int(k[len(prefix):]))
-    found = []
-    for key in keys:
-        for prop, value in parse_props(config[key]):
-            if prop in ('ip', 'ip6') and '/' in str(value):
-                address = _usable(value)
-                if address is not None:
-                    found.append(address)
-    return ordered(found)
-
-
 def ansible_host(ips):
     """The address Ansible connects to: the first IPv4 address, else the first other one, else None."""
     return first_ipv4(ips)
 
 
 def lookup_ips(client, guest):
-    """(ips, source, problem) for one running guest: the agent's (VM) or /interfaces' (container) addresses,
-    else the static ones of its config. problem is PVE's reason when no address was found, else None."""
-    problem = None
+    """(ips, source, problem) for one running guest by _guests.guest_ips' rule, IPv4 first (pve_ips). problem is
+    PVE's reason when no address was found, else None."""
     try:
-        if guest['type'] == 'lxc':
-            ips, source = interface_ips(client.get(guest_path(guest) + '/interfaces') or []), FROM_INTERFACES
-        else:
-            data = client.get(guest_path(guest) + '/agent/network-get-interfaces') or {}
-            ips, source = interface_ips(data.get('result') if isinstance(data, dict) else data), FROM_AGENT
-        if ips:
-            return ips, source, None
-        problem = '{0} reported no usable address'.format(source)
-    except PveApiError as exc:
-        problem = exc.pve_message or str(exc)  # e.g. 'QEMU guest agent is not running'
-    # Only guests without an answer cost a config read.
-    try:
-        ips = config_ips(guest['type'], client.get(guest_path(guest) + '/config') or {})
-    except PveApiError as exc:
-        return [], None, '{0}; config: {1}'.format(problem, exc.pve_message or exc)
-    return (ips, FROM_CONFIG, None) if ips else ([], None, problem)
+        ips, source, problem = guest_ips(client, guest)
+    except PveApiError as exc:  # neither an agent's answer nor a readable config: that guest has no address
+        return [], None, 'config: {0}'.format(exc.pve_message or exc)
+    return ipv4_first(ips), source, problem
 
 
 def gather_ips(client, guests, parallel=8):
