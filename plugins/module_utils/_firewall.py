@@ -32,13 +32,17 @@ from urllib.parse import quote
 
 from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveError
 from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
-    guest_cidrs as teacher_addresses,
     guest_path,
     parallel_map,
     read_pending,
     static_cidrs as ips_from_config,
     update_config,
 )
+# Importable from here under these names: pve_firewall_isolation and the tests use them as fw.*.
+# pylint: disable-next=unused-import
+from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import guest_cidrs as teacher_addresses
+# pylint: disable-next=unused-import
+from ansible_collections.pvelab.proxmox.plugins.module_utils._lab import MARK, marker, owned
 from ansible_collections.pvelab.proxmox.plugins.module_utils._validate import (
     get_prop,
     net_keys,
@@ -52,7 +56,6 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._validate import (
 
 # An IP set reference in a rule's source or dest: +name, +dc/name or +guest/name (pve-firewall's ipset names).
 FW_REF_RE = re.compile(r'^(?:dc/|guest/)?[A-Za-z][A-Za-z0-9\-_]+$')
-MARK = 'pvelab:'
 IPSET_SUFFIX = '-teacher'
 # Options of a guest's firewall the module sets, in the order they are recorded.
 RECORDED_OPTIONS = ('enable', 'policy_in', 'policy_out', 'dhcp')
@@ -84,17 +87,6 @@ def lab_names(name):
     when it parses cluster.fw), so the module uses lower case too; the group name is at most 18 characters."""
     group = validate_fw_group(str(name).lower(), field='name')
     return group, group + IPSET_SUFFIX
-
-
-def marker(lab):
-    return MARK + lab
-
-
-def owned(comment, lab):
-    """True if a comment marks an object of this lab ('pvelab:net' does not own 'pvelab:netadmin ...')."""
-    text = (comment or '').strip()
-    mark = marker(lab)
-    return text == mark or text.startswith(mark + ' ')
 
 
 def parse_ranges(raw, field='vmid_range'):

@@ -22,9 +22,7 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
     ipv4_first,
     is_template,
 )
-
-# How the lab role marks the pools it makes (roles/lab/tasks/present.yml): 'pvelab.proxmox lab <lab>'.
-LAB_POOL_COMMENT = 'pvelab.proxmox lab '
+from ansible_collections.pvelab.proxmox.plugins.module_utils._lab import guest_lab
 
 _GROUP_UNSAFE = re.compile(r'[^A-Za-z0-9_]')
 
@@ -77,21 +75,10 @@ def lab_pools(pools):
 
 
 def assign_labs(guests, pools=None):
-    """Set each guest's lab: the pool it is in, if that pool is a lab's.
-
-    The lab role makes pool <lab> with the comment 'pvelab.proxmox lab <lab>' and tags each VM <lab>. A pool
-    listed in pools ({poolid: comment}, or None when they could not be read) is a lab's when its comment says
-    so; a pool not listed there (not visible to the user) counts as a lab's for guests that carry its name as
-    a tag.
-    """
+    """Set each guest's lab: _lab.guest_lab, the pool it is in if that pool is a lab's. pools: {poolid: comment},
+    or None when they could not be read."""
     for guest in guests:
-        pool = guest['pool']
-        if not pool:
-            guest['lab'] = None
-        elif pools is not None and pool in pools:
-            guest['lab'] = pool if pools[pool].startswith(LAB_POOL_COMMENT) else None
-        else:
-            guest['lab'] = pool if pool in guest['tags'] else None
+        guest['lab'] = guest_lab(guest, pools)
     return guests
 
 
