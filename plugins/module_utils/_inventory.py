@@ -6,21 +6,21 @@
 
 Not a public API. The cost on a cluster of N guests is one GET /cluster/resources, plus, for each running
 guest the plugin keeps, one guest agent call (VMs) or one /interfaces call (containers), and a config read
-only for those that gave no address. The per-guest calls run in a thread pool.
+only for those that gave no address. The per-guest calls run in parallel (_guests.parallel_map).
 """
 
 from __future__ import annotations
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveApiError, PveError
+from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveApiError
 from ansible_collections.pvelab.proxmox.plugins.module_utils._cluster import GUEST_TYPES, split_tags
 from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
     first_ipv4,
     guest_ips,
     ipv4_first,
     is_template,
+    parallel_map,
 )
 from ansible_collections.pvelab.proxmox.plugins.module_utils._lab import guest_lab
 
@@ -133,25 +133,12 @@ def gather_ips(client, guests, parallel=8):
     """
     todo = [g for g in guests if g['status'] == 'running' and not g['template']]
     problems, errors = {}, {}
-
-    def one(guest):
-        try:
-            return lookup_ips(client, guest) + (False,)
-        except PveError as exc:  # a network fault that outlived the client's retries
-            return [], None, str(exc), True
-
-    if not todo:
-        return problems, errors
-    workers = max(1, min(int(parallel), len(todo)))
-    if workers == 1:
-        results = [one(g) for g in todo]
-    else:
-        with ThreadPoolExecutor(max_workers=workers) as executor:
-            results = list(executor.map(one, todo))
-    for guest, (ips, source, problem, failed) in zip(todo, results):
-        guest['ips'], guest['ip_source'] = ips, source
-        if failed:
-            errors[guest['vmid']] = problem
-        elif problem:
+    for guest, found, error in parallel_map(lambda g: lookup_ips(client, g), todo, max(1, int(parallel))):
+        if error is not None:  # a network fault that outlived the client's retries
+            guest['ips'], guest['ip_source'] = [], None
+            errors[guest['vmid']] = str(error)
+            continue
+        guest['ips'], guest['ip_source'], problem = found
+        if problem:
             problems[guest['vmid']] = problem
     return problems, errors
