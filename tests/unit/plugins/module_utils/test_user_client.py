@@ -12,13 +12,23 @@ def logins(fake):
     return [r for r in fake.pve.requests if r[1].endswith('/access/ticket')]
 
 
+def account(fake, userid, password):
+    """A pve account with that password (tests/fakecluster's LabPve keeps accounts in user.cfg, a stock fakepve only
+    their passwords)."""
+    add_user = getattr(fake.pve, 'add_user', None)
+    if add_user is not None:
+        add_user(userid, password=password)
+    else:
+        fake.pve.users[userid] = password
+
+
 def user_params(fake, **over):
     # The connection's own credentials are not used: a wrong admin password changes nothing.
     return fake.params(api_password='not-used', **over)
 
 
 def test_login_as_the_user_not_as_the_connection(fake):
-    fake.pve.users['alice@pve'] = 'alice-pass-1'
+    account(fake, 'alice@pve', 'alice-pass-1')
     login = _access.user_login(user_params(fake), 'alice@pve', 'alice-pass-1')
     assert login['username'] == 'alice@pve' and login['ticket'] and login['CSRFPreventionToken']
     assert len(logins(fake)) == 1
@@ -26,7 +36,7 @@ def test_login_as_the_user_not_as_the_connection(fake):
 
 
 def test_refused_login_is_none_and_asked_once(fake):
-    fake.pve.users['alice@pve'] = 'alice-pass-1'
+    account(fake, 'alice@pve', 'alice-pass-1')
     assert _access.user_login(user_params(fake), 'alice@pve', 'wrong-pass-1') is None
     assert not _access.password_works(user_params(fake), 'alice@pve', 'wrong-pass-2')
     assert _access.password_works(user_params(fake), 'alice@pve', 'alice-pass-1')
@@ -34,14 +44,14 @@ def test_refused_login_is_none_and_asked_once(fake):
 
 
 def test_a_pending_second_factor_still_proves_the_password(fake):
-    fake.pve.users['alice@pve'] = 'alice-pass-1'
+    account(fake, 'alice@pve', 'alice-pass-1')
     fake.pve.tfa = True
     login = _access.user_login(user_params(fake), 'alice@pve', 'alice-pass-1')
     assert login['NeedTFA'] == 1 and len(logins(fake)) == 1
 
 
 def test_version_and_own_password_change_with_the_users_ticket(fake):
-    fake.pve.users['alice@pve'] = 'alice-pass-1'
+    account(fake, 'alice@pve', 'alice-pass-1')
     params = user_params(fake)
     login = _access.user_login(params, 'alice@pve', 'alice-pass-1')
     assert _access.user_version(params, login).version == fake.pve.version
@@ -56,7 +66,7 @@ def test_version_and_own_password_change_with_the_users_ticket(fake):
 
 
 def test_a_revoked_ticket_means_one_more_login_with_the_same_password(fake):
-    fake.pve.users['alice@pve'] = 'alice-pass-1'
+    account(fake, 'alice@pve', 'alice-pass-1')
     client = UserClient(user_params(fake))
     assert client.login('alice@pve', 'alice-pass-1')
     fake.pve.revoke_tickets()
@@ -65,7 +75,7 @@ def test_a_revoked_ticket_means_one_more_login_with_the_same_password(fake):
 
 
 def test_a_given_ticket_is_not_renewed(fake):
-    fake.pve.users['alice@pve'] = 'alice-pass-1'
+    account(fake, 'alice@pve', 'alice-pass-1')
     login = _access.user_login(user_params(fake), 'alice@pve', 'alice-pass-1')
     client = UserClient(user_params(fake), login['ticket'], login['CSRFPreventionToken'])
     fake.pve.revoke_tickets()
@@ -75,7 +85,7 @@ def test_a_given_ticket_is_not_renewed(fake):
 
 
 def test_login_is_retried_after_a_dropped_connection_and_names_the_user(fake):
-    fake.pve.users['alice@pve'] = 'alice-pass-1'
+    account(fake, 'alice@pve', 'alice-pass-1')
     client = UserClient(user_params(fake))
     client.retry_pause = 0.01
     fake.pve.flaky_network(drop_rate=1.0)
