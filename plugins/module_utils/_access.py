@@ -18,18 +18,7 @@ import collections
 import datetime
 import re
 
-try:
-    import requests
-    HAS_REQUESTS = True
-except ImportError:  # pragma: no cover - _client.py reports the missing library
-    HAS_REQUESTS = False
-
-from ansible_collections.pvelab.proxmox.plugins.module_utils._client import (
-    PveApiError,
-    PveConnectionError,
-    PveVersion,
-    _short,
-)
+from ansible_collections.pvelab.proxmox.plugins.module_utils._client import UserClient
 
 DEFAULT_REALM = 'pve'
 
@@ -298,13 +287,6 @@ def parse_expire(value, field='expire'):
     return epoch
 
 
-def format_expire(epoch):
-    """Epoch -> 'YYYY-MM-DD' (UTC) for humans; 0 -> 'never'."""
-    if not epoch:
-        return 'never'
-    return datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc).strftime('%Y-%m-%d %H:%M:%S UTC')
-
-
 def normalize_acl_path(value, field='path'):
     """An ACL path as PVE stores it; ValueError naming the path when PVE would not accept it."""
     text = '' if value is None else str(value).strip()
@@ -549,29 +531,15 @@ def acl_calls(changes):
 
 # ------------------------------------------------------------------ logins as another user
 
-def api_base_url(params):
-    host = str(params['api_host'])
-    if ':' in host and not host.startswith('['):
-        host = '[{0}]'.format(host)
-    return 'https://{0}:{1}/api2/json'.format(host, params.get('api_port') or 8006)
+class _Login(dict):
+    """PVE's answer to a user's login, with the UserClient that made it (the user's later calls go through it)."""
+
+    client = None
 
 
-def tls_verify(params):
-    if not params.get('validate_certs', True):
-        return False
-    return params.get('ca_path') or True
-
-
-def _pve_message(resp):
-    # PVE puts its message in the HTTP reason phrase; the body may add per-field errors.
-    text = resp.reason or ''
-    try:
-        errors = (resp.json() or {}).get('errors')
-    except ValueError:
-        errors = None
-    if errors:
-        text += ' (' + '; '.join('{0}: {1}'.format(k, str(v).strip()) for k, v in sorted(errors.items())) + ')'
-    return text
+def _as_user(params, login):
+    client = getattr(login, 'client', None)
+    return client if client is not None else UserClient(params, login['ticket'], login.get('CSRFPreventionToken'))
 
 
 def user_login(params, userid, password):
@@ -581,17 +549,13 @@ def user_login(params, userid, password):
     due) or None when PVE refuses the login (401). Raises PveConnectionError / PveApiError otherwise.
     Real PVE answers a refused login only after 3 seconds and logs an authentication failure.
     """
-    url = api_base_url(params) + '/access/ticket'
-    try:
-        resp = requests.post(url, data={'username': userid, 'password': password}, verify=tls_verify(params),
-                             timeout=params.get('api_timeout') or 30)
-    except requests.exceptions.RequestException as exc:
-        raise PveConnectionError('POST /access/ticket as {0}: {1}'.format(userid, _short(exc))) from None
-    if resp.status_code == 401:
+    client = UserClient(params)
+    answer = client.login(userid, password)
+    if answer is None:
         return None
-    if resp.status_code != 200:
-        raise PveApiError('POST', '/access/ticket', resp.status_code, _pve_message(resp))
-    return (resp.json() or {}).get('data') or {}
+    login = _Login(answer)
+    login.client = client
+    return login
 
 
 def has_empty(data):
@@ -605,31 +569,14 @@ def password_works(params, userid, password):
 
 def user_version(params, login):
     """GET /version with a user's own ticket (any logged-in user may read it): a PveVersion."""
-    url = api_base_url(params) + '/version'
-    try:
-        resp = requests.get(url, cookies={'PVEAuthCookie': login['ticket']}, verify=tls_verify(params),
-                            timeout=params.get('api_timeout') or 30)
-    except requests.exceptions.RequestException as exc:
-        raise PveConnectionError('GET /version: {0}'.format(_short(exc))) from None
-    if resp.status_code != 200:
-        raise PveApiError('GET', '/version', resp.status_code, _pve_message(resp))
-    answer = (resp.json() or {}).get('data') or {}
-    return PveVersion(*(str(answer.get(k) or '') for k in PveVersion._fields))
+    return _as_user(params, login).version
 
 
 def change_own_password(params, login, userid, old_password, new_password, confirm=True):
     """PUT /access/password with the user's own ticket; PVE (8.1.3 and later: confirm) wants the old one as
     confirmation-password."""
-    url = api_base_url(params) + '/access/password'
     data = {'userid': userid, 'password': new_password}
     if confirm:
         data['confirmation-password'] = old_password
-    try:
-        resp = requests.put(url, data=data,
-                            cookies={'PVEAuthCookie': login['ticket']},
-                            headers={'CSRFPreventionToken': login['CSRFPreventionToken']},
-                            verify=tls_verify(params), timeout=params.get('api_timeout') or 30)
-    except requests.exceptions.RequestException as exc:
-        raise PveConnectionError('PUT /access/password as {0}: {1}'.format(userid, _short(exc))) from None
-    if resp.status_code != 200:
-        raise PveApiError('PUT', '/access/password', resp.status_code, _pve_message(resp))
+    # Not repeated after a network fault: once applied, the old password no longer confirms a second one.
+    _as_user(params, login).put('/access/password', idempotent=False, **data)

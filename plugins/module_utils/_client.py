@@ -7,7 +7,9 @@
 Not a public API. Connection options, login, error translation, retries of reads on
 network faults, one re-login on an expired ticket, and retries of writes that PVE refused
 because the VM config was locked; the PVE version (GET /version, read once, when needed) and the
-refusal of an unsupported one before the first write. Task waiting lives in _tasks.py.
+refusal of an unsupported one before the first write. PveClient calls PVE with the connection's
+credentials; UserClient, the same calls as a user who logs in with its own password (to check that
+password, hand its ticket on, or change it). Task waiting lives in _tasks.py.
 """
 
 from __future__ import annotations
@@ -24,12 +26,15 @@ from ansible.module_utils.basic import env_fallback
 try:
     import requests
     from proxmoxer import ProxmoxAPI
+    from proxmoxer.backends.https import Backend, ProxmoxHTTPAuthBase
     from proxmoxer.core import AuthenticationError, ProxmoxResource, ResourceException
+    from requests.cookies import cookiejar_from_dict
     HAS_PROXMOXER = True
     PROXMOXER_IMPORT_ERROR = None
 except ImportError as exc:  # pragma: no cover - reported through missing_required_lib
     HAS_PROXMOXER = False
     PROXMOXER_IMPORT_ERROR = exc
+    ProxmoxHTTPAuthBase = object  # so that _TicketAuth can be defined; PveClient refuses to start
 
 
 def connection_argument_spec():
@@ -58,8 +63,12 @@ LOCK_MARKERS = ('VM is locked', "can't lock file", 'CT is locked')
 
 # Parameters that name what a call creates or changes when its path does not (POST /pools, PUT /access/acl, ...):
 # quoted in error messages so a failure names its object. Never a secret.
-IDENTIFYING = ('poolid', 'userid', 'groupid', 'roleid', 'vmid', 'group', 'name', 'cidr', 'path', 'users', 'groups',
-               'tokens', 'roles')
+IDENTIFYING = ('poolid', 'userid', 'username', 'groupid', 'roleid', 'vmid', 'group', 'name', 'cidr', 'path', 'users',
+               'groups', 'tokens', 'roles')
+
+# POST /access/ticket: a login. It writes nothing (PVE's tickets are signed, not stored), so it needs no supported
+# release and may be repeated after a network fault; a 401 is its answer, not an expired ticket.
+LOGIN_PATH = 'access/ticket'
 
 # /nodes/{node}/{qemu|lxc}/{vmid}[/...]: a path that names the guest's node.
 GUEST_PATH_RE = re.compile(r'^/?nodes/([^/]+)/(qemu|lxc)/(\d+)(/.*)?$')
@@ -157,14 +166,7 @@ class PveClient(object):
     _version_lock = threading.Lock()
 
     def __init__(self, params, lock_timeout=120.0):
-        if not HAS_PROXMOXER:
-            raise PveError('proxmoxer and requests are required: {0}'.format(PROXMOXER_IMPORT_ERROR))
-        self.params = params
-        self.lock_timeout = lock_timeout
-        self._local = threading.local()
-        self._login_lock = threading.Lock()
-        self._generation = 0
-        self.requests_made = 0
+        self._start(params, lock_timeout)
         user = params.get('api_user')
         token_id = params.get('api_token_id')
         if token_id and '!' in token_id:
@@ -176,6 +178,16 @@ class PveClient(object):
         self.token_id = token_id
         self._login()
 
+    def _start(self, params, lock_timeout):
+        if not HAS_PROXMOXER:
+            raise PveError('proxmoxer and requests are required: {0}'.format(PROXMOXER_IMPORT_ERROR))
+        self.params = params
+        self.lock_timeout = lock_timeout
+        self._local = threading.local()
+        self._login_lock = threading.Lock()
+        self._generation = 0
+        self.requests_made = 0
+
     # ------------------------------------------------------------------ login
 
     def _verify(self):
@@ -183,6 +195,10 @@ class PveClient(object):
         if not self.params.get('validate_certs', True):
             return False
         return self.params.get('ca_path') or True
+
+    def _may_relogin(self):
+        """Whether a 401 is worth one more login: a password login's ticket expires, an API token does not."""
+        return not self.params.get('api_token_secret')
 
     def _login(self):
         p = self.params
@@ -201,16 +217,14 @@ class PveClient(object):
                 raise PveError('login to {0} as {1} failed: authentication failure (check the user, realm and '
                                'password)'.format(p['api_host'], self.user)) from None
             except requests.exceptions.SSLError as exc:
-                raise PveConnectionError(
-                    'TLS certificate of {0} could not be verified: {1}. Give the cluster CA with ca_path '
-                    '(PROXMOX_CA_PATH), or validate_certs=false for a test cluster only.'.format(
-                        p['api_host'], _short(exc))) from None
+                raise _certificate_error(p, exc) from None
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 if attempt == self.read_retries:
                     raise PveConnectionError('cannot reach PVE at {0}:{1}: {2}'.format(
                         p['api_host'], p.get('api_port') or 8006, _short(exc))) from None
                 time.sleep(pause * (1 + random.random()))
                 pause *= 2
+        self._backend = self._api._backend
         self._generation += 1
 
     def _relogin(self, seen_generation):
@@ -222,7 +236,7 @@ class PveClient(object):
     def _session(self):
         local = self._local
         if getattr(local, 'generation', None) != self._generation:
-            backend = self._api._backend
+            backend = self._backend
             local.resource = ProxmoxResource(base_url=backend.get_base_url(), session=backend.get_session(),
                                              serializer=backend.get_serializer())
             local.generation = self._generation
@@ -240,10 +254,6 @@ class PveClient(object):
                 return '/nodes/{0}/{1}/{2}{3}'.format(guest['node'], match.group(2), match.group(3),
                                                       match.group(4) or '')
         return None
-
-    def tokens(self):
-        """The login ticket and CSRF token of a password login (for handing a session on)."""
-        return self._api.get_tokens()
 
     # --------------------------------------------------------------- version
 
@@ -283,7 +293,8 @@ class PveClient(object):
         json_body (POST, PUT): send the parameters as a JSON object. PVE's http server turns an empty form
         value into undef, so `comment=` changes nothing; in JSON an empty string arrives as one.
         """
-        if method != 'GET':
+        login = path.strip('/') == LOGIN_PATH
+        if method != 'GET' and not login:
             self.check_writable()
         if idempotent is None:
             idempotent = method == 'GET'
@@ -304,7 +315,7 @@ class PveClient(object):
                 return getattr(target, method.lower())(**data)
             except ResourceException as exc:
                 err = PveApiError(method, path, exc.status_code, _message_of(exc), _errors_of(exc), what)
-                if exc.status_code == 401 and not relogged and not self.params.get('api_token_secret'):
+                if exc.status_code == 401 and not relogged and not login and self._may_relogin():
                     # An expired or revoked ticket: log in once more and repeat the same call.
                     relogged = True
                     self._relogin(generation)
@@ -328,6 +339,8 @@ class PveClient(object):
                         err.pve_message, self.lock_timeout), err.errors, what) from None
                 raise err from None
             except requests.exceptions.SSLError as exc:
+                if login:  # the first request of a UserClient: as a PveClient's own login says it
+                    raise _certificate_error(self.params, exc) from None
                 raise PveConnectionError('{0} {1}{2}: TLS error: {3}'.format(method, path, what, _short(exc))) from None
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
                     requests.exceptions.ChunkedEncodingError) as exc:
@@ -338,6 +351,82 @@ class PveClient(object):
                         method, path, what, why, _short(exc))) from None
                 time.sleep(pause * (1 + random.random()))
                 pause = min(pause * 2, 5.0)
+
+
+class UserClient(PveClient):
+    """Calls PVE as a user with that user's own ticket, not with the connection's credentials.
+
+    For what a user does as itself: prove its password works, hand its ticket to a website, change its own
+    password. Of the connection options only api_host, api_port, validate_certs, ca_path and api_timeout are used.
+    Its calls get what PveClient's get (retries, lock waits, errors naming the object, the release check before a
+    write); after login() an expired ticket means one more login with the same password. Without a ticket it can
+    only log in: POST /access/ticket is open to anyone.
+    """
+
+    def __init__(self, params, ticket=None, csrf_token=None, lock_timeout=120.0):
+        self._start(params, lock_timeout)
+        self.user = self.token_id = None
+        self._password = None
+        self.answer = None
+        self._use_ticket(ticket, csrf_token)
+
+    def login(self, userid, password):
+        """POST /access/ticket as userid: PVE's answer (ticket, CSRFPreventionToken, username, and NeedTFA when a
+        second factor is due), or None when PVE refuses the login (401). Later calls go with that ticket.
+
+        Real PVE answers a refused login only after 3 seconds and logs an authentication failure.
+        """
+        self.user, self._password = userid, password
+        try:
+            self._login()
+        except PveApiError as exc:
+            if exc.status == 401:
+                self._password = None
+                return None
+            raise
+        return self.answer
+
+    def _may_relogin(self):
+        return self._password is not None
+
+    def _login(self):
+        self._use_ticket(None, None)
+        answer = self.post('/' + LOGIN_PATH, idempotent=True, username=self.user, password=self._password) or {}
+        self._use_ticket(answer.get('ticket'), answer.get('CSRFPreventionToken'))
+        self.answer = answer
+
+    def _use_ticket(self, ticket, csrf_token):
+        p = self.params
+        timeout = p.get('api_timeout') or 30
+        # proxmoxer's Backend builds the API's URL and the HTTP session but logs in on its own with a password; with
+        # an (empty) API token it sends nothing, and the ticket replaces that auth before any request.
+        self._backend = Backend(p['api_host'], port=p.get('api_port'), verify_ssl=self._verify(), timeout=timeout,
+                                token_name='', token_value='')
+        self._backend.auth = _TicketAuth(ticket, csrf_token, verify_ssl=self._verify(), timeout=timeout)
+        self._generation += 1
+
+
+class _TicketAuth(ProxmoxHTTPAuthBase):
+    """A user's ticket as PVE's cookie on every request, its CSRF token on writes (as a browser sends them)."""
+
+    def __init__(self, ticket, csrf_token, **kwargs):
+        super().__init__(**kwargs)
+        self.ticket = ticket
+        self.csrf_token = csrf_token
+
+    def get_cookies(self):
+        return cookiejar_from_dict({'PVEAuthCookie': self.ticket} if self.ticket else {})
+
+    def __call__(self, req):
+        if req.method != 'GET' and self.csrf_token:
+            req.headers['CSRFPreventionToken'] = self.csrf_token
+        return req
+
+
+def _certificate_error(params, exc):
+    return PveConnectionError(
+        'TLS certificate of {0} could not be verified: {1}. Give the cluster CA with ca_path (PROXMOX_CA_PATH), or '
+        'validate_certs=false for a test cluster only.'.format(params['api_host'], _short(exc)))
 
 
 def _identify(path, data):

@@ -158,9 +158,6 @@ class Cluster(object):
                 return r
         return None
 
-    def online_nodes(self):
-        return [r for r in self.nodes() if r.get('status') == 'online']
-
     # ------------------------------------------------------------------- pools
 
     def pool_members(self, pool):

@@ -30,14 +30,19 @@ import ipaddress
 import re
 from urllib.parse import quote
 
-from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveApiError, PveError
+from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveError
 from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
     guest_path,
     parallel_map,
-    read_ips,
     read_pending,
+    static_cidrs as ips_from_config,
     update_config,
 )
+# Importable from here under these names: pve_firewall_isolation and the tests use them as fw.*.
+# pylint: disable-next=unused-import
+from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import guest_cidrs as teacher_addresses
+# pylint: disable-next=unused-import
+from ansible_collections.pvelab.proxmox.plugins.module_utils._lab import MARK, marker, owned
 from ansible_collections.pvelab.proxmox.plugins.module_utils._validate import (
     get_prop,
     net_keys,
@@ -51,7 +56,6 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._validate import (
 
 # An IP set reference in a rule's source or dest: +name, +dc/name or +guest/name (pve-firewall's ipset names).
 FW_REF_RE = re.compile(r'^(?:dc/|guest/)?[A-Za-z][A-Za-z0-9\-_]+$')
-MARK = 'pvelab:'
 IPSET_SUFFIX = '-teacher'
 # Options of a guest's firewall the module sets, in the order they are recorded.
 RECORDED_OPTIONS = ('enable', 'policy_in', 'policy_out', 'dhcp')
@@ -83,17 +87,6 @@ def lab_names(name):
     when it parses cluster.fw), so the module uses lower case too; the group name is at most 18 characters."""
     group = validate_fw_group(str(name).lower(), field='name')
     return group, group + IPSET_SUFFIX
-
-
-def marker(lab):
-    return MARK + lab
-
-
-def owned(comment, lab):
-    """True if a comment marks an object of this lab ('pvelab:net' does not own 'pvelab:netadmin ...')."""
-    text = (comment or '').strip()
-    mark = marker(lab)
-    return text == mark or text.startswith(mark + ' ')
 
 
 def parse_ranges(raw, field='vmid_range'):
@@ -220,31 +213,6 @@ def norm_cidr(text):
         return str(ipaddress.ip_network(str(text).strip(), strict=False))
     except ValueError:
         return None
-
-
-def _usable_ip(addr):
-    return not (addr.is_loopback or addr.is_link_local or addr.is_multicast or addr.is_unspecified)
-
-
-def ips_from_config(config):
-    """Host CIDRs from a guest's static addresses: cloud-init ipconfigN ip=/ip6= (VMs) or netN ip=/ip6= (containers)."""
-    out = []
-    keys = sorted((k for k in config if re.match(r'^(ipconfig|net)\d+$', k)), key=lambda k: (k[:3], int(
-        re.sub(r'\D', '', k))))
-    for key in keys:
-        for prop in ('ip', 'ip6'):
-            value = get_prop(config[key], prop)
-            if not value or value in ('dhcp', 'auto', 'manual'):
-                continue
-            try:
-                addr = ipaddress.ip_interface(value).ip
-            except ValueError:
-                continue
-            if _usable_ip(addr):
-                cidr = str(ipaddress.ip_network(addr))
-                if cidr not in out:
-                    out.append(cidr)
-    return out
 
 
 # ====================================================================== rules
@@ -876,18 +844,6 @@ def read_vms(client, vms):
     if errors:
         raise PveError('reading the firewall of the selected guests failed: ' + '; '.join(errors))
     return out
-
-
-def teacher_addresses(client, guest):
-    """The addresses of a teacher guest: from the guest agent when it runs, else its static configuration."""
-    if guest.get('status') == 'running':
-        try:
-            found = [str(ipaddress.ip_network(ip)) for ip in read_ips(client, guest)]
-        except PveApiError:
-            found = []  # no agent answering: fall back to the static configuration
-        if found:
-            return found
-    return ips_from_config(client.get(guest_path(guest) + '/config') or {})
 
 
 def delete_rules(client, path, rules, targets):

@@ -7,8 +7,8 @@
 Not a public API. A guest is named by its /cluster/resources entry (a dict with `vmid`, `node`,
 `type` qemu|lxc, `name`, `status`, ...). Here: running many tasks at once with a concurrency limit
 (one status read per running task per round, lock refusals retried), power actions, config reads
-and updates that keep each NIC's MAC, guest agent IP addresses without loopback and link-local
-ones, and delete with purge.
+and updates that keep each NIC's MAC, a guest's addresses (guest_ips: what its agent reports,
+else its static config; never loopback or link-local ones), and delete with purge.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ def label(entry):
 
 
 def is_template(entry):
+    """True for a template: PVE gives its template flag as 1 (or a JSON boolean); a guest without it is none."""
     return str(entry.get('template', 0)) in ('1', 'True', 'true')
 
 
@@ -511,10 +512,29 @@ def plan_config(kind, config, wanted, update_cipassword='on_create'):
     return changes, deletes, before, after
 
 
-# ------------------------------------------------------------------ guest agent
+# ------------------------------------------------------------------ addresses
+
+# Where a guest's addresses came from (guest_ips; the inventory's hostvar pve_ip_source).
+FROM_AGENT = 'agent'
+FROM_INTERFACES = 'interfaces'
+FROM_CONFIG = 'config'
+
+
+def usable_ip(text):
+    """The address in text ('10.0.0.5', '10.0.0.5/24', 'fe80::1%eth0') as a string, or None when it is not one or
+    is one nobody reaches the guest at: loopback, link-local, multicast or unspecified."""
+    try:
+        address = ipaddress.ip_address(str(text).split('/', 1)[0].split('%', 1)[0])
+    except ValueError:
+        return None
+    if address.is_loopback or address.is_link_local or address.is_multicast or address.is_unspecified:
+        return None
+    return str(address)
+
 
 def usable_ips(interfaces):
-    """The addresses of a guest's interfaces, without loopback, link-local and unspecified ones."""
+    """The usable addresses of a guest's interfaces (QEMU guest agent's network-get-interfaces, or a container's
+    /interfaces), in the order the guest lists them."""
     out = []
     for iface in interfaces or []:
         if not isinstance(iface, dict) or iface.get('name') == 'lo':
@@ -524,16 +544,24 @@ def usable_ips(interfaces):
             # pct's /interfaces: inet and inet6 as CIDRs.
             texts = [iface.get('inet'), iface.get('inet6')]
         for text in texts:
-            if not text:
-                continue
-            try:
-                address = ipaddress.ip_address(str(text).split('/', 1)[0].split('%', 1)[0])
-            except ValueError:
-                continue
-            if address.is_loopback or address.is_link_local or address.is_unspecified:
-                continue
-            if str(address) not in out:
-                out.append(str(address))
+            address = usable_ip(text) if text else None
+            if address is not None and address not in out:
+                out.append(address)
+    return out
+
+
+def static_ips(config):
+    """The usable static addresses of a guest's config: cloud-init's ipconfigN ip=/ip6= (VMs), then a container's
+    netN ip=/ip6= (a VM's netN has no ip=, a container no ipconfigN), each in key order. dhcp, auto and manual are
+    ways to get an address, not addresses."""
+    out = []
+    for prefix in ('ipconfig', 'net'):
+        keys = [k for k in config or {} if re.match('^' + prefix + r'\d+$', k)]
+        for key in sorted(keys, key=lambda k: int(k[len(prefix):])):
+            for prop, value in parse_props(config[key]):
+                address = usable_ip(value) if prop in ('ip', 'ip6') else None
+                if address is not None and address not in out:
+                    out.append(address)
     return out
 
 
@@ -542,6 +570,16 @@ def first_ipv4(ips):
         if ipaddress.ip_address(ip).version == 4:
             return ip
     return ips[0] if ips else None
+
+
+def ipv4_first(ips):
+    """The addresses with the IPv4 ones first, each family in the order given."""
+    return sorted(ips, key=lambda ip: ipaddress.ip_address(ip).version)
+
+
+def host_cidrs(ips):
+    """Addresses as host networks ('192.0.2.10/32', '2001:db8::1/128'): how an IP set holds them."""
+    return [str(ipaddress.ip_network(ip)) for ip in ips]
 
 
 def read_ips(client, entry):
@@ -553,6 +591,39 @@ def read_ips(client, entry):
     if isinstance(data, dict):
         data = data.get('result', [])
     return usable_ips(data)
+
+
+def guest_ips(client, entry):
+    """(ips, source, problem): a guest's addresses by the one rule every reader of them follows.
+
+    A running guest whose agent (a VM's QEMU guest agent, a container's /interfaces) answers with usable addresses:
+    those, source FROM_AGENT or FROM_INTERFACES. Otherwise the static addresses of its config (static_ips), source
+    FROM_CONFIG; the config is read only then. None found: ([], None, why), why being PVE's reason (for example
+    'QEMU guest agent is not running'). Raises PveApiError when the config cannot be read, PveError on a network
+    fault the client's retries did not get past.
+    """
+    problem = 'the guest is not running'
+    if entry.get('status') == 'running':
+        source = FROM_INTERFACES if entry.get('type') == 'lxc' else FROM_AGENT
+        try:
+            ips = read_ips(client, entry)
+            if ips:
+                return ips, source, None
+            problem = '{0} reported no usable address'.format(source)
+        except PveApiError as exc:
+            problem = exc.pve_message or str(exc)
+    ips = static_ips(client.get(guest_path(entry) + '/config') or {})
+    return (ips, FROM_CONFIG, None) if ips else ([], None, problem)
+
+
+def guest_cidrs(client, entry):
+    """guest_ips' addresses as host CIDRs (what an IP set holds)."""
+    return host_cidrs(guest_ips(client, entry)[0])
+
+
+def static_cidrs(config):
+    """static_ips' addresses as host CIDRs."""
+    return host_cidrs(static_ips(config))
 
 
 def agent_ping(client, entry):

@@ -6,27 +6,23 @@
 
 Not a public API. The cost on a cluster of N guests is one GET /cluster/resources, plus, for each running
 guest the plugin keeps, one guest agent call (VMs) or one /interfaces call (containers), and a config read
-only for those that gave no address. The per-guest calls run in a thread pool.
+only for those that gave no address. The per-guest calls run in parallel (_guests.parallel_map).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
-from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveApiError, PveError
+from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveApiError
 from ansible_collections.pvelab.proxmox.plugins.module_utils._cluster import GUEST_TYPES, split_tags
-from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import first_ipv4, guest_path, usable_ips
-from ansible_collections.pvelab.proxmox.plugins.module_utils._validate import parse_props
-
-# Where an address came from (the hostvar pve_ip_source).
-FROM_AGENT = 'agent'
-FROM_INTERFACES = 'interfaces'
-FROM_CONFIG = 'config'
-
-# How the lab role marks the pools it makes (roles/lab/tasks/present.yml): 'pvelab.proxmox lab <lab>'.
-LAB_POOL_COMMENT = 'pvelab.proxmox lab '
+from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
+    first_ipv4,
+    guest_ips,
+    ipv4_first,
+    is_template,
+    parallel_map,
+)
+from ansible_collections.pvelab.proxmox.plugins.module_utils._lab import guest_lab
 
 _GROUP_UNSAFE = re.compile(r'[^A-Za-z0-9_]')
 
@@ -34,10 +30,6 @@ _GROUP_UNSAFE = re.compile(r'[^A-Za-z0-9_]')
 def safe_group(name):
     """A group name Ansible accepts without a warning: anything but letters, digits and '_' becomes '_'."""
     return _GROUP_UNSAFE.sub('_', str(name))
-
-
-def is_template(resource):
-    return str(resource.get('template', 0)) in ('1', 'True', 'true')
 
 
 def guest_from_resource(resource):
@@ -83,21 +75,10 @@ def lab_pools(pools):
 
 
 def assign_labs(guests, pools=None):
-    """Set each guest's lab: the pool it is in, if that pool is a lab's.
-
-    The lab role makes pool <lab> with the comment 'pvelab.proxmox lab <lab>' and tags each VM <lab>. A pool
-    listed in pools ({poolid: comment}, or None when they could not be read) is a lab's when its comment says
-    so; a pool not listed there (not visible to the user) counts as a lab's for guests that carry its name as
-    a tag.
-    """
+    """Set each guest's lab: _lab.guest_lab, the pool it is in if that pool is a lab's. pools: {poolid: comment},
+    or None when they could not be read."""
     for guest in guests:
-        pool = guest['pool']
-        if not pool:
-            guest['lab'] = None
-        elif pools is not None and pool in pools:
-            guest['lab'] = pool if pools[pool].startswith(LAB_POOL_COMMENT) else None
-        else:
-            guest['lab'] = pool if pool in guest['tags'] else None
+        guest['lab'] = guest_lab(guest, pools)
     return guests
 
 
@@ -129,72 +110,19 @@ def host_names(guests):
 
 # ---------------------------------------------------------------- addresses
 
-def _usable(text):
-    """The address in text ('10.0.0.5', '10.0.0.5/24', 'fe80::1%eth0') if it is not loopback, link-local
-    or unspecified; else None."""
-    try:
-        address = ipaddress.ip_address(str(text).split('/', 1)[0].split('%', 1)[0])
-    except ValueError:
-        return None
-    if address.is_loopback or address.is_link_local or address.is_unspecified:
-        return None
-    return address
-
-
-def ordered(addresses):
-    """Unique addresses as strings, IPv4 first, each family in the order given."""
-    out = []
-    for address in sorted(addresses, key=lambda a: a.version):
-        if str(address) not in out:
-            out.append(str(address))
-    return out
-
-
-def interface_ips(interfaces):
-    """Usable addresses from the guest agent's network-get-interfaces or a container's /interfaces, IPv4 first."""
-    return ordered(ipaddress.ip_address(a) for a in usable_ips(interfaces))
-
-
-def config_ips(kind, config):
-    """Static addresses from a guest's config: ipconfigN ip=/ip6= (cloud-init) or a container's netN ip=/ip6=."""
-    prefix = 'net' if kind == 'lxc' else 'ipconfig'
-    keys = sorted((k for k in config or {} if re.fullmatch(prefix + r'\d+', k)), key=lambda k: int(k[len(prefix):]))
-    found = []
-    for key in keys:
-        for prop, value in parse_props(config[key]):
-            if prop in ('ip', 'ip6') and '/' in str(value):
-                address = _usable(value)
-                if address is not None:
-                    found.append(address)
-    return ordered(found)
-
-
 def ansible_host(ips):
     """The address Ansible connects to: the first IPv4 address, else the first other one, else None."""
     return first_ipv4(ips)
 
 
 def lookup_ips(client, guest):
-    """(ips, source, problem) for one running guest: the agent's (VM) or /interfaces' (container) addresses,
-    else the static ones of its config. problem is PVE's reason when no address was found, else None."""
-    problem = None
+    """(ips, source, problem) for one running guest by _guests.guest_ips' rule, IPv4 first (pve_ips). problem is
+    PVE's reason when no address was found, else None."""
     try:
-        if guest['type'] == 'lxc':
-            ips, source = interface_ips(client.get(guest_path(guest) + '/interfaces') or []), FROM_INTERFACES
-        else:
-            data = client.get(guest_path(guest) + '/agent/network-get-interfaces') or {}
-            ips, source = interface_ips(data.get('result') if isinstance(data, dict) else data), FROM_AGENT
-        if ips:
-            return ips, source, None
-        problem = '{0} reported no usable address'.format(source)
-    except PveApiError as exc:
-        problem = exc.pve_message or str(exc)  # e.g. 'QEMU guest agent is not running'
-    # Only guests without an answer cost a config read.
-    try:
-        ips = config_ips(guest['type'], client.get(guest_path(guest) + '/config') or {})
-    except PveApiError as exc:
-        return [], None, '{0}; config: {1}'.format(problem, exc.pve_message or exc)
-    return (ips, FROM_CONFIG, None) if ips else ([], None, problem)
+        ips, source, problem = guest_ips(client, guest)
+    except PveApiError as exc:  # neither an agent's answer nor a readable config: that guest has no address
+        return [], None, 'config: {0}'.format(exc.pve_message or exc)
+    return ipv4_first(ips), source, problem
 
 
 def gather_ips(client, guests, parallel=8):
@@ -205,25 +133,12 @@ def gather_ips(client, guests, parallel=8):
     """
     todo = [g for g in guests if g['status'] == 'running' and not g['template']]
     problems, errors = {}, {}
-
-    def one(guest):
-        try:
-            return lookup_ips(client, guest) + (False,)
-        except PveError as exc:  # a network fault that outlived the client's retries
-            return [], None, str(exc), True
-
-    if not todo:
-        return problems, errors
-    workers = max(1, min(int(parallel), len(todo)))
-    if workers == 1:
-        results = [one(g) for g in todo]
-    else:
-        with ThreadPoolExecutor(max_workers=workers) as executor:
-            results = list(executor.map(one, todo))
-    for guest, (ips, source, problem, failed) in zip(todo, results):
-        guest['ips'], guest['ip_source'] = ips, source
-        if failed:
-            errors[guest['vmid']] = problem
-        elif problem:
+    for guest, found, error in parallel_map(lambda g: lookup_ips(client, g), todo, max(1, int(parallel))):
+        if error is not None:  # a network fault that outlived the client's retries
+            guest['ips'], guest['ip_source'] = [], None
+            errors[guest['vmid']] = str(error)
+            continue
+        guest['ips'], guest['ip_source'], problem = found
+        if problem:
             problems[guest['vmid']] = problem
     return problems, errors

@@ -25,6 +25,7 @@ import re
 import threading
 
 from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveError
+from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import is_template
 from ansible_collections.pvelab.proxmox.plugins.module_utils._validate import VMID_MAX, VMID_MIN
 
 PLACEMENTS = ('memory', 'memory_percent', 'round_robin', 'random', 'template')
@@ -182,10 +183,6 @@ def clone_targets(template_node, volumes, storages, storage=None, nodes=None):
 
 # --------------------------------------------------------------------- placement
 
-def _is_template(r):
-    return str(r.get('template', 0)) in ('1', 'True', 'true')
-
-
 def node_loads(resources):
     """{node: {'online', 'maxmem', 'used', 'guests'}} from /cluster/resources.
 
@@ -199,7 +196,7 @@ def node_loads(resources):
             loads[r['node']] = {'online': r.get('status') == 'online', 'maxmem': int(r.get('maxmem') or 0),
                                 'used': int(r.get('mem') or 0), 'guests': 0}
     for r in resources:
-        if r.get('type') not in ('qemu', 'lxc') or r.get('node') not in loads or _is_template(r):
+        if r.get('type') not in ('qemu', 'lxc') or r.get('node') not in loads or is_template(r):
             continue
         load = loads[r['node']]
         load['guests'] += 1

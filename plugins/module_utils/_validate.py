@@ -71,18 +71,6 @@ def get_prop(text, key, default=None):
     return default
 
 
-NET_MODELS = ('virtio', 'e1000', 'e1000e', 'rtl8139', 'vmxnet3', 'i82551', 'i82557b', 'i82559er', 'ne2k_isa',
-              'ne2k_pci', 'pcnet')
-
-
-def net_mac(text):
-    """The MAC of a netN string (it follows the model: virtio=BC:24:...), or None."""
-    for k, v in parse_props(text):
-        if k in NET_MODELS or k == 'macaddr':
-            return v or None
-    return None
-
-
 def net_keys(config):
     """The netN keys of a VM config, in numeric order."""
     return sorted((k for k in config if re.match(r'^net\d+$', k)), key=lambda k: int(k[3:]))

@@ -99,7 +99,6 @@ password_changed:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.pvelab.proxmox.plugins.module_utils._access import (
-    HAS_REQUESTS,
     change_own_password,
     confirmation_password_accepted,
     parse_userid,
@@ -107,7 +106,12 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._access import (
     user_version,
     validate_password,
 )
-from ansible_collections.pvelab.proxmox.plugins.module_utils._client import check_supported, connection_argument_spec
+from ansible_collections.pvelab.proxmox.plugins.module_utils._client import (
+    HAS_PROXMOXER,
+    PROXMOXER_IMPORT_ERROR,
+    check_supported,
+    connection_argument_spec,
+)
 from ansible_collections.pvelab.proxmox.plugins.module_utils._module import PveModuleBase
 
 
@@ -154,8 +158,8 @@ def main():
         new_password=dict(type='str', no_log=True),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    if not HAS_REQUESTS:
-        module.fail_json(msg=missing_required_lib('requests'))
+    if not HAS_PROXMOXER:
+        module.fail_json(msg=missing_required_lib('proxmoxer'), exception=str(PROXMOXER_IMPORT_ERROR))
     PveUserTicket(module).run()
 
 

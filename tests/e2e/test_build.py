@@ -56,7 +56,8 @@ def test_tarball_content(installed):
     for required in ('MANIFEST.json', 'FILES.json', 'README.md', 'meta/runtime.yml', 'meta/execution-environment.yml',
                      'requirements.txt', 'bindep.txt', 'plugins/inventory/pve.py', 'plugins/modules/pve_node_info.py',
                      'extensions/awx/credential_type_pve.yml', 'docs/lab-workflow.md',
-                     'docs/migrating-from-community-proxmox.md', 'docs/awx.md'):
+                     'docs/migrating-from-community-proxmox.md', 'docs/awx.md', 'roles/lab/README.md',
+                     'roles/lab_reset/README.md', 'roles/lab_teardown/README.md'):
         assert required in names, required
     unwanted = sorted(n for n in names if any(part in n for part in NOT_SHIPPED))
     assert unwanted == []

@@ -1,5 +1,6 @@
-"""The lab role's contract (docs/design.md), end to end: lab_up -> re-run -> a student's view -> reset ->
-lab_down, with real ansible-playbook runs against the fake cluster, checked against what the fake holds."""
+"""The lab role's contract (its inputs in roles/lab/meta/argument_specs.yml, the workflow in docs/lab-workflow.md,
+the guarantees in README.md), end to end: lab_up -> re-run -> a student's view -> reset -> lab_down, with real
+ansible-playbook runs against the fake cluster, checked against what the fake holds."""
 
 import csv
 import json

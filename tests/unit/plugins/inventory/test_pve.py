@@ -31,6 +31,11 @@ def _install_collection_loader():
 _install_collection_loader()
 
 from ansible_collections.pvelab.proxmox.plugins.module_utils import _inventory  # noqa: E402
+from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (  # noqa: E402
+    ipv4_first,
+    static_ips,
+    usable_ips,
+)
 from ansible_collections.pvelab.proxmox.plugins.module_utils._client import (  # noqa: E402
     PveApiError,
     PveConnectionError,
@@ -312,20 +317,30 @@ def test_verify_file(tmp_path):
 
 # ---------------------------------------------------------------- functions
 
+# pve_ips: _guests' addresses (the agent's, else the config's), IPv4 first
+
+def interface_ips(interfaces):
+    return ipv4_first(usable_ips(interfaces))
+
+
+def config_ips(config):
+    return ipv4_first(static_ips(config))
+
+
 def test_interface_ips_skip_loopback_link_local_and_put_ipv4_first():
     answer = agent_answer('fe80::1', '2001:db8::5', '10.0.0.5', '169.254.3.4', '0.0.0.0')['result']
-    assert _inventory.interface_ips(answer) == ['10.0.0.5', '2001:db8::5']
-    assert _inventory.interface_ips([{'name': 'eth0', 'inet': '192.0.2.9/24', 'inet6': 'fe80::2/64'}]) == [
+    assert interface_ips(answer) == ['10.0.0.5', '2001:db8::5']
+    assert interface_ips([{'name': 'eth0', 'inet': '192.0.2.9/24', 'inet6': 'fe80::2/64'}]) == [
         '192.0.2.9']
-    assert _inventory.interface_ips(None) == []
+    assert interface_ips(None) == []
 
 
 def test_config_ips():
-    assert _inventory.config_ips('qemu', {'ipconfig1': 'ip=192.0.2.2/24', 'ipconfig0': 'ip=dhcp,ip6=2001:db8::1/64',
-                                          'ipconfig10': 'ip=192.0.2.10/24'}) == [
+    assert config_ips({'ipconfig1': 'ip=192.0.2.2/24', 'ipconfig0': 'ip=dhcp,ip6=2001:db8::1/64',
+                       'ipconfig10': 'ip=192.0.2.10/24'}) == [
         '192.0.2.2', '192.0.2.10', '2001:db8::1']
-    assert _inventory.config_ips('lxc', {'net0': 'name=eth0,bridge=vmbr0,ip=10.1.2.3/24,gw=10.1.2.1'}) == ['10.1.2.3']
-    assert _inventory.config_ips('qemu', {'net0': 'virtio=AA:BB:CC:DD:EE:FF,bridge=vmbr0'}) == []
+    assert config_ips({'net0': 'name=eth0,bridge=vmbr0,ip=10.1.2.3/24,gw=10.1.2.1'}) == ['10.1.2.3']
+    assert config_ips({'net0': 'virtio=AA:BB:CC:DD:EE:FF,bridge=vmbr0'}) == []
 
 
 def test_ansible_host_prefers_ipv4():

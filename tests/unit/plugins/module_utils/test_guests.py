@@ -1,5 +1,5 @@
 """Shared guest operations: bounded parallel tasks with lock retries, power plans, config planning that keeps
-MACs, agent address filtering."""
+MACs, a guest's addresses (agent address filtering, the static config's, the rule between them)."""
 
 import threading
 
@@ -7,7 +7,13 @@ import pytest
 
 from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveApiError, PveError
 from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
+    FROM_AGENT,
+    FROM_CONFIG,
+    FROM_INTERFACES,
     first_ipv4,
+    guest_cidrs,
+    guest_ips,
+    ipv4_first,
     merge_net,
     net_same,
     next_config,
@@ -18,6 +24,9 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
     read_ips,
     read_pending,
     run_tasks,
+    static_cidrs,
+    static_ips,
+    usable_ip,
     usable_ips,
     wait_until,
 )
@@ -320,6 +329,69 @@ def test_read_ips():
     assert read_ips(client, {'node': 'pve1', 'type': 'qemu', 'vmid': 100}) == ['10.10.0.5', '2001:db8::5']
     assert read_ips(client, {'node': 'pve1', 'type': 'lxc', 'vmid': 200}) == ['10.1.1.1']
     assert client.paths == ['/nodes/pve1/qemu/100/agent/network-get-interfaces', '/nodes/pve1/lxc/200/interfaces']
+
+
+# guest_ips: the one rule by which the inventory, the firewall's teacher addresses and the modules read a guest's
+# addresses (the agent's when the guest runs and its agent answers, else the static config's)
+
+VM = {'vmid': 100, 'node': 'pve1', 'type': 'qemu', 'status': 'running'}
+NO_AGENT = PveApiError('GET', '/nodes/pve1/qemu/100/agent/network-get-interfaces', 500,
+                       'QEMU guest agent is not running')
+
+
+def agent(*addresses):
+    return {'result': [{'name': 'lo', 'ip-addresses': [{'ip-address': '127.0.0.1'}]},
+                       {'name': 'eth0', 'ip-addresses': [{'ip-address': a} for a in addresses]}]}
+
+
+def test_guest_ips_of_a_running_guest_whose_agent_answers_need_no_config_read():
+    client = ConfigClient({'network-get-interfaces': agent('fe80::1%eth0', '2001:db8::5', '10.0.0.5')})
+    assert guest_ips(client, VM) == (['2001:db8::5', '10.0.0.5'], FROM_AGENT, None)
+    assert client.paths == ['/nodes/pve1/qemu/100/agent/network-get-interfaces']
+    assert guest_cidrs(client, VM) == ['2001:db8::5/128', '10.0.0.5/32']
+    client = ConfigClient({'interfaces': [{'name': 'lo', 'inet': '127.0.0.1/8'},
+                                          {'name': 'eth0', 'inet': '10.1.1.1/24'}]})
+    assert guest_ips(client, dict(VM, type='lxc', vmid=200)) == (['10.1.1.1'], FROM_INTERFACES, None)
+
+
+def test_guest_ips_fall_back_to_the_static_config():
+    client = ConfigClient({'network-get-interfaces': NO_AGENT,
+                           'config': {'ipconfig0': 'ip=192.0.2.11/24,gw=192.0.2.1'}})
+    assert guest_ips(client, VM) == (['192.0.2.11'], FROM_CONFIG, None)
+    client = ConfigClient({'network-get-interfaces': agent('169.254.0.9', '0.0.0.0'), 'config': {}})
+    assert guest_ips(client, VM) == ([], None, 'agent reported no usable address')
+    client = ConfigClient({'network-get-interfaces': NO_AGENT, 'config': {'ipconfig0': 'ip=dhcp'}})
+    assert guest_ips(client, VM) == ([], None, 'QEMU guest agent is not running')
+    client = ConfigClient({'config': {'ipconfig0': 'ip=192.0.2.12/24'}})
+    assert guest_ips(client, dict(VM, status='stopped')) == (['192.0.2.12'], FROM_CONFIG, None)
+    assert client.paths == ['/nodes/pve1/qemu/100/config']     # a stopped guest's agent is not asked
+
+
+def test_guest_ips_an_unreadable_config_and_a_network_fault_are_errors():
+    refused = PveApiError('GET', '/nodes/pve1/qemu/100/config', 403, 'Permission check failed')
+    with pytest.raises(PveApiError):
+        guest_ips(ConfigClient({'network-get-interfaces': NO_AGENT, 'config': refused}), VM)
+    with pytest.raises(PveError):
+        guest_ips(ConfigClient({'network-get-interfaces': PveError('GET ...: network error')}), VM)
+
+
+def test_static_addresses_of_vms_and_containers():
+    config = {'ipconfig1': 'ip=192.0.2.2/24', 'ipconfig0': 'ip=dhcp,ip6=2001:db8::1/64', 'ipconfig10': 'ip=auto',
+              'net0': 'virtio=AA:BB:CC:DD:EE:FF,bridge=vmbr0', 'net1': 'name=eth1,bridge=vmbr1,ip=198.51.100.7/24',
+              'net2': 'name=eth2,ip=224.0.0.5/4,ip6=manual'}
+    assert static_ips(config) == ['2001:db8::1', '192.0.2.2', '198.51.100.7']
+    assert static_cidrs(config) == ['2001:db8::1/128', '192.0.2.2/32', '198.51.100.7/32']
+    assert static_ips({}) == [] and static_ips(None) == []
+    assert ipv4_first(static_ips(config)) == ['192.0.2.2', '198.51.100.7', '2001:db8::1']
+
+
+@pytest.mark.parametrize('text, address', [
+    ('10.0.0.5', '10.0.0.5'), ('10.0.0.5/24', '10.0.0.5'), ('2001:db8::5%eth0', '2001:db8::5'),
+    ('127.0.1.1', None), ('::1', None), ('fe80::1%eth0', None), ('169.254.3.4', None), ('0.0.0.0', None),
+    ('ff02::1', None), ('dhcp', None), ('', None), (None, None),
+])
+def test_usable_ip(text, address):
+    assert usable_ip(text) == address
 
 
 # ------------------------------------------------------------- remove_leftover

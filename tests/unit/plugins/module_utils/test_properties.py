@@ -21,11 +21,10 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._access import (  #
     normalize_acl_path,
     parse_userid,
 )
+from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import NET_MODELS, _qemu_nic  # noqa: E402
 from ansible_collections.pvelab.proxmox.plugins.module_utils._validate import (  # noqa: E402
-    NET_MODELS,
     format_props,
     get_prop,
-    net_mac,
     parse_props,
     set_prop,
     validate_cidr,
@@ -76,6 +75,11 @@ def test_property_string_round_trip(items):
 def test_property_string_parse_is_stable(text):
     items = parse_props(text)
     assert parse_props(format_props(items)) == items
+
+
+def net_mac(text):
+    """The MAC of a VM's netN as the modules read it (_guests, which merge_net keeps the MAC with)."""
+    return _qemu_nic(parse_props(text))[1]
 
 
 @CHECKED

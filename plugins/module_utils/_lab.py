@@ -1,0 +1,92 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) pvelab.proxmox contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""PRIVATE to pvelab.proxmox: what marks an object as a lab's.
+
+Not a public API. The one answer for everything that must tell a lab's objects from the rest of the cluster:
+the lab roles (which VMs teardown and reset touch), the inventory plugin (pve_lab, the lab_<lab> groups) and
+pve_firewall_isolation (which rules, IP set entries and group references are its own). Plain values in, plain
+values out and no PVE calls, so controller code (the lab filter plugin) can use it as well as modules.
+
+How a lab named <lab> marks what it makes:
+
+- its pool <lab>, whose comment is `pvelab.proxmox lab <lab>` (pool_comment(lab); the lab role writes it);
+- its guests, which are in pool <lab> and carry the tag <lab> (the lab role does both);
+- its firewall objects (the security group and its rules, the IP set and its entries, each guest's group
+  reference): a comment that is `pvelab:<lab>` or starts with `pvelab:<lab> ` (marker(lab)).
+
+API:
+
+- MARK, marker(lab) -> 'pvelab:<lab>'; owned(comment, lab): the comment marks an object of that lab
+  ('pvelab:net' does not own 'pvelab:netadmin ...').
+- POOL_COMMENT, pool_comment(lab) -> 'pvelab.proxmox lab <lab>'; is_lab_pool(comment): a pool comment the lab
+  role wrote.
+- in_lab(guest, lab): a guest (a /cluster/resources, pve_vm_info or inventory entry: `pool`, `tags` as a list or
+  PVE's ';' string, `template`) is lab <lab>'s: in its pool or tagged with its name, and not a template.
+- lab_guests(guests, lab, names=None): the guests of lab <lab>, and with names only those so named (teardown also
+  wants the names the class plan gives, so that a stranger's guest in the lab's pool is left alone).
+- guest_lab(guest, pools=None): the lab a guest is in, for a reader who knows no lab name (the inventory): the
+  guest's pool when that pool is a lab's. pools is {poolid: comment} (GET /pools), or None when the pools could
+  not be read; a pool not listed there (the user cannot see it) counts as a lab's for a guest that carries the
+  pool's name as a tag, as the lab role tags its guests. It says nothing of templates: the inventory lists a
+  template in a lab's pool with that lab.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.pvelab.proxmox.plugins.module_utils._cluster import split_tags
+from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import is_template
+
+MARK = 'pvelab:'
+POOL_COMMENT = 'pvelab.proxmox lab '
+
+
+# ------------------------------------------------------------------ comments
+
+def marker(lab):
+    return MARK + lab
+
+
+def owned(comment, lab):
+    """True if a comment marks an object of this lab ('pvelab:net' does not own 'pvelab:netadmin ...')."""
+    text = (comment or '').strip()
+    mark = marker(lab)
+    return text == mark or text.startswith(mark + ' ')
+
+
+def pool_comment(lab):
+    return POOL_COMMENT + lab
+
+
+def is_lab_pool(comment):
+    """True if a pool's comment is one the lab role writes."""
+    return (comment or '').startswith(POOL_COMMENT)
+
+
+# -------------------------------------------------------------------- guests
+
+def _tags(guest):
+    tags = guest.get('tags') or []
+    return split_tags(tags) if isinstance(tags, str) else list(tags)
+
+
+def in_lab(guest, lab):
+    """True if the guest is lab <lab>'s: in its pool or tagged with its name, and not a template."""
+    return not is_template(guest) and (guest.get('pool') == lab or lab in _tags(guest))
+
+
+def lab_guests(guests, lab, names=None):
+    """The guests of lab <lab> (in_lab), in the order given; with names, only those with one of these names."""
+    names = None if names is None else set(names)
+    return [g for g in guests or [] if in_lab(g, lab) and (names is None or g.get('name') in names)]
+
+
+def guest_lab(guest, pools=None):
+    """The lab the guest is in, or None: its pool, when that pool is a lab's (see the module's docstring)."""
+    pool = guest.get('pool')
+    if not pool:
+        return None
+    if pools is not None and pool in pools:
+        return pool if is_lab_pool(pools[pool]) else None
+    return pool if pool in _tags(guest) else None
