@@ -30,11 +30,15 @@ import ipaddress
 import re
 from urllib.parse import quote
 
-from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveError
+from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveApiError, PveError
 from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
     guest_path,
+    host_cidrs,
+    ips_by_mac,
     parallel_map,
+    read_interfaces,
     read_pending,
+    static_ips,
     static_cidrs as ips_from_config,
     update_config,
 )
@@ -359,50 +363,29 @@ def nic_mac(text):
     return None
 
 
-def _host_cidr(text):
-    try:
-        addr = ipaddress.ip_interface(str(text).strip()).ip
-    except ValueError:
-        return None
-    return str(ipaddress.ip_network(addr)) if _usable_ip(addr) else None
-
-
 def nic_static_addresses(vm):
     """{netN: [host CIDR]} of a guest's static addresses: cloud-init ipconfigN for netN (VMs), the ip=/ip6= of
     netN itself (containers). DHCP, SLAAC (auto) and manual NICs have none."""
     out = {}
     for key in nic_states(vm):
-        text = vm.get('current', {}).get('ipconfig' + key[3:]) if vm.get('type') != 'lxc' else nic_base(vm, key)
-        found = []
-        for prop in ('ip', 'ip6'):
-            value = get_prop(text, prop) if text else None
-            cidr = _host_cidr(value) if value and value not in ('dhcp', 'auto', 'manual') else None
-            if cidr and cidr not in found:
-                found.append(cidr)
+        if vm.get('type') == 'lxc':
+            found = static_ips({key: nic_base(vm, key)})
+        else:
+            found = static_ips({'ipconfig' + key[3:]: (vm.get('current') or {}).get('ipconfig' + key[3:])})
         if found:
-            out[key] = found
+            out[key] = host_cidrs(found)
     return out
 
 
 def agent_nic_addresses(vm, interfaces):
     """{netN: [host CIDR]} from the guest agent's network-get-interfaces (or a container's /interfaces), matched to
     the NICs by MAC; loopback and link-local addresses left out (PVE adds the link-local one itself)."""
-    by_mac = {}
-    for iface in interfaces or []:
-        if not isinstance(iface, dict):
-            continue
-        mac = str(iface.get('hardware-address') or iface.get('hwaddr') or '').lower()
-        texts = [a.get('ip-address') for a in iface.get('ip-addresses') or [] if isinstance(a, dict)]
-        texts += [iface.get('inet'), iface.get('inet6')]
-        for text in texts:
-            cidr = _host_cidr(str(text).split('%', 1)[0].split('/', 1)[0]) if text else None
-            if cidr and mac and cidr not in by_mac.setdefault(mac, []):
-                by_mac[mac].append(cidr)
+    by_mac = ips_by_mac(interfaces)
     out = {}
     for key in nic_states(vm):
         found = by_mac.get(nic_mac(nic_base(vm, key)) or '')
         if found:
-            out[key] = found
+            out[key] = host_cidrs(found)
     return out
 
 
@@ -822,11 +805,7 @@ def learn_addresses(client, vm):
     if not needs_learning(vm):
         return {}
     try:
-        if vm.get('type') == 'lxc':
-            interfaces = client.get(guest_path(vm) + '/interfaces') or []
-        else:
-            data = client.get(guest_path(vm) + '/agent/network-get-interfaces') or {}
-            interfaces = data.get('result', []) if isinstance(data, dict) else data
+        interfaces = read_interfaces(client, vm)
     except PveApiError:
         return {}  # not running, or no agent: the report names the NIC as a gap
     found = agent_nic_addresses(vm, interfaces)
