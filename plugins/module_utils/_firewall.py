@@ -6,15 +6,16 @@
 
 Most of this file is pure: the desired IP set, security group and rules computed from the inputs,
 the difference to what PVE holds (rules matched by content and by the lab's comment, never by
-position), the per-VM plan, and the isolation report computed from a firewall configuration.
-The few functions that talk to PVE (read_*, apply_*) are at the end.
+position), the per-VM plan (with each NIC's source filter), and what the datacenter switch takes.
+The isolation report, what that configuration lets through, is _isolation.py. The few functions
+that talk to PVE (read_*, apply_*) are at the end.
 
-What it takes to isolate one guest (pve-firewall src/PVE/Firewall.pm; docs/pve-facts.md "Firewall"):
+What it takes to isolate one guest (as pve-firewall's Firewall.pm compiles it):
 the datacenter switch (cluster options enable), the guest switch (guest options enable, with
 policy_in DROP), firewall=1 on every netN, and the rules: a VM rule of type `group` with
 `action: <group>` pulls in the lab's security group, whose rules accept traffic whose source is
 the lab's IP set `+<name>-teacher`. Student-to-student traffic is dropped by the receiver's
-policy_in.
+policy_in; a student sending as someone else is dropped by its own NIC's ipfilter set.
 
 Ownership: everything the module writes carries a comment starting with `pvelab:<lab>`. The group
 reference on each VM also records the guest's firewall options (and the NICs without firewall=1)

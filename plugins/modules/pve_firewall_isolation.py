@@ -16,10 +16,12 @@ description:
     with a report computed from the configuration read back from PVE.
   - Selects the student VMs by vmid (O(vmids)), vmid range (O(vmid_range)), O(pool) and O(tag) (their union).
   - Writes, in this order, a cluster IP set C(<name>-teacher) holding the teacher's addresses, a security group
-    C(<name>) whose rules accept traffic from that IP set (so one change updates every VM), then on each VM a rule
+    C(<name>) whose rules accept traffic from that IP set (so one change updates every VM), then on each VM the IP
+    set C(ipfilter-net<N>) of each NIC with the addresses it may send from (see O(learn_addresses)), a rule
     referencing the group, the VM firewall options C(enable=1), C(policy_in=DROP) and C(policy_out), and
-    C(firewall=1) on every network device (the rest of the C(netN) string, MAC included, is kept), and last the
-    datacenter firewall switch (only C(enable); the other cluster firewall options are not touched).
+    C(firewall=1) on every network device (the rest of the C(netN) string, MAC included, is kept), then the
+    datacenter rules of O(console_sources), and last the datacenter firewall switch (C(enable), and
+    C(policy_in=ACCEPT) when it was not set; see the notes).
   - The order never opens a VM. Until a VM's NIC carries C(firewall=1) and the datacenter switch is on, its traffic
     is not filtered at all, exactly as before the module ran; the group reference and the options are in place
     before the NIC flag is set, and the datacenter switch comes last, so filtering starts on every VM at once
@@ -31,6 +33,10 @@ description:
     they were before the module first changed them; O(state=absent) restores them from that record.
   - O(verify_only=true) changes nothing and fails when any selected VM is not isolated; the report is in the
     result either way. This is what a teacher shows before an exam.
+  - The report is computed the way pve-firewall compiles the rules, and says per VM whether another student
+    (from its own address), a student sending with the teacher's address, and a student claiming the teacher's
+    address by ARP get through. It fails closed; a rule on an IP set or alias it has not read makes the VM
+    C(unknown), never isolated.
 extends_documentation_fragment:
   - pvelab.proxmox.api
   - pvelab.proxmox.api.ATTRIBUTES
@@ -207,10 +213,12 @@ notes:
     C(reachability.hosts) says who each node's 8006 and 22 answer.
   - A VM that leaves the selection keeps its group reference (the module does not scan VMs outside the
     selection); run O(state=absent) with that VM selected to release it.
-  - Request use per run, N selected VMs; one read of cluster resources, six reads of the cluster firewall, per VM
-    three reads (firewall options, firewall rules, config with pending changes) and, when something changes, at
-    most three writes and the reads of what was written. An idempotent run makes no write. Per-VM requests run in
-    parallel on up to 8 threads.
+  - Request use per run, N selected VMs; one read of cluster resources, seven reads of the cluster firewall, two
+    per online node (its host firewall options and rules), per VM three reads (firewall options, firewall rules,
+    config with pending changes) and one per NIC (its C(ipfilter-net<N>) set), the guest agent of a running VM
+    whose addresses are not known yet, and, when something changes, at most three writes plus two per NIC and the
+    reads of what was written. An idempotent run makes no write. Per-VM requests run in parallel on up to 8
+    threads.
 author:
   - pvelab.proxmox developers (@pvelab)
 '''
