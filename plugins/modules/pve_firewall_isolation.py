@@ -214,7 +214,7 @@ notes:
   - A VM that leaves the selection keeps its group reference (the module does not scan VMs outside the
     selection); run O(state=absent) with that VM selected to release it.
   - Request use per run, N selected VMs; one read of cluster resources, seven reads of the cluster firewall, two
-    per online node (its host firewall options and rules), per VM three reads (firewall options, firewall rules,
+    per online node where the hosts are read (see RV(report.reachability.hosts)), per VM three reads (firewall options, firewall rules,
     config with pending changes) and one per NIC (its C(ipfilter-net<N>) set), the guest agent of a running VM
     whose addresses are not known yet, and, when something changes, at most three writes plus two per NIC and the
     reads of what was written. An idempotent run makes no write. Per-VM requests run in parallel on up to 8
@@ -393,7 +393,8 @@ report:
           sample: blocked
         hosts:
           description: Per node, who its TCP ports 8006 and 22 answer (V(everyone), rule sources, the
-            C(management) IP set).
+            C(management) IP set). Read with O(verify_only=true), when the run changes the datacenter firewall or
+            its rules, and when the site's datacenter firewall was already on; otherwise empty.
           type: dict
           sample: {pve1: {'8006': [everyone], '22': [everyone]}}
         teacher_to_student:
@@ -532,7 +533,7 @@ class PveFirewallIsolation(PveModuleBase):
         self.cluster_rules = c.get(CLUSTER_RULES) or []
         self.management = [e.get('cidr') for e in c.get(IPSETS + '/management') or []] \
             if 'management' in ipsets else []
-        self.hosts = self.read_hosts()
+        self.hosts = None  # read only where the run needs them (read_hosts)
 
     def read_hosts(self):
         """Each online node's host firewall options and rules (what its 8006 and 22 answer depends on them)."""
@@ -545,6 +546,8 @@ class PveFirewallIsolation(PveModuleBase):
         return dict((n, r) for n, r, _e in found)
 
     def hosts_report(self, cluster_options, cluster_rules):
+        if self.hosts is None:
+            return {}
         return _isolation.hosts_report(cluster_options, self.hosts, cluster_rules, self.management)
 
     def read_other_groups(self, vms):
@@ -600,6 +603,7 @@ class PveFirewallIsolation(PveModuleBase):
         vms = fw.read_vms(self.client, guests)
         self.other_groups = self.read_other_groups(vms)
         if p['verify_only']:
+            self.hosts = self.read_hosts()
             report = self.report(vms, self.group_rules, self.ipset_entries, self.cluster_options)
             self.result['report'] = report
             if not report['isolated']:
@@ -669,6 +673,10 @@ class PveFirewallIsolation(PveModuleBase):
         predicted_entries = predict_entries(self.ipset_entries or [], ipset_plan, lab)
         predicted_options = dict(self.cluster_options, **dc_plan['options'])
         predicted_cluster_rules = predict_rules(self.cluster_rules, cluster_rules_plan)
+        # Who the nodes answer: checked where this run changes it, reported where the site's own policy decides.
+        site_policy = fw.datacenter_enabled(self.cluster_options) and not self.record_exists
+        if dc_switch or any(cluster_rules_plan.values()) or site_policy:
+            self.hosts = self.read_hosts()
         self.check_no_lockout(predicted_options, predicted_cluster_rules)
         self.set_diff(vms, self.group_rules, self.ipset_entries, self.cluster_options,
                       predicted_vms, predicted_rules, predicted_entries, predicted_options)
