@@ -1,5 +1,5 @@
-"""pve_snapshot against a stock fakepve: create, idempotency, description, rollback (always a change), delete,
-the list form, refusals before writing, lock retries."""
+"""pve_snapshot against the fake PVE (LabPve, guest_fake.py): create, idempotency, description, rollback (always
+a change), delete, the list form, refusals before writing, lock retries."""
 
 from ansible_collections.pvelab.proxmox.plugins.modules import pve_snapshot
 from ansible_collections.pvelab.proxmox.tests.unit.plugins.modules.guest_fake import served  # noqa: F401 pylint: disable=unused-import

@@ -1,5 +1,5 @@
-"""pve_vm against a stock fakepve: finding guests, power states, config with MACs kept and pending changes,
-agent addresses, template conversion, removal with purge, list form, check mode and diff."""
+"""pve_vm against the fake PVE (LabPve, guest_fake.py): finding guests, power states, config with MACs kept and
+pending changes, agent addresses, template conversion, removal with purge, list form, check mode and diff."""
 
 import pytest
 
@@ -75,7 +75,7 @@ def test_config_keeps_mac_and_is_idempotent(served):
     result, failed = vm(served, **args)
     assert not failed and result['changed']
     assert web.config['net0'] == 'virtio=BC:24:11:00:01:01,bridge=vmbr1,firewall=1'
-    # real PVE adds a MAC to a new NIC; stock fakepve stores it as sent
+    # real PVE adds a MAC to a new NIC; the fake stores it as sent (fakepve's config update, which LabPve keeps)
     assert web.config['net1'].startswith('e1000') and web.config['tags'] == 'lab;netadmin'
     assert web.config['cipassword'] == 's3cret!' and web.config['sshkeys'].startswith('ssh-ed25519%20')
     mac1 = web.config['net1'].split(',')[0]
