@@ -20,6 +20,7 @@ import urllib.parse
 from fakepve.certs import make_cert
 from fakepve.server import ok, redact
 
+from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveClient
 from ansible_collections.pvelab.proxmox.tests.fakecluster import LabPve
 from ansible_collections.pvelab.proxmox.tests.fakecluster.serving import LoopThread
 from ansible_collections.pvelab.proxmox.tests.unit.plugins.module_runner import run_main
@@ -151,6 +152,16 @@ class Served(object):
     def settle(self):
         """pvestatd's next broadcast: /cluster/resources shows every guest as it is now (names, states)."""
         self.pve.statd_refresh()
+
+    def hold_statd(self):
+        """pvestatd broadcasts now and then not again until settle(): what a run within its 10 s sees, for as long
+        as the test needs (a guest made meanwhile is `status: unknown` without a name in /cluster/resources)."""
+        self.pve.statd_secs = 10.0 ** 9
+        self.pve.statd_refresh()
+
+    def resources(self):
+        """GET /cluster/resources as root@pam sees it (a request of its own, in the log)."""
+        return PveClient(self.params()).get('/cluster/resources')
 
     def vm_named(self, name):
         found = [vm for vm in self.pve.vms if vm.name == name]

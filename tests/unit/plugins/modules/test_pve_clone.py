@@ -31,6 +31,19 @@ def test_single_clone_is_idempotent_by_name(served):
     assert len([vm for vm in served.pve.vms if vm.name == 'alice']) == 1
 
 
+def test_a_clone_pvestatd_has_not_reported_yet_is_found_by_name(served):
+    # A re-run within pvestatd's 10 s of the clone's end: /cluster/resources has the new VM without its name.
+    served.hold_statd()
+    result, failed = clone(served, name='carol')
+    assert not failed and result['changed']
+    vmid = result['vmid']
+    assert [(r['status'], r.get('name')) for r in served.resources() if r.get('vmid') == vmid] == [('unknown', None)]
+    writes = len(served.writes())
+    result, failed = clone(served, name='carol')
+    assert not failed and not result['changed'] and result['clones'][0]['status'] == 'exists'
+    assert result['vmid'] == vmid and len(served.writes()) == writes
+
+
 def test_existing_newid_is_never_the_source(served):
     # community.proxmox returns the source vmid here (its #404); the module names the conflict instead.
     result, failed = clone(served, name='bob', newid=101)

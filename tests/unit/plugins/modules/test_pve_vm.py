@@ -31,6 +31,14 @@ def test_find_errors_before_writing(served):
     assert not failed and not result['changed'] and result['vm']['status'] == 'absent'
 
 
+def test_a_guest_pvestatd_has_not_reported_yet_is_found_by_name(served):
+    served.hold_statd()  # /cluster/resources names no guest made from now on
+    fresh = served.pve.add_vm(104, 'fresh', node='pve3', config={'memory': 512, 'cores': 1})
+    result, failed = vm(served, name='fresh', state='started')
+    assert not failed and result['changed'] and result['vm']['vmid'] == 104 and fresh.status == 'running'
+    assert [r.get('name') for r in served.resources() if r.get('vmid') == 104] == [None]
+
+
 def test_power_states(served):
     web = served.vm_named('web01')
     result, failed = vm(served, name='web01', state='started', check=True)
