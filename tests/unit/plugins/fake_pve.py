@@ -14,7 +14,6 @@ LabPve does not serve (`answer_version`; the API stays the release's), and the r
 
 import collections
 import json
-import tempfile
 import urllib.parse
 
 from fakepve.certs import make_cert

@@ -59,8 +59,8 @@ def test_warnings_count_as_success():
 def test_failed_task_fails_at_once_with_log_tail():
     clock = FakeClock()
     client = scripted({UPID: [RUNNING, {'status': 'stopped', 'exitstatus': 'clone failed: out of space'}]},
-                            log=['create full clone of drive scsi0', 'out of space on local-lvm',
-                                 'TASK ERROR: clone failed: out of space'])
+                      log=['create full clone of drive scsi0', 'out of space on local-lvm',
+                           'TASK ERROR: clone failed: out of space'])
     with pytest.raises(PveTaskError) as err:
         wait_task(client, UPID, timeout=600, what='clone of student-1', sleep=clock.sleep, clock=clock.clock)
     text = str(err.value)
@@ -83,8 +83,8 @@ def test_wait_tasks_reports_each():
     third = UPID.replace('00001234', '00001236')
     clock = FakeClock()
     client = scripted({UPID: [RUNNING, {'status': 'stopped', 'exitstatus': 'OK'}],
-                             other: [{'status': 'stopped', 'exitstatus': 'boom'}],
-                             third: [RUNNING]})
+                       other: [{'status': 'stopped', 'exitstatus': 'boom'}],
+                       third: [RUNNING]})
     results = wait_tasks(client, {'a': UPID, 'b': other, 'c': third, 'd': None}, timeout=5,
                          sleep=clock.sleep, clock=clock.clock)
     assert results['a'] is None and results['d'] is None

@@ -62,7 +62,7 @@ def test_exclusive(access):
     grant(access, '/vms/202', 'bob@pve', 'PVEVMUser')
     result = access.run(pve_permission.main, dict(path='/vms/201', roles=['PVEVMUser'], users=['alice'], exclusive=True))[0]
     assert acl(access) == {('/vms/201', 'user', 'alice@pve', 'PVEVMUser'): 1,
-                        ('/vms/202', 'user', 'bob@pve', 'PVEVMUser'): 1}
+                           ('/vms/202', 'user', 'bob@pve', 'PVEVMUser'): 1}
     assert [c['action'] for c in result['changes']] == ['add', 'remove']
     puts = acl_puts(access)
     assert 'delete' not in puts[0].data and puts[1].data['delete'] == '1'   # grant first, then removal
@@ -138,9 +138,9 @@ def test_a_pve9_acl_path_on_pve8_is_named_before_any_read_or_write(access, path)
     result, failed = access.run(pve_permission.main, dict(path=path, roles=['PVEAuditor'], users=['alice']), check=True)
     assert failed and 'path {0!r}'.format(path) in result['msg'] and 'Proxmox VE 8.4.21, which refuses it' in \
         result['msg']
-    result, failed = access.run(pve_permission.main, dict(entries=[dict(path='/vms/100', roles=['PVEAuditor'],
-                                                                 users=['alice']),
-                                                            dict(path=path, roles=['PVEAuditor'], users=['alice'])]))
+    entries = [dict(path='/vms/100', roles=['PVEAuditor'], users=['alice']),
+               dict(path=path, roles=['PVEAuditor'], users=['alice'])]
+    result, failed = access.run(pve_permission.main, dict(entries=entries))
     assert failed and 'entries[1] path {0!r}'.format(path) in result['msg']
     assert access.calls() == [] and acl(access) == {}   # only GET /version was asked
 

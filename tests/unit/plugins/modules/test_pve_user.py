@@ -96,7 +96,7 @@ def test_token_login_cannot_change_passwords(access):
     access.pve.add_token('root@pam', 'ansible', privsep=0, secret='s3cr3t-token')  # root's privileges, a token
     access.run(pve_user.main, dict(userid='alice', password=PW))
     result, failed = access.run(pve_user.main, dict(userid='alice', password=PW2, update_password='always',
-                                             api_token_id='ansible', api_token_secret='s3cr3t-token'))
+                                                    api_token_id='ansible', api_token_secret='s3cr3t-token'))
     assert failed and 'API tokens' in result['msg'] and 'api_password' in result['msg']
     assert password_is(access, 'alice@pve', PW)
 
@@ -177,7 +177,7 @@ def test_list_form_one_read_and_only_the_differences(access):
     users[3]['comment'] = 'moved'
     users[4]['state'] = 'absent'
     result, failed = access.run(pve_user.main, dict(users=users, groups=['students'], comment='netadmin',
-                                             update_password='always'))
+                                                    update_password='always'))
     assert not failed
     changed = dict((r['userid'], r['changes']) for r in result['users'] if r['changed'])
     assert changed == {'s003@pve': ['comment'], 's004@pve': ['deleted']}
