@@ -77,6 +77,3 @@ class ScriptedClient(object):
         if isinstance(answer, BaseException):
             raise answer
         return copy.deepcopy(answer)
-
-    def count(self, method, path=None):
-        return len([c for c in self.calls if c[0] == method and (path is None or c[1] == path)])

@@ -37,6 +37,8 @@ def test_a_guest_pvestatd_has_not_reported_yet_is_found_by_name(served):
     result, failed = vm(served, name='fresh', state='started')
     assert not failed and result['changed'] and result['vm']['vmid'] == 104 and fresh.status == 'running'
     assert [r.get('name') for r in served.resources() if r.get('vmid') == 104] == [None]
+    served.settle()  # pvestatd's next broadcast: now the cache says what the module did
+    assert [(r['name'], r['status']) for r in served.resources() if r.get('vmid') == 104] == [('fresh', 'running')]
 
 
 def test_power_states(served):
