@@ -340,7 +340,8 @@ def leftover_client(fake, user='root@pam', token=False):
 
 
 def deletes(fake):
-    return [r for r in fake.pve.requests if r[0] == 'DELETE']
+    """The DELETE requests, with their parameters (a DELETE sends them in the query string)."""
+    return [r for r in fake.calls() if r.method == 'DELETE']
 
 
 def test_a_locked_vm_leftover_is_removed_with_skiplock_by_root_only(fake):
@@ -350,6 +351,7 @@ def test_a_locked_vm_leftover_is_removed_with_skiplock_by_root_only(fake):
     note = remove_leftover(leftover_client(fake), ['pve1'], 300, 's1')
     assert note == "the half-made s1 (vmid 300) it left (lock 'clone') was removed"
     assert fake.pve.vm(300) is None and len(deletes(fake)) == 1  # a locked VM goes only with skiplock
+    assert deletes(fake)[0].data.get('skiplock') == '1'
 
 
 @pytest.mark.parametrize('user', ['root@pam', 'ops@pve'])
@@ -378,7 +380,8 @@ def test_a_container_leftover_is_removed_without_skiplock_or_named_when_locked(f
     assert deletes(fake) == []
     fake.pve.add_ct(302, 'c2')
     assert remove_leftover(client, ['pve1'], 302, 'c2', kind='lxc') == 'the half-made c2 (vmid 302) it left was removed'
-    assert [c.vmid for c in fake.pve.cts] == [301] and 'skiplock' not in str(deletes(fake))
+    assert [c.vmid for c in fake.pve.cts] == [301] and [d.path for d in deletes(fake)] == ['/nodes/pve1/lxc/302']
+    assert 'skiplock' not in deletes(fake)[0].data and deletes(fake)[0].data.get('purge') == '1'
 
 
 def test_a_guest_of_another_name_is_no_leftover(fake):
