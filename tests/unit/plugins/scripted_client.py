@@ -71,7 +71,7 @@ class ScriptedClient(object):
             if callable(answer) and not isinstance(answer, BaseException):
                 try:
                     answer = answer(method, path, params)
-                except BaseException as exc:  # pylint: disable=broad-except
+                except Exception as exc:  # pylint: disable=broad-except
                     answer = exc
             self.answers.append(answer)
         if isinstance(answer, BaseException):

@@ -94,8 +94,8 @@ RUNNING = {'status': 'running'}
 
 def run(client, keys, parallel=3, timeout=600, retry=None, lock_timeout=None):
     clock = FakeClock()
-    return run_tasks(client, keys, lambda key: client.post(start_path(key)), parallel=parallel, timeout=timeout, retry=retry,
-                     lock_timeout=lock_timeout, sleep=clock.sleep, clock=clock.clock), clock
+    return run_tasks(client, keys, lambda key: client.post(start_path(key)), parallel=parallel, timeout=timeout,
+                     retry=retry, lock_timeout=lock_timeout, sleep=clock.sleep, clock=clock.clock), clock
 
 
 LOCKED = "can't lock file '/var/lock/qemu-server/lock-{0}.conf' - got timeout"
