@@ -348,35 +348,49 @@ def agent(*addresses):
                        {'name': 'eth0', 'ip-addresses': [{'ip-address': a} for a in addresses]}]}
 
 
+def address_client(answers, vm=None):
+    """A ScriptedClient answering a guest's agent, container interfaces and config reads by their last segment."""
+    vm = vm or VM
+    base = '/nodes/{0}/{1}/{2}'.format(vm['node'], vm['type'], vm['vmid'])
+    where = {'network-get-interfaces': base + '/agent/network-get-interfaces', 'interfaces': base + '/interfaces',
+             'config': base + '/config'}
+    return ScriptedClient(dict((('GET', where[k]), v) for k, v in answers.items()))
+
+
+def paths(client):
+    return [path for _method, path, _params in client.calls]
+
+
 def test_guest_ips_of_a_running_guest_whose_agent_answers_need_no_config_read():
-    client = ConfigClient({'network-get-interfaces': agent('fe80::1%eth0', '2001:db8::5', '10.0.0.5')})
+    client = address_client({'network-get-interfaces': agent('fe80::1%eth0', '2001:db8::5', '10.0.0.5')})
     assert guest_ips(client, VM) == (['2001:db8::5', '10.0.0.5'], FROM_AGENT, None)
-    assert client.paths == ['/nodes/pve1/qemu/100/agent/network-get-interfaces']
+    assert paths(client) == ['/nodes/pve1/qemu/100/agent/network-get-interfaces']
     assert guest_cidrs(client, VM) == ['2001:db8::5/128', '10.0.0.5/32']
-    client = ConfigClient({'interfaces': [{'name': 'lo', 'inet': '127.0.0.1/8'},
-                                          {'name': 'eth0', 'inet': '10.1.1.1/24'}]})
-    assert guest_ips(client, dict(VM, type='lxc', vmid=200)) == (['10.1.1.1'], FROM_INTERFACES, None)
+    container = dict(VM, type='lxc', vmid=200)
+    client = address_client({'interfaces': [{'name': 'lo', 'inet': '127.0.0.1/8'},
+                                            {'name': 'eth0', 'inet': '10.1.1.1/24'}]}, container)
+    assert guest_ips(client, container) == (['10.1.1.1'], FROM_INTERFACES, None)
 
 
 def test_guest_ips_fall_back_to_the_static_config():
-    client = ConfigClient({'network-get-interfaces': NO_AGENT,
-                           'config': {'ipconfig0': 'ip=192.0.2.11/24,gw=192.0.2.1'}})
+    client = address_client({'network-get-interfaces': NO_AGENT,
+                             'config': {'ipconfig0': 'ip=192.0.2.11/24,gw=192.0.2.1'}})
     assert guest_ips(client, VM) == (['192.0.2.11'], FROM_CONFIG, None)
-    client = ConfigClient({'network-get-interfaces': agent('169.254.0.9', '0.0.0.0'), 'config': {}})
+    client = address_client({'network-get-interfaces': agent('169.254.0.9', '0.0.0.0'), 'config': {}})
     assert guest_ips(client, VM) == ([], None, 'agent reported no usable address')
-    client = ConfigClient({'network-get-interfaces': NO_AGENT, 'config': {'ipconfig0': 'ip=dhcp'}})
+    client = address_client({'network-get-interfaces': NO_AGENT, 'config': {'ipconfig0': 'ip=dhcp'}})
     assert guest_ips(client, VM) == ([], None, 'QEMU guest agent is not running')
-    client = ConfigClient({'config': {'ipconfig0': 'ip=192.0.2.12/24'}})
+    client = address_client({'config': {'ipconfig0': 'ip=192.0.2.12/24'}})
     assert guest_ips(client, dict(VM, status='stopped')) == (['192.0.2.12'], FROM_CONFIG, None)
-    assert client.paths == ['/nodes/pve1/qemu/100/config']     # a stopped guest's agent is not asked
+    assert paths(client) == ['/nodes/pve1/qemu/100/config']     # a stopped guest's agent is not asked
 
 
 def test_guest_ips_an_unreadable_config_and_a_network_fault_are_errors():
     refused = PveApiError('GET', '/nodes/pve1/qemu/100/config', 403, 'Permission check failed')
     with pytest.raises(PveApiError):
-        guest_ips(ConfigClient({'network-get-interfaces': NO_AGENT, 'config': refused}), VM)
+        guest_ips(address_client({'network-get-interfaces': NO_AGENT, 'config': refused}), VM)
     with pytest.raises(PveError):
-        guest_ips(ConfigClient({'network-get-interfaces': PveError('GET ...: network error')}), VM)
+        guest_ips(address_client({'network-get-interfaces': PveError('GET ...: network error')}), VM)
 
 
 def test_static_addresses_of_vms_and_containers():
