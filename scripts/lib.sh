@@ -57,7 +57,7 @@ copy_collection() {
   rm -rf "$COPY" && mkdir -p "$COPY"
   tar -C "$ROOT" -cf - \
     --exclude=./.git --exclude=./.venv --exclude='./.venv*' --exclude=./.tmp --exclude=./tests/output \
-    --exclude=./tests/fakecluster --exclude=./tests/e2e --exclude=./tests/harness --exclude=./tests/conftest.py \
+    --exclude=./tests/e2e --exclude=./tests/harness --exclude=./tests/conftest.py \
     --exclude=./benchmarks --exclude=./demo-out --exclude='*.pyc' --exclude=__pycache__ --exclude=.pytest_cache \
     --exclude=.hypothesis --exclude='*.tar.gz' . | tar -C "$COPY" -xf -
 }

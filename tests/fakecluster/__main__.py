@@ -78,7 +78,7 @@ def write_atomically(path, text):
 
 async def serve(args):
     password = args.password or secrets.token_urlsafe(12)
-    settings = dict((dest, getattr(args, dest)) for _, dest, _, _ in KNOBS if getattr(args, dest) is not None)
+    settings = dict((knob[1], getattr(args, knob[1])) for knob in KNOBS if getattr(args, knob[1]) is not None)
     pve = build(args.description, host=args.host, port=args.port, user=args.user, password=password, **settings)
     pki = tempfile.mkdtemp(prefix='fakecluster-')
     written = []
@@ -88,7 +88,7 @@ async def serve(args):
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        certfile, keyfile, _ = make_cert(pki, name='fakecluster', hosts=(args.host,))
+        certfile, keyfile, _ca = make_cert(pki, name='fakecluster', hosts=(args.host,))
         ca_path = certfile
         if args.info_file:
             ca_path = os.path.abspath(args.info_file) + '.ca.pem'

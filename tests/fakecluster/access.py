@@ -122,11 +122,11 @@ class Group:
 class UserConfig(object):
     """PVE's /etc/pve/user.cfg without the ACL and the pools (those are pve.acl and fakepve's pool tables)."""
 
-    def __init__(self, builtin_roles=BUILTIN_ROLES):
+    def __init__(self, builtin_roles=None):
         self.users = {'root@pam': User('root@pam')}
         self.groups = {}
         # roleid -> privileges; the built-in ones are PVE's "special" roles (of the release the fake serves).
-        self.roles = dict(builtin_roles)
+        self.roles = dict(BUILTIN_ROLES if builtin_roles is None else builtin_roles)
 
     def groups_of(self, userid):
         return sorted(g.groupid for g in self.groups.values() if userid in g.users)
@@ -246,7 +246,7 @@ class AccessControl(object):
         roleid = 'Grant-' + '-'.join(sorted(p.replace('.', '') for p in privs))[:120]
         self.user_cfg.roles[roleid] = frozenset(privs)
         if '!' in user:
-            owner, _, tokenid = user.partition('!')
+            owner, _sep, tokenid = user.partition('!')
             if owner not in self.user_cfg.users:
                 self.add_user(owner)
             if self.user_cfg.token(user) is None:
@@ -393,7 +393,7 @@ class AccessControl(object):
         who = super()._authenticate(request)
         if who is None:
             return who
-        userid, _, tokenid = who.partition('!')
+        userid, _sep, tokenid = who.partition('!')
         why = self.check_user_enabled(userid)
         if why is None and tokenid:
             token = self.user_cfg.token(who)

@@ -70,7 +70,7 @@ class AccessApi(object):
 
     def _store_password(self, userid, password, fail=''):
         """AccessControl::domain_set_password: pve keeps it, pam needs the Linux account."""
-        name, _, realm = userid.rpartition('@')
+        name, _sep, realm = userid.rpartition('@')
         if realm == 'pve':
             self.users[userid] = password
         elif realm == 'pam':
@@ -386,7 +386,7 @@ class AccessApi(object):
                     raise die("{0}user '{1}' does not exist".format(fail, userid))
                 changes.append(('user', userid, roleid))
             for tokenid in split_list(v.get('tokens')):
-                owner, _, name = tokenid.partition('!')
+                owner, _sep, name = tokenid.partition('!')
                 self._user(owner, fail)
                 if self.user_cfg.token(tokenid) is None:
                     raise die("{0}no such token '{1}' for user '{2}'".format(fail, name, owner))

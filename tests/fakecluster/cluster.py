@@ -10,6 +10,7 @@ On top of fakepve 0.5.0 (subclassed, never patched):
 - clones take `clone_secs`; while one runs the new VM's config holds only `lock: clone` (its name and disks
   arrive when the task ends, as qemu-server writes a temporary config first), and the task is listed as
   running (`qmclone`, the template's vmid) in the node's `source=active` task list and /cluster/tasks;
+- GET .../pending lists the config's `digest` as PVE's does;
 - /cluster/resources shows names, states and template flags from a pvestatd-like cache (statd.py);
 - pve-firewall's compile every firewall_secs and a packet evaluator over what it compiled (pvefw.py, fwsim.py),
   node addresses in `localnet`, a record of every guest start and whether it was filtered;
@@ -210,10 +211,15 @@ class LabPve(PveVersions, Refusals, AccessApi, AccessControl, PveFirewall, Contr
         return ok(dict(self.visible_config(vm), digest=vm.digest()))
 
     async def _pending(self, request):
+        # qemu-server's vm_pending lists the loaded config with its `digest` as one more key (GuestHelpers
+        # config_with_pending_array; `qm pending` skips it when printing); fakepve's list leaves it out.
         vm = self._vm(request, 'VM.Audit')
-        if not getattr(vm, 'clone_running', False):
-            return await super()._pending(request)
-        return ok([{'key': k, 'value': v} for k, v in sorted(self.visible_config(vm).items())])
+        if getattr(vm, 'clone_running', False):
+            items = [{'key': k, 'value': v} for k, v in self.visible_config(vm).items()]
+        else:
+            items = json.loads((await super()._pending(request)).text)['data']
+        items.append({'key': 'digest', 'value': vm.digest()})
+        return ok(sorted(items, key=lambda item: item['key']))
 
     # The task lists (pve-manager PVE/API2/Tasks.pm): `source` archive (the default: ended tasks only),
     # active (running ones, status RUNNING, and ended ones not archived yet) or all.

@@ -122,9 +122,9 @@ class ControlChannel(object):
         cfg = self.user_cfg
         users = [dict(u.fields(), userid=u.userid, groups=cfg.groups_of(u.userid),
                       tokens=[dict(t.info(), tokenid=name) for name, t in sorted(u.tokens.items())])
-                 for _, u in sorted(cfg.users.items())]
+                 for _uid, u in sorted(cfg.users.items())]
         tokens = [dict(t.info(), **{'full-tokenid': '{0}!{1}'.format(u.userid, name)})
-                  for _, u in sorted(cfg.users.items()) for name, t in sorted(u.tokens.items())]
+                  for _uid, u in sorted(cfg.users.items()) for name, t in sorted(u.tokens.items())]
         roles = dict((rid, sorted(privs)) for rid, privs in sorted(cfg.roles.items())
                      if all_roles or rid not in self.builtin_roles)
         vms = [{'vmid': vm.vmid, 'name': vm.name, 'node': vm.node, 'status': vm.status, 'template': int(vm.template),
@@ -141,7 +141,7 @@ class ControlChannel(object):
         return {
             'users': users,
             'groups': [{'groupid': g.groupid, 'comment': g.comment, 'members': sorted(g.users)}
-                       for _, g in sorted(cfg.groups.items())],
+                       for _gid, g in sorted(cfg.groups.items())],
             'roles': roles,
             'acl': self.acl_entries(),
             'tokens': tokens,
@@ -153,7 +153,7 @@ class ControlChannel(object):
             'firewall': {'options': dict(fw['options']), 'rules': [dict(r) for r in fw['rules']],
                          'groups': dict((name, [dict(r) for r in rs]) for name, rs in sorted(fw['groups'].items())),
                          'ipset': dict((name, [dict(e) for e in ips]) for name, ips in sorted(fw['ipset'].items())),
-                         'aliases': [dict(a) for _, a in sorted(fw['aliases'].items())],
+                         'aliases': [dict(a) for _name, a in sorted(fw['aliases'].items())],
                          'guests': guests_fw},
             'tasks': [dict((k, t.get(k)) for k in ('upid', 'node', 'type', 'id', 'user', 'status', 'exitstatus'))
                       for t in self.tasklog],

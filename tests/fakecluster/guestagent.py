@@ -27,7 +27,7 @@ def agent_enabled(config):
 def mac_of(net):
     """The MAC address of a netN value (`virtio=BC:24:11:..,bridge=vmbr0` or `model=virtio,macaddr=...`)."""
     for part in str(net).split(','):
-        key, _, value = part.partition('=')
+        key, _sep, value = part.partition('=')
         if (key in NET_MODELS or key == 'macaddr') and value:
             return value.lower()
     return None
@@ -52,7 +52,7 @@ def static_addresses(ipconfig):
     """[(address, prefix, 'ipv4'|'ipv6')] of an ipconfigN value's static ip= and ip6= settings."""
     out = []
     for part in str(ipconfig or '').split(','):
-        key, _, value = part.partition('=')
+        key, _sep, value = part.partition('=')
         if key in ('ip', 'ip6') and '/' in value:
             iface = ipaddress.ip_interface(value)
             out.append((str(iface.ip), iface.network.prefixlen, 'ipv{0}'.format(iface.version)))

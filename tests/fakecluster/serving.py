@@ -99,7 +99,7 @@ class Cluster(object):
         from proxmoxer import ProxmoxAPI
         options = dict(port=self.port, verify_ssl=self.ca_path, timeout=kwargs.pop('timeout', 10), **kwargs)
         if token:
-            owner, _, name = token.partition('!')
+            owner, _sep, name = token.partition('!')
             return ProxmoxAPI(self.host, user=owner, token_name=name, token_value=secret, **options)
         if user is None:
             user, password = self.user, self.password
@@ -112,7 +112,7 @@ def serving(description='small.json', *, host='127.0.0.1', port=0, **settings):
     check_loopback(host)
     pve = build(description, host=host, port=port, **settings)
     with tempfile.TemporaryDirectory(prefix='fakecluster-') as pki:
-        certfile, keyfile, _ = make_cert(pki, name='fakecluster', hosts=(host,))
+        certfile, keyfile, _ca = make_cert(pki, name='fakecluster', hosts=(host,))
         runner = LoopThread()
         try:
             runner.call(pve.start(certfile, keyfile))

@@ -1,12 +1,5 @@
-"""What the unit tests share to run modules in-process and to serve a stock fakepve on a thread.
-
-run_main() calls a module's main() with patched module args and returns (result, failed);
-catch_exits() makes exit_json/fail_json raise Exit instead of leaving the process. ServedFake runs a
-fakepve on its own event loop in a daemon thread, so plain (sync) tests can use it.
-"""
-
-import asyncio
-import threading
+"""Running a module's main() in-process: run_main() calls it with patched module args and returns (result,
+failed); catch_exits() makes exit_json/fail_json raise Exit instead of leaving the process."""
 
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
@@ -42,21 +35,3 @@ def run_main(main, args, connection, check=False, diff=False):
         except Exit as exc:
             return exc.result, exc.failed
     raise AssertionError('the module neither exited nor failed')
-
-
-class ServedFake(object):
-    """A fakepve served on loopback from its own event loop in a daemon thread."""
-
-    def __init__(self, pve, cafile):
-        self.pve = pve
-        self.cafile = cafile
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def call(self, coro):
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
-
-    def close(self):
-        self.call(self.pve.stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)

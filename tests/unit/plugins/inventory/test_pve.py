@@ -1,10 +1,10 @@
-"""The pvelab.proxmox.pve inventory plugin against a stub client: hosts, groups, addresses, filters, cache, cost."""
+"""The pvelab.proxmox.pve inventory plugin against a scripted client: hosts, groups, addresses, filters, cache,
+cost."""
 
 from __future__ import annotations
 
 import os
 import sys
-import threading
 
 import pytest
 import yaml
@@ -39,6 +39,10 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (  #
 from ansible_collections.pvelab.proxmox.plugins.module_utils._client import (  # noqa: E402
     PveApiError,
     PveConnectionError,
+)
+from ansible_collections.pvelab.proxmox.tests.unit.plugins.scripted_client import (  # noqa: E402
+    ScriptedClient,
+    UnscriptedCall,
 )
 
 
@@ -94,43 +98,30 @@ ANSWERS = {
 }
 
 
-class StubClient(object):
-    """PveClient's get() over canned answers; a missing agent answer is PVE's 'agent is not running'."""
-
-    instances = []
-
-    def __init__(self, params, answers=None):
-        self.params = params
-        self.answers = answers if answers is not None else ANSWERS
-        self.calls = []
-        self.lock = threading.Lock()
-        StubClient.instances.append(self)
-
-    @property
-    def requests_made(self):
-        return len(self.calls)
-
-    def get(self, path, **params):
-        with self.lock:
-            self.calls.append(path)
-        answer = self.answers.get(path)
-        if isinstance(answer, Exception):
-            raise answer
-        if answer is None:
-            if '/agent/' in path:
-                raise PveApiError('GET', path, 500, 'QEMU guest agent is not running')
-            raise PveApiError('GET', path, 404, 'not found')
-        return answer
+def missing(method, path, params):
+    """PVE's answer to a read nobody scripted: the agent of a guest without one is not running, else 404. The
+    plugin never writes."""
+    if method != 'GET':
+        raise UnscriptedCall('the inventory plugin wrote: {0} {1} {2}'.format(method, path, params))
+    if '/agent/' in path:
+        raise PveApiError(method, path, 500, 'QEMU guest agent is not running')
+    raise PveApiError(method, path, 404, 'not found')
 
 
 @pytest.fixture
 def run(tmp_path, monkeypatch):
-    """run(**options) -> (InventoryData, client): the plugin over the stub, with a config file of these options."""
+    """run(**options) -> (InventoryData, client): the plugin over a ScriptedClient answering GET path with
+    answers[path] (ANSWERS by default), with a config file of these options. made: every client, in order."""
     for var in ('PROXMOX_HOST', 'PROXMOX_PORT', 'PROXMOX_USER', 'PROXMOX_PASSWORD', 'PROXMOX_TOKEN_ID',
                 'PROXMOX_TOKEN_SECRET', 'PROXMOX_VALIDATE_CERTS', 'PROXMOX_CA_PATH'):
         monkeypatch.delenv(var, raising=False)
-    StubClient.instances = []
+    made = []
     loader = _plugin_loader()
+
+    def client(params, answers):
+        script = dict((('GET', path), answer) for path, answer in (ANSWERS if answers is None else answers).items())
+        made.append(ScriptedClient(script, otherwise=missing, params=params))
+        return made[-1]
 
     def go(answers=None, use_cache=True, name='lab.pve.yml', **options):
         config = {'plugin': 'pvelab.proxmox.pve', 'api_host': 'pve.example.org', 'api_user': 'root@pam',
@@ -141,14 +132,20 @@ def run(tmp_path, monkeypatch):
         path.write_text(yaml.safe_dump(config))
         plugin = loader.get('pvelab.proxmox.pve')
         module = sys.modules[type(plugin).__module__]
-        monkeypatch.setattr(module, 'PveClient', lambda params: StubClient(params, answers))
+        monkeypatch.setattr(module, 'PveClient', lambda params: client(params, answers))
         inventory = InventoryData()
         assert plugin.verify_file(str(path))
         plugin.parse(inventory, DataLoader(), str(path), cache=use_cache)
         if getattr(plugin, '_cache', None) is not None:
             plugin.update_cache_if_changed()  # as the InventoryManager does after parse()
-        return inventory, (StubClient.instances[-1] if StubClient.instances else None)
+        return inventory, (made[-1] if made else None)
+    go.made = made
     return go
+
+
+def paths(client):
+    """The paths the plugin read, in order."""
+    return [path for _method, path, _params in client.calls]
 
 
 def hostvars(inventory, host):
@@ -192,7 +189,7 @@ def test_hosts_groups_and_addresses(run):
 
 def test_cost_one_resources_read_and_lookups_only_for_running_guests(run):
     _inventory_data, client = run()
-    calls = client.calls
+    calls = paths(client)
     assert calls.count('/cluster/resources') == 1 and calls.count('/pools') == 1
     looked_up = sorted(int(c.split('/')[4]) for c in calls if '/agent/' in c or c.endswith('/interfaces'))
     assert looked_up == [100, 101, 200, 201, 300, 301, 400, 401, 500]  # never 202 (stopped) or 9000 (template)
@@ -205,7 +202,7 @@ def test_cost_one_resources_read_and_lookups_only_for_running_guests(run):
 def test_without_agent_ips_one_request(run):
     answers = dict(ANSWERS, **{'/cluster/resources': [r for r in RESOURCES if not r.get('pool')]})
     inventory, client = run(answers=answers, want_agent_ips=False)
-    assert client.calls == ['/cluster/resources']
+    assert paths(client) == ['/cluster/resources']
     assert all('ansible_host' not in hostvars(inventory, h) for h in inventory.hosts)
 
 
@@ -225,7 +222,7 @@ def test_group_prefix(run):
 def test_early_filters_save_the_lookups(run):
     inventory, client = run(filters=["pve_lab == 'netadmin'"])
     assert sorted(inventory.hosts) == ['netadmin-alice', 'netadmin-bob', 'netadmin-carol']
-    assert len([c for c in client.calls if '/nodes/' in c]) == 2  # alice and bob only
+    assert len([c for c in paths(client) if '/nodes/' in c]) == 2  # alice and bob only
 
 
 def test_filters_on_addresses_are_checked_after_the_lookups(run):
@@ -233,7 +230,7 @@ def test_filters_on_addresses_are_checked_after_the_lookups(run):
     # dup-401 (pve2) is left out, so the other 'dup' keeps its plain name
     assert sorted(inventory.hosts) == ['ct-dns', 'dup', 'netadmin-bob', 'static-noagent', 'teacher']
     # pve_node != 'pve2' was checked early: no lookup for the pve2 guests
-    assert not [c for c in client.calls if c.startswith('/nodes/pve2/')]
+    assert not [c for c in paths(client) if c.startswith('/nodes/pve2/')]
 
 
 def test_filter_error_drops_the_guest_or_fails_when_strict(run):
@@ -256,13 +253,13 @@ def test_constructed_compose_groups_keyed_groups(run):
 def test_cache_hit_makes_no_request(run, tmp_path):
     cache = dict(cache=True, cache_plugin='ansible.builtin.jsonfile', cache_connection=str(tmp_path / 'cache'))
     first, _client = run(**cache)
-    assert len(StubClient.instances) == 1
+    assert len(run.made) == 1
     second, _client = run(**cache)
-    assert len(StubClient.instances) == 1  # no client, so no login and no request
+    assert len(run.made) == 1  # no client, so no login and no request
     assert sorted(second.hosts) == sorted(first.hosts)
     assert hostvars(second, 'teacher')['ansible_host'] == '192.0.2.10'
     run(use_cache=False, **cache)  # refresh (as --flush-cache / meta: refresh_inventory)
-    assert len(StubClient.instances) == 2
+    assert len(run.made) == 2
 
 
 def test_labs_by_tag_when_pools_are_not_visible(run):

@@ -1,4 +1,5 @@
-"""PveClient against a stock fakepve: error translation, re-login, lock retry, network retries."""
+"""PveClient against the fake PVE (LabPve, tests/unit/plugins/fake_pve.py): error translation, re-login, lock retry,
+network retries, the version check, JSON bodies."""
 
 import time
 
@@ -121,7 +122,7 @@ def test_non_idempotent_write_is_not_repeated_after_a_network_error(fake):
 
 
 def test_token_login(fake):
-    fake.pve.apitokens['root@pam!ci'] = 's3cret-token'
+    fake.pve.add_token('root@pam', 'ci', secret='s3cret-token')
     client = PveClient(fake.params(api_password=None, api_token_id='root@pam!ci', api_token_secret='s3cret-token'))
     assert client.get('/version')
     with pytest.raises(PveApiError) as err:
@@ -145,9 +146,9 @@ def test_version_is_read_once_and_only_when_asked(fake):
     client = PveClient(fake.params())
     client.get('/cluster/resources')
     assert version_reads(fake) == 0
-    assert client.version.version == fake.pve.version and client.version.parts == (9, 0, 10)
-    assert client.version.at_least(8, 4) and not client.version.at_least(9, 1)
-    assert version_reads(fake) == 1 and client.version.release == '9.0' and version_reads(fake) == 1
+    assert client.version.version == fake.pve.version == '9.1.19' and client.version.parts == (9, 1, 19)
+    assert client.version.at_least(8, 4) and client.version.at_least(9, 1) and not client.version.at_least(9, 2)
+    assert version_reads(fake) == 1 and client.version.release == '9.1' and version_reads(fake) == 1
 
 
 def test_writes_check_the_version_once(fake):
@@ -159,7 +160,7 @@ def test_writes_check_the_version_once(fake):
 
 @pytest.mark.parametrize('version, release', [('8.3.5', '8.3'), ('7.4-17', '7.4'), ('', '')])
 def test_a_write_to_an_unsupported_pve_is_refused_before_it_is_sent(fake, version, release):
-    fake.pve.version, fake.pve.release_version = version, release
+    fake.pve.answer_version(version, release)
     client = PveClient(fake.params())
     with pytest.raises(PveError) as err:
         client.post('/pools', poolid='lab1')
@@ -178,7 +179,7 @@ def test_version_parts_stop_at_what_is_not_a_number():
 
 @pytest.mark.parametrize('login', ['password', 'token'])
 def test_json_body_carries_an_empty_value_a_form_drops(fake, login):
-    fake.pve.apitokens['root@pam!ci'] = 's3cret-token'
+    fake.pve.add_token('root@pam', 'ci', privsep=0, secret='s3cret-token')  # holds root's privileges
     params = fake.params() if login == 'password' else fake.params(
         api_password=None, api_token_id='root@pam!ci', api_token_secret='s3cret-token')
     client = PveClient(params)
@@ -186,7 +187,7 @@ def test_json_body_carries_an_empty_value_a_form_drops(fake, login):
     client.put('/pools/lab', comment='')
     assert fake.pve.pool_info['lab']['comment'] == 'old'
     client.put('/pools/lab', json_body=True, comment='')
-    assert fake.pve.pool_info['lab']['comment'] == ''
+    assert fake.pve.pool_info['lab']['comment'] is None  # cleared: PVE reads an empty comment back as none
     put = [r for r in fake.pve.requests if r[0] == 'PUT'][-1]
     assert put[1].endswith('/pools/lab') and b'"comment": ""' in put[2]
 

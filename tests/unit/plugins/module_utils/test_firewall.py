@@ -1,10 +1,12 @@
 """Firewall isolation planning (pure functions of _firewall.py), the isolation report (_isolation.py), plus the
-write helpers against a recording client."""
+write helpers against the fake PVE (and a scripted client where only the requests matter)."""
 
 import pytest
 
 from ansible_collections.pvelab.proxmox.plugins.module_utils import _firewall as fw
 from ansible_collections.pvelab.proxmox.plugins.module_utils import _isolation
+from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveClient
+from ansible_collections.pvelab.proxmox.tests.unit.plugins.scripted_client import ScriptedClient
 
 LAB = 'netlab'
 GROUP, IPSET = 'netlab', 'netlab-teacher'
@@ -85,17 +87,6 @@ def test_owned_needs_the_exact_lab():
     assert not fw.owned('https', LAB)
 
 
-class AgentClient(object):
-    def __init__(self, answers):
-        self.answers = answers
-
-    def get(self, path, **params):
-        answer = self.answers[path]
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-
 def test_teacher_addresses_agent_first_then_static_config():
     from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveApiError
     base = '/nodes/pve1/qemu/100'
@@ -105,14 +96,15 @@ def test_teacher_addresses_agent_first_then_static_config():
                                           {'ip-address': 'fe80::1%eth0', 'ip-address-type': 'ipv6'},
                                           {'ip-address': '2001:db8::10', 'ip-address-type': 'ipv6'}]}]}
     teacher = {'vmid': 100, 'node': 'pve1', 'type': 'qemu', 'status': 'running'}
-    client = AgentClient({base + '/agent/network-get-interfaces': agent, base + '/config': {}})
+    client = ScriptedClient({('GET', base + '/agent/network-get-interfaces'): agent, ('GET', base + '/config'): {}})
     assert fw.teacher_addresses(client, teacher) == ['192.0.2.10/32', '2001:db8::10/128']
     no_agent = PveApiError('GET', 'x', 500, 'QEMU guest agent is not running')
-    down = AgentClient({base + '/agent/network-get-interfaces': no_agent,
-                        base + '/config': {'ipconfig0': 'ip=192.0.2.11/24'}})
+    down = ScriptedClient({('GET', base + '/agent/network-get-interfaces'): no_agent,
+                           ('GET', base + '/config'): {'ipconfig0': 'ip=192.0.2.11/24'}})
     assert fw.teacher_addresses(down, teacher) == ['192.0.2.11/32']
-    stopped = AgentClient({base + '/config': {'ipconfig0': 'ip=dhcp'}})
+    stopped = ScriptedClient({('GET', base + '/config'): {'ipconfig0': 'ip=dhcp'}})
     assert fw.teacher_addresses(stopped, dict(teacher, status='stopped')) == []
+    assert [c[1] for c in stopped.calls] == [base + '/config']  # no agent asked for a stopped guest
 
 
 def test_teacher_addresses_from_config():
@@ -427,78 +419,60 @@ def test_predicted_state_of_a_present_plan_is_isolated():
     assert not fw._has_work(again)
 
 
-# ------------------------------------------------------- writes (recorded)
+# ------------------------------------------- writes (the fake PVE, or scripted)
 
-class RecordingClient(object):
-    """Holds one rule list per path and answers GET/POST/PUT/DELETE the way PVE does (new rules on top)."""
-
-    def __init__(self, lists=None):
-        self.lists = dict((k, [dict(r) for r in v]) for k, v in (lists or {}).items())
-        self.calls = []
-
-    def _listing(self, path):
-        return [dict(r, pos=i, digest='d{0}'.format(len(self.calls))) for i, r in enumerate(self.lists.get(path, []))]
-
-    def get(self, path, **params):
-        self.calls.append(('GET', path, params))
-        if path in self.lists:
-            return self._listing(path)
-        return {}
-
-    def post(self, path, **data):
-        self.calls.append(('POST', path, data))
-        self.lists.setdefault(path, []).insert(0, data)
-
-    def put(self, path, **data):
-        self.calls.append(('PUT', path, data))
-        base, _sep, pos = path.rpartition('/')
-        if base in self.lists and pos.isdigit():
-            self.lists[base][int(pos)].update((k, v) for k, v in data.items() if k != 'digest')
-
-    def delete(self, path, **params):
-        self.calls.append(('DELETE', path, params))
-        base, _sep, pos = path.rpartition('/')
-        del self.lists[base][int(pos)]
-
-
-def test_delete_rules_spares_the_kept_twin_and_rereads_between_deletions():
+def test_delete_rules_spares_the_kept_twin_and_rereads_between_deletions(fake):
     path = '/cluster/firewall/groups/netlab'
     rule = {'type': 'in', 'action': 'ACCEPT', 'source': '+netlab-teacher', 'enable': 1, 'comment': 'pvelab:netlab x'}
     other = {'type': 'in', 'action': 'ACCEPT', 'proto': 'tcp', 'dport': '443', 'enable': 1, 'comment': 'https'}
-    client = RecordingClient({path: [rule, other, rule, rule]})
-    listed = client._listing(path)
+    conf = fake.pve.firewall_config('cluster')
+    conf['ipset']['netlab-teacher'] = []
+    conf['groups']['netlab'] = [dict(r) for r in (rule, other, rule, rule)]
+    client = PveClient(fake.params())
+    listed = client.get(path)
+    fake.forget_requests()
     assert fw.delete_rules(client, path, listed, [listed[2], listed[3]]) == 2
-    assert client.lists[path] == [rule, other]
-    assert [c[:2] for c in client.calls] == [('DELETE', path + '/3'), ('GET', path), ('DELETE', path + '/2')]
-    assert client.calls[0][2] == {'digest': 'd0'}
+    calls = fake.calls()
+    assert [(c.method, c.path) for c in calls] == [('DELETE', path + '/3'), ('GET', path), ('DELETE', path + '/2')]
+    assert calls[0].data == {'digest': listed[0]['digest']}  # the digest of the list it was found in
+    left = conf['groups']['netlab']
+    assert [dict((k, r.get(k)) for k in want) for r, want in zip(left, (rule, other))] == [rule, other]
+    assert len(left) == 2
 
 
 def test_write_rule_always_sends_enable():
-    client = RecordingClient()
+    client = ScriptedClient({('POST', '/x'): None})
     fw.write_rule(client, '/x', {'type': 'group', 'action': 'netlab', 'comment': 'pvelab:netlab', 'pos': 4,
                                  'digest': 'z', 'ipversion': 4})
     assert client.calls == [('POST', '/x', {'type': 'group', 'action': 'netlab', 'comment': 'pvelab:netlab',
                                             'enable': 1})]
 
 
-def test_apply_vm_order_reference_then_options_then_nics_then_read_back():
-    state = vm(options={}, current={'net0': MAC})
+def test_apply_vm_order_reference_then_options_then_nics_then_read_back(fake):
+    fake.pve.add_vm(301, 'stu301', config={'net0': MAC})
+    fake.pve.firewall_config('cluster')['groups']['netlab'] = []
+    client = PveClient(fake.params())
+    state = fw.read_vm(client, {'vmid': 301, 'name': 'stu301', 'node': 'pve1', 'type': 'qemu'})
     plan = fw.plan_vm_present(state, LAB, GROUP, fw.desired_vm_options('any', None))
-    client = RecordingClient()
+    fake.forget_requests()
     fw.apply_vm(client, state, plan)
     base = '/nodes/pve1/qemu/301'
-    writes = [(m, p) for m, p, _d in client.calls if m != 'GET']
-    assert writes == [('POST', base + '/firewall/rules'), ('PUT', base + '/firewall/options'),
-                      ('PUT', base + '/config')]
-    options_put = client.calls[1][2]
-    assert options_put['enable'] == 1 and options_put['policy_in'] == 'DROP'  # one request: switch and policy
-    assert client.calls[2][2] == {'net0': MAC + ',firewall=1', 'digest': 'c'}
-    reads = [p for m, p, _d in client.calls if m == 'GET']
+    calls = fake.calls()
+    writes = [c for c in calls if c.method != 'GET']
+    assert [(c.method, c.path) for c in writes] == [('POST', base + '/firewall/rules'),
+                                                    ('PUT', base + '/firewall/options'), ('PUT', base + '/config')]
+    options_put = writes[1].data
+    assert options_put['enable'] == '1' and options_put['policy_in'] == 'DROP'  # one request: switch and policy
+    assert writes[2].data == {'net0': MAC + ',firewall=1', 'digest': state['digest']}
+    reads = [c.path for c in calls if c.method == 'GET']
     assert sorted(reads) == sorted([base + '/firewall/rules', base + '/firewall/options', base + '/pending'])
+    guest = fake.pve.firewall_config('vm', vmid=301)
+    assert [(r['type'], r['action']) for r in guest['rules']] == [('group', 'netlab')]
+    assert fake.pve.vm(301).config['net0'] == MAC + ',firewall=1'
 
 
 def test_apply_vm_without_work_makes_no_request():
-    client = RecordingClient()
+    client = ScriptedClient()  # any call would fail the test
     fw.apply_vms(client, [vm()], {301: {'ref_create': None, 'options': {}, 'nets': {}}})
     assert client.calls == []
 

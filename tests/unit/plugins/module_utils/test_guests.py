@@ -1,6 +1,8 @@
-"""Shared guest operations: bounded parallel tasks with lock retries, power plans, config planning that keeps
-MACs, a guest's addresses (agent address filtering, the static config's, the rule between them)."""
+"""Shared guest operations: bounded parallel tasks with lock retries (scripted tasks), power plans, config planning
+that keeps MACs, a guest's addresses (agent address filtering, the static config's, the rule between them),
+removal of half-made guests (on the fake PVE)."""
 
+import itertools
 import threading
 
 import pytest
@@ -31,6 +33,7 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
     wait_until,
 )
 from ansible_collections.pvelab.proxmox.plugins.module_utils._tasks import PveTaskError, PveTaskTimeout
+from ansible_collections.pvelab.proxmox.tests.unit.plugins.scripted_client import ScriptedClient
 
 
 class FakeClock(object):
@@ -46,52 +49,63 @@ class FakeClock(object):
             self.now += secs
 
 
-class TaskClient(object):
-    """Tasks that run for a number of status reads and end with a scripted exit status."""
+def start_path(key):
+    return '/nodes/pve1/qemu/{0}/status/start'.format(key)
 
-    lock_timeout = 10
 
-    def __init__(self, plans):
-        self.plans = dict((k, list(v)) for k, v in plans.items())   # key -> [(polls, exitstatus), ...] per start
-        self.tasks = {}
-        self.starts = []
-        self.running = set()
-        self.max_running = 0
-        self.reads = 0
-        self.mutex = threading.Lock()
+def status_path(upid):
+    return '/nodes/pve1/tasks/{0}/status'.format(upid)
 
-    def start(self, key):
-        with self.mutex:
-            self.starts.append(key)
-            plan = self.plans[key].pop(0) if len(self.plans[key]) > 1 else self.plans[key][0]
-            if isinstance(plan, Exception):
-                raise plan
-            if plan is None:
-                return None
-            upid = 'UPID:pve1:{0:08X}:00000000:00000000:qmstart:{1}:root@pam:'.format(len(self.starts), key)
-            self.tasks[upid] = list(plan)
-            self.running.add(upid)
-            self.max_running = max(self.max_running, len(self.running))
-            return upid
 
-    def get(self, path, **params):
-        upid = path.split('/tasks/')[1].rsplit('/', 1)[0]
-        if path.endswith('/log'):
-            return [{'n': 1, 't': 'log line'}]
-        with self.mutex:
-            self.reads += 1
-            polls, exitstatus = self.tasks[upid]
-            if polls > 0:
-                self.tasks[upid][0] -= 1
-                return {'status': 'running'}
-            self.running.discard(upid)
-            return {'status': 'stopped', 'exitstatus': exitstatus}
+def task_client(plans):
+    """A ScriptedClient whose starts of key (POST start_path(key)) answer the key's plan, one item per start, the
+    last one repeating: an exception (raised), None (a synchronous answer) or (polls, exitstatus), a task that is
+    running for `polls` status reads (None: for ever) and then ends with exitstatus."""
+    client = ScriptedClient()
+    serial = itertools.count(1)
+    for key, plan in plans.items():
+        answers = []
+        for item in plan:
+            if isinstance(item, tuple):
+                polls, exitstatus = item
+                upid = 'UPID:pve1:{0:08X}:00000000:00000000:qmstart:{1}:root@pam:'.format(next(serial), key)
+                ended = {'status': 'stopped', 'exitstatus': exitstatus}
+                client.on('GET', status_path(upid), *([RUNNING] if polls is None else [RUNNING] * polls + [ended]))
+                client.on('GET', '/nodes/pve1/tasks/{0}/log'.format(upid), [{'n': 1, 't': 'log line'}])
+                item = upid
+            answers.append(item)
+        client.on('POST', start_path(key), *answers)
+    return client
+
+
+def starts(client):
+    """The keys started, in order."""
+    return [path.split('/')[4] for method, path, _params in client.calls if method == 'POST']
+
+
+def status_reads(client):
+    return len([c for c in client.calls if c[0] == 'GET' and c[1].endswith('/status')])
+
+
+def most_running(client):
+    """How many tasks ran at once at most: started, and not yet seen ended by a status read."""
+    running, most = set(), 0
+    for (method, path, _params), answer in zip(client.calls, client.answers):
+        if method == 'POST' and isinstance(answer, str):
+            running.add(answer)
+            most = max(most, len(running))
+        elif method == 'GET' and path.endswith('/status') and answer['status'] == 'stopped':
+            running.discard(path.split('/')[4])
+    return most
+
+
+RUNNING = {'status': 'running'}
 
 
 def run(client, keys, parallel=3, timeout=600, retry=None, lock_timeout=None):
     clock = FakeClock()
-    return run_tasks(client, keys, client.start, parallel=parallel, timeout=timeout, retry=retry,
-                     lock_timeout=lock_timeout, sleep=clock.sleep, clock=clock.clock), clock
+    return run_tasks(client, keys, lambda key: client.post(start_path(key)), parallel=parallel, timeout=timeout,
+                     retry=retry, lock_timeout=lock_timeout, sleep=clock.sleep, clock=clock.clock), clock
 
 
 LOCKED = "can't lock file '/var/lock/qemu-server/lock-{0}.conf' - got timeout"
@@ -99,15 +113,15 @@ LOCKED = "can't lock file '/var/lock/qemu-server/lock-{0}.conf' - got timeout"
 
 def test_bounded_parallel_tasks():
     keys = ['vm{0}'.format(n) for n in range(10)]
-    client = TaskClient(dict((k, [(2, 'OK')]) for k in keys))
+    client = task_client(dict((k, [(2, 'OK')]) for k in keys))
     results, _clock = run(client, keys, parallel=3)
     assert results == dict((k, None) for k in keys)
-    assert client.max_running <= 3 and len(client.starts) == 10
-    assert client.reads == 10 * 3          # one status read per running task per round, nothing more
+    assert most_running(client) <= 3 and len(starts(client)) == 10
+    assert status_reads(client) == 10 * 3  # one status read per running task per round, nothing more
 
 
 def test_failures_are_per_key_and_synchronous_answers_count():
-    client = TaskClient({'ok': [(0, 'WARNINGS: 1')], 'bad': [(1, 'clone failed: no space')], 'sync': [None],
+    client = task_client({'ok': [(0, 'WARNINGS: 1')], 'bad': [(1, 'clone failed: no space')], 'sync': [None],
                          'refused': [PveApiError('POST', '/x', 500, 'VM 7 not running')]})
     results, _clock = run(client, ['ok', 'bad', 'sync', 'refused'])
     assert results['ok'] is None and results['sync'] is None
@@ -117,32 +131,32 @@ def test_failures_are_per_key_and_synchronous_answers_count():
 
 def test_retry_callback_starts_again():
     collision = PveApiError('POST', '/nodes/pve1/qemu/9000/clone', 500, 'unable to create VM 5: config file already exists')
-    client = TaskClient({'a': [collision, (0, 'OK')]})
+    client = task_client({'a': [collision, (0, 'OK')]})
     asked = []
 
     def retry(key, error):
         asked.append((key, str(error)))
         return 'already exists' in str(error)
     results, _clock = run(client, ['a'], retry=retry)
-    assert results == {'a': None} and client.starts == ['a', 'a'] and len(asked) == 1
+    assert results == {'a': None} and starts(client) == ['a', 'a'] and len(asked) == 1
 
 
 def test_lock_refusal_in_task_is_retried_until_it_works():
-    client = TaskClient({'a': [(0, LOCKED.format(5)), (1, 'VM is locked (backup)'), (0, 'OK')], 'b': [(0, 'OK')]})
+    client = task_client({'a': [(0, LOCKED.format(5)), (1, 'VM is locked (backup)'), (0, 'OK')], 'b': [(0, 'OK')]})
     results, clock = run(client, ['a', 'b'])
-    assert results == {'a': None, 'b': None} and client.starts.count('a') == 3
+    assert results == {'a': None, 'b': None} and starts(client).count('a') == 3
     assert clock.now > 1                   # it backed off between tries
 
 
 def test_lock_refusal_gives_up_after_lock_timeout():
-    client = TaskClient({'a': [(0, 'VM is locked (backup)')]})
+    client = task_client({'a': [(0, 'VM is locked (backup)')]})
     results, clock = run(client, ['a'], lock_timeout=7)
     assert isinstance(results['a'], PveTaskError) and 'still locked after 7 s' in str(results['a'])
     assert 7 <= clock.now < 15
 
 
 def test_task_timeout():
-    client = TaskClient({'slow': [(10 ** 6, 'OK')], 'fast': [(0, 'OK')]})
+    client = task_client({'slow': [(None, 'OK')], 'fast': [(0, 'OK')]})
     results, clock = run(client, ['slow', 'fast'], timeout=30)
     assert results['fast'] is None and isinstance(results['slow'], PveTaskTimeout)
     assert 'still running after 30 s' in str(results['slow']) and clock.now < 40
@@ -281,25 +295,12 @@ def test_plan_config_bad_keys():
         plan_config('qemu', {}, dict(net={'eth0': 'virtio'}))
 
 
-class ConfigClient(object):
-    def __init__(self, answers):
-        self.answers = answers
-        self.paths = []
-
-    def get(self, path, **params):
-        self.paths.append(path)
-        value = self.answers[path.rsplit('/', 1)[-1]]
-        if isinstance(value, Exception):
-            raise value
-        return value
-
-
 def test_read_pending_and_next_config():
-    client = ConfigClient({'pending': [{'key': 'memory', 'value': '2048', 'pending': '4096'},
-                                       {'key': 'cores', 'value': 2}, {'key': 'tags', 'value': 'a', 'delete': 1},
-                                       {'key': 'net1', 'pending': 'virtio,bridge=vmbr1'}]})
+    client = ScriptedClient({('GET', '/nodes/pve1/qemu/100/pending'): [
+        {'key': 'memory', 'value': '2048', 'pending': '4096'}, {'key': 'cores', 'value': 2},
+        {'key': 'tags', 'value': 'a', 'delete': 1}, {'key': 'net1', 'pending': 'virtio,bridge=vmbr1'}]})
     current, pending, deleted = read_pending(client, {'node': 'pve1', 'type': 'qemu', 'vmid': 100})
-    assert client.paths == ['/nodes/pve1/qemu/100/pending']
+    assert [c[1] for c in client.calls] == ['/nodes/pve1/qemu/100/pending']
     assert current == {'memory': '2048', 'cores': 2, 'tags': 'a'} and deleted == {'tags'}
     assert next_config(current, pending, deleted) == {'memory': '4096', 'cores': 2, 'net1': 'virtio,bridge=vmbr1'}
 
@@ -324,11 +325,14 @@ def test_usable_ips():
 
 
 def test_read_ips():
-    client = ConfigClient({'network-get-interfaces': {'result': INTERFACES},
-                           'interfaces': [{'name': 'lo', 'inet': '127.0.0.1/8'}, {'name': 'eth0', 'inet': '10.1.1.1/24'}]})
+    client = ScriptedClient({
+        ('GET', '/nodes/pve1/qemu/100/agent/network-get-interfaces'): {'result': INTERFACES},
+        ('GET', '/nodes/pve1/lxc/200/interfaces'): [{'name': 'lo', 'inet': '127.0.0.1/8'},
+                                                    {'name': 'eth0', 'inet': '10.1.1.1/24'}]})
     assert read_ips(client, {'node': 'pve1', 'type': 'qemu', 'vmid': 100}) == ['10.10.0.5', '2001:db8::5']
     assert read_ips(client, {'node': 'pve1', 'type': 'lxc', 'vmid': 200}) == ['10.1.1.1']
-    assert client.paths == ['/nodes/pve1/qemu/100/agent/network-get-interfaces', '/nodes/pve1/lxc/200/interfaces']
+    assert [c[1] for c in client.calls] == ['/nodes/pve1/qemu/100/agent/network-get-interfaces',
+                                            '/nodes/pve1/lxc/200/interfaces']
 
 
 # guest_ips: the one rule by which the inventory, the firewall's teacher addresses and the modules read a guest's
@@ -344,35 +348,49 @@ def agent(*addresses):
                        {'name': 'eth0', 'ip-addresses': [{'ip-address': a} for a in addresses]}]}
 
 
+def address_client(answers, vm=None):
+    """A ScriptedClient answering a guest's agent, container interfaces and config reads by their last segment."""
+    vm = vm or VM
+    base = '/nodes/{0}/{1}/{2}'.format(vm['node'], vm['type'], vm['vmid'])
+    where = {'network-get-interfaces': base + '/agent/network-get-interfaces', 'interfaces': base + '/interfaces',
+             'config': base + '/config'}
+    return ScriptedClient(dict((('GET', where[k]), v) for k, v in answers.items()))
+
+
+def paths(client):
+    return [path for _method, path, _params in client.calls]
+
+
 def test_guest_ips_of_a_running_guest_whose_agent_answers_need_no_config_read():
-    client = ConfigClient({'network-get-interfaces': agent('fe80::1%eth0', '2001:db8::5', '10.0.0.5')})
+    client = address_client({'network-get-interfaces': agent('fe80::1%eth0', '2001:db8::5', '10.0.0.5')})
     assert guest_ips(client, VM) == (['2001:db8::5', '10.0.0.5'], FROM_AGENT, None)
-    assert client.paths == ['/nodes/pve1/qemu/100/agent/network-get-interfaces']
+    assert paths(client) == ['/nodes/pve1/qemu/100/agent/network-get-interfaces']
     assert guest_cidrs(client, VM) == ['2001:db8::5/128', '10.0.0.5/32']
-    client = ConfigClient({'interfaces': [{'name': 'lo', 'inet': '127.0.0.1/8'},
-                                          {'name': 'eth0', 'inet': '10.1.1.1/24'}]})
-    assert guest_ips(client, dict(VM, type='lxc', vmid=200)) == (['10.1.1.1'], FROM_INTERFACES, None)
+    container = dict(VM, type='lxc', vmid=200)
+    client = address_client({'interfaces': [{'name': 'lo', 'inet': '127.0.0.1/8'},
+                                            {'name': 'eth0', 'inet': '10.1.1.1/24'}]}, container)
+    assert guest_ips(client, container) == (['10.1.1.1'], FROM_INTERFACES, None)
 
 
 def test_guest_ips_fall_back_to_the_static_config():
-    client = ConfigClient({'network-get-interfaces': NO_AGENT,
-                           'config': {'ipconfig0': 'ip=192.0.2.11/24,gw=192.0.2.1'}})
+    client = address_client({'network-get-interfaces': NO_AGENT,
+                             'config': {'ipconfig0': 'ip=192.0.2.11/24,gw=192.0.2.1'}})
     assert guest_ips(client, VM) == (['192.0.2.11'], FROM_CONFIG, None)
-    client = ConfigClient({'network-get-interfaces': agent('169.254.0.9', '0.0.0.0'), 'config': {}})
+    client = address_client({'network-get-interfaces': agent('169.254.0.9', '0.0.0.0'), 'config': {}})
     assert guest_ips(client, VM) == ([], None, 'agent reported no usable address')
-    client = ConfigClient({'network-get-interfaces': NO_AGENT, 'config': {'ipconfig0': 'ip=dhcp'}})
+    client = address_client({'network-get-interfaces': NO_AGENT, 'config': {'ipconfig0': 'ip=dhcp'}})
     assert guest_ips(client, VM) == ([], None, 'QEMU guest agent is not running')
-    client = ConfigClient({'config': {'ipconfig0': 'ip=192.0.2.12/24'}})
+    client = address_client({'config': {'ipconfig0': 'ip=192.0.2.12/24'}})
     assert guest_ips(client, dict(VM, status='stopped')) == (['192.0.2.12'], FROM_CONFIG, None)
-    assert client.paths == ['/nodes/pve1/qemu/100/config']     # a stopped guest's agent is not asked
+    assert paths(client) == ['/nodes/pve1/qemu/100/config']     # a stopped guest's agent is not asked
 
 
 def test_guest_ips_an_unreadable_config_and_a_network_fault_are_errors():
     refused = PveApiError('GET', '/nodes/pve1/qemu/100/config', 403, 'Permission check failed')
     with pytest.raises(PveApiError):
-        guest_ips(ConfigClient({'network-get-interfaces': NO_AGENT, 'config': refused}), VM)
+        guest_ips(address_client({'network-get-interfaces': NO_AGENT, 'config': refused}), VM)
     with pytest.raises(PveError):
-        guest_ips(ConfigClient({'network-get-interfaces': PveError('GET ...: network error')}), VM)
+        guest_ips(address_client({'network-get-interfaces': PveError('GET ...: network error')}), VM)
 
 
 def test_static_addresses_of_vms_and_containers():
@@ -400,13 +418,17 @@ def leftover_client(fake, user='root@pam', token=False):
     from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveClient
     if not token:
         return PveClient(fake.params())
-    fake.pve.apitokens[user + '!ci'] = 'ci-secret'
+    if user != 'root@pam':
+        fake.pve.add_user(user)
+        fake.pve.set_acl('/', 'user', user, 'Administrator')
+    fake.pve.add_token(user, 'ci', privsep=0, secret='ci-secret')  # the token holds its owner's privileges
     return PveClient(fake.params(api_user=None, api_password=None, api_token_id=user + '!ci',
                                  api_token_secret='ci-secret'))
 
 
 def deletes(fake):
-    return [r for r in fake.pve.requests if r[0] == 'DELETE']
+    """The DELETE requests, with their parameters (a DELETE sends them in the query string)."""
+    return [r for r in fake.calls() if r.method == 'DELETE']
 
 
 def test_a_locked_vm_leftover_is_removed_with_skiplock_by_root_only(fake):
@@ -416,6 +438,7 @@ def test_a_locked_vm_leftover_is_removed_with_skiplock_by_root_only(fake):
     note = remove_leftover(leftover_client(fake), ['pve1'], 300, 's1')
     assert note == "the half-made s1 (vmid 300) it left (lock 'clone') was removed"
     assert fake.pve.vm(300) is None and len(deletes(fake)) == 1  # a locked VM goes only with skiplock
+    assert deletes(fake)[0].data.get('skiplock') == '1'
 
 
 @pytest.mark.parametrize('user', ['root@pam', 'ops@pve'])
@@ -444,7 +467,8 @@ def test_a_container_leftover_is_removed_without_skiplock_or_named_when_locked(f
     assert deletes(fake) == []
     fake.pve.add_ct(302, 'c2')
     assert remove_leftover(client, ['pve1'], 302, 'c2', kind='lxc') == 'the half-made c2 (vmid 302) it left was removed'
-    assert [c.vmid for c in fake.pve.cts] == [301] and 'skiplock' not in str(deletes(fake))
+    assert [c.vmid for c in fake.pve.cts] == [301] and [d.path for d in deletes(fake)] == ['/nodes/pve1/lxc/302']
+    assert 'skiplock' not in deletes(fake)[0].data and deletes(fake)[0].data.get('purge') == '1'
 
 
 def test_a_guest_of_another_name_is_no_leftover(fake):

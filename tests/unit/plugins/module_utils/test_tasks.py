@@ -1,10 +1,12 @@
-"""Task waiting: OK, WARNINGS, a failed task with its log tail, timeouts, many tasks at once."""
+"""Task waiting: OK, WARNINGS, a failed task with its log tail, timeouts, many tasks at once (scripted task
+statuses), and real tasks of the fake PVE."""
 
 import pytest
 
 from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveClient, PveError
 from ansible_collections.pvelab.proxmox.plugins.module_utils._tasks import (
     PveTaskError, PveTaskTimeout, node_of, task_ok, wait_task, wait_tasks)
+from ansible_collections.pvelab.proxmox.tests.unit.plugins.scripted_client import ScriptedClient
 
 
 class FakeClock(object):
@@ -20,21 +22,14 @@ class FakeClock(object):
         self.now += secs
 
 
-class ScriptedClient(object):
-    """Answers task status reads from a script: a list of statuses per UPID."""
-
-    def __init__(self, script, log=()):
-        self.script = dict((k, list(v)) for k, v in script.items())
-        self.log = list(log)
-        self.calls = []
-
-    def get(self, path, **params):
-        self.calls.append(path)
-        upid = path.split('/tasks/')[1].rsplit('/', 1)[0]
-        if path.endswith('/log'):
-            return [{'n': i + 1, 't': t} for i, t in enumerate(self.log)]
-        states = self.script[upid]
-        return states.pop(0) if len(states) > 1 else states[0]
+def scripted(script, log=()):
+    """A ScriptedClient answering each UPID's status reads with its list of statuses (the last one repeating) and
+    its log with the lines of `log`."""
+    client = ScriptedClient()
+    for upid, states in script.items():
+        client.on('GET', '/nodes/pve1/tasks/{0}/status'.format(upid), *states)
+        client.on('GET', '/nodes/pve1/tasks/{0}/log'.format(upid), [{'n': i + 1, 't': t} for i, t in enumerate(log)])
+    return client
 
 
 UPID = 'UPID:pve1:00001234:00005678:65000000:qmclone:100:root@pam:'
@@ -50,22 +45,22 @@ def test_node_of_and_task_ok():
 
 def test_ok_after_polling_with_backoff():
     clock = FakeClock()
-    client = ScriptedClient({UPID: [RUNNING, RUNNING, RUNNING, {'status': 'stopped', 'exitstatus': 'OK'}]})
+    client = scripted({UPID: [RUNNING, RUNNING, RUNNING, {'status': 'stopped', 'exitstatus': 'OK'}]})
     status = wait_task(client, UPID, timeout=60, sleep=clock.sleep, clock=clock.clock)
     assert status['exitstatus'] == 'OK'
     assert len(clock.sleeps) == 3 and clock.sleeps[0] < clock.sleeps[1] < clock.sleeps[2]
 
 
 def test_warnings_count_as_success():
-    client = ScriptedClient({UPID: [{'status': 'stopped', 'exitstatus': 'WARNINGS: 1'}]})
+    client = scripted({UPID: [{'status': 'stopped', 'exitstatus': 'WARNINGS: 1'}]})
     assert wait_task(client, UPID, timeout=5)['exitstatus'] == 'WARNINGS: 1'
 
 
 def test_failed_task_fails_at_once_with_log_tail():
     clock = FakeClock()
-    client = ScriptedClient({UPID: [RUNNING, {'status': 'stopped', 'exitstatus': 'clone failed: out of space'}]},
-                            log=['create full clone of drive scsi0', 'out of space on local-lvm',
-                                 'TASK ERROR: clone failed: out of space'])
+    client = scripted({UPID: [RUNNING, {'status': 'stopped', 'exitstatus': 'clone failed: out of space'}]},
+                      log=['create full clone of drive scsi0', 'out of space on local-lvm',
+                           'TASK ERROR: clone failed: out of space'])
     with pytest.raises(PveTaskError) as err:
         wait_task(client, UPID, timeout=600, what='clone of student-1', sleep=clock.sleep, clock=clock.clock)
     text = str(err.value)
@@ -76,7 +71,7 @@ def test_failed_task_fails_at_once_with_log_tail():
 
 def test_timeout_says_task_goes_on():
     clock = FakeClock()
-    client = ScriptedClient({UPID: [RUNNING]})
+    client = scripted({UPID: [RUNNING]})
     with pytest.raises(PveTaskTimeout) as err:
         wait_task(client, UPID, timeout=10, sleep=clock.sleep, clock=clock.clock)
     assert 'still running after 10 s' in str(err.value)
@@ -87,9 +82,9 @@ def test_wait_tasks_reports_each():
     other = UPID.replace('00001234', '00001235')
     third = UPID.replace('00001234', '00001236')
     clock = FakeClock()
-    client = ScriptedClient({UPID: [RUNNING, {'status': 'stopped', 'exitstatus': 'OK'}],
-                             other: [{'status': 'stopped', 'exitstatus': 'boom'}],
-                             third: [RUNNING]})
+    client = scripted({UPID: [RUNNING, {'status': 'stopped', 'exitstatus': 'OK'}],
+                       other: [{'status': 'stopped', 'exitstatus': 'boom'}],
+                       third: [RUNNING]})
     results = wait_tasks(client, {'a': UPID, 'b': other, 'c': third, 'd': None}, timeout=5,
                          sleep=clock.sleep, clock=clock.clock)
     assert results['a'] is None and results['d'] is None

@@ -1,44 +1,28 @@
-"""A stock fakepve with three nodes, a template on shared storage and a few VMs, for the VM modules' unit tests.
+"""The fake PVE of the VM modules' unit tests: LabPve (tests/unit/plugins/fake_pve.py, realistic defaults) with
+three nodes, a template on shared storage and a few VMs.
 
 The modules run in-process (their main() with patched module args) against the fake served on loopback, so
-the real PveClient, task waiting and PVE's own answers are exercised. Knobs a test needs (faults, agents,
-locks) are set on `pve` directly. Behaviour that needs the extended harness (node memory, agent addresses,
-clone durations, access control) is covered by the integration targets and tests/e2e.
+the real PveClient, task waiting and PVE's own answers are exercised: clones take 20 PVE seconds (0.2 s) and
+hold `lock: clone` meanwhile, /cluster/resources is pvestatd's cache (a guest made since the last broadcast is
+`status: unknown` without a name until the next one, `served.settle()`), node memory counts running guests,
+guest agents answer with their ipconfig0 address. Knobs a test needs (faults, agents, locks) are set on `pve`.
 """
 
 import pytest
 
-from fakepve import FakePve
-from fakepve.certs import make_cert
+from ansible_collections.pvelab.proxmox.tests.unit.plugins.fake_pve import new_pve, serve
+from ansible_collections.pvelab.proxmox.tests.unit.plugins.module_runner import catch_exits
 
-from ansible_collections.pvelab.proxmox.tests.unit.plugins.module_runner import Exit, ServedFake, catch_exits, run_main  # noqa: F401 pylint: disable=unused-import
-
+GiB = 1024 ** 3
 TEMPLATE_CONFIG = {'memory': 2048, 'cores': 2, 'agent': '1', 'ostype': 'l26',
                    'net0': 'virtio=BC:24:11:00:90:00,bridge=vmbr0', 'scsi0': 'shared:9000/base-9000-disk-0.qcow2,size=8G',
                    'ipconfig0': 'ip=dhcp', 'tags': 'tmpl'}
 
 
-class Served(ServedFake):
-    def connection(self):
-        return dict(api_host='127.0.0.1', api_port=self.pve.port, api_user='root@pam', api_password='secret',
-                    ca_path=self.cafile, api_timeout=10)
-
-    def run(self, main, args, check=False, diff=False):
-        """Run a module's main() with args; returns (result, failed)."""
-        return run_main(main, args, self.connection(), check=check, diff=diff)
-
-    def writes(self):
-        return [r for r in self.pve.requests if r[0] != 'GET' and not r[1].endswith('/access/ticket')]
-
-    def vm_named(self, name):
-        found = [vm for vm in self.pve.vms if vm.name == name]
-        return found[0] if found else None
-
-
 def build(pve):
     for node in ('pve1', 'pve2', 'pve3'):
         pve.add_node(node)
-    base = {'content': 'images', 'format': 'qcow2', 'size': 8 * 1024 ** 3, 'vmid': 9000, 'ctime': 0}
+    base = {'content': 'images', 'format': 'qcow2', 'size': 8 * GiB, 'vmid': 9000, 'ctime': 0}
     pve.storages['shared'] = {'type': 'nfs', 'active': 1, 'content': 'images', 'files': set(), 'shared': 1,
                               'server': '192.0.2.5', 'export': '/export', 'path': '/mnt/pve/shared',
                               'volumes': {'9000/base-9000-disk-0.qcow2': base}}
@@ -56,25 +40,8 @@ def build(pve):
     return pve
 
 
-_PKI = {}
-
-
-def pki(tmp_path_factory):
-    """One certificate for the whole session (importing `served` alone is enough for a test module)."""
-    if 'files' not in _PKI:
-        _PKI['files'] = make_cert(str(tmp_path_factory.mktemp('guest-pki')), hosts=('127.0.0.1',))[:2]
-    return _PKI['files']
-
-
 @pytest.fixture
 def served(tmp_path_factory, monkeypatch):
-    certfile, keyfile = pki(tmp_path_factory)
-    pve = build(FakePve(host='127.0.0.1', port=0))
-    serving = Served(pve, certfile)
-    serving.call(pve.start(certfile, keyfile))
     catch_exits(monkeypatch)
     monkeypatch.delenv('REQUESTS_CA_BUNDLE', raising=False)
-    try:
-        yield serving
-    finally:
-        serving.close()
+    yield from serve(build(new_pve()), tmp_path_factory)

@@ -9,44 +9,27 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.pvelab.proxmox.plugins.module_utils import _module
 from ansible_collections.pvelab.proxmox.plugins.modules import pve_firewall_isolation as mod
+from ansible_collections.pvelab.proxmox.tests.unit.plugins.scripted_client import ScriptedClient, UnscriptedCall
 
 CONN = dict(api_host='127.0.0.1', api_user='root@pam', api_password='secret')
 MAC = 'virtio=BC:24:11:AA:00:01,bridge=vmbr0'
 
 
-class ScriptedClient(object):
-    """Answers reads from a dict {path: data}; records every call; refuses writes unless allowed."""
-
-    def __init__(self, params, answers=None, allow_writes=False):
-        self.answers = answers or {}
-        self.allow_writes = allow_writes
-        self.calls = []
-        self.requests_made = 0
-
-    def get(self, path, **params):
-        self.calls.append(('GET', path))
-        return self.answers.get(path, {} if path.endswith('/options') else [])
-
-    def _write(self, method, path, data):
-        self.calls.append((method, path))
-        if not self.allow_writes:
-            raise AssertionError('unexpected write {0} {1} {2}'.format(method, path, data))
-
-    def post(self, path, **data):
-        self._write('POST', path, data)
-
-    def put(self, path, **data):
-        self._write('PUT', path, data)
-
-    def delete(self, path, **data):
-        self._write('DELETE', path, data)
+def reads_only(method, path, params):
+    """What PVE answers the reads nobody scripted (no rules, no options set); a write fails the test."""
+    if method != 'GET':
+        raise UnscriptedCall('unexpected write {0} {1} {2}'.format(method, path, params))
+    return {} if path.endswith('/options') else []
 
 
 def run(args, monkeypatch, capsys, answers=None, check_mode=False):
+    """The module's main() over a ScriptedClient answering GET path with answers[path]; returns (result, the
+    (method, path) of every call, or None when no client was made)."""
     made = []
 
     def factory(params):
-        client = ScriptedClient(params, answers)
+        script = dict((('GET', path), answer) for path, answer in (answers or {}).items())
+        client = ScriptedClient(script, otherwise=reads_only, params=params)
         made.append(client)
         return client
 
@@ -59,7 +42,7 @@ def run(args, monkeypatch, capsys, answers=None, check_mode=False):
         with pytest.raises(SystemExit):
             mod.main()
     out = json.loads(capsys.readouterr().out)
-    return out, (made[0].calls if made else None)
+    return out, ([(method, path) for method, path, _params in made[0].calls] if made else None)
 
 
 @pytest.mark.parametrize('args, message', [

@@ -1,4 +1,5 @@
-"""pve_pool against a stock fakepve: create, idempotency, comment, removal of an empty and a non-empty pool."""
+"""pve_pool against the fake PVE (LabPve, guest_fake.py): create, idempotency, comment, removal of an empty and
+a non-empty pool."""
 
 from ansible_collections.pvelab.proxmox.plugins.modules import pve_pool
 from ansible_collections.pvelab.proxmox.tests.unit.plugins.modules.guest_fake import served  # noqa: F401 pylint: disable=unused-import

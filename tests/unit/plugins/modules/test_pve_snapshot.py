@@ -1,5 +1,5 @@
-"""pve_snapshot against a stock fakepve: create, idempotency, description, rollback (always a change), delete,
-the list form, refusals before writing, lock retries."""
+"""pve_snapshot against the fake PVE (LabPve, guest_fake.py): create, idempotency, description, rollback (always
+a change), delete, the list form, refusals before writing, lock retries."""
 
 from ansible_collections.pvelab.proxmox.plugins.modules import pve_snapshot
 from ansible_collections.pvelab.proxmox.tests.unit.plugins.modules.guest_fake import served  # noqa: F401 pylint: disable=unused-import
@@ -88,6 +88,12 @@ def test_an_unknown_guest_status_is_not_an_offline_node(served):
     web.status = 'unknown'  # what /cluster/resources shows until pvestatd has seen a new guest
     result, failed = snap(served, name='web01')
     assert not failed and result['changed'] and 'clean' in web.snapshots
+    # And a guest pvestatd has really not seen yet: made since its last broadcast, so nameless and unknown there.
+    served.hold_statd()
+    fresh = served.pve.add_vm(104, 'fresh', node='pve2', config={'memory': 512, 'cores': 1})
+    assert [(r['status'], r.get('name')) for r in served.resources() if r.get('vmid') == 104] == [('unknown', None)]
+    result, failed = snap(served, name='fresh')
+    assert not failed and result['changed'] and 'clean' in fresh.snapshots
     served.pve.set_node_offline('pve2')
     before = served.writes()
     result, failed = snap(served, name='web01', snapname='other')

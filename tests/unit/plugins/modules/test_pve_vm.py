@@ -1,5 +1,5 @@
-"""pve_vm against a stock fakepve: finding guests, power states, config with MACs kept and pending changes,
-agent addresses, template conversion, removal with purge, list form, check mode and diff."""
+"""pve_vm against the fake PVE (LabPve, guest_fake.py): finding guests, power states, config with MACs kept and
+pending changes, agent addresses, template conversion, removal with purge, list form, check mode and diff."""
 
 import pytest
 
@@ -29,6 +29,16 @@ def test_find_errors_before_writing(served):
     assert served.writes() == []
     result, failed = vm(served, name='ghost', state='absent')
     assert not failed and not result['changed'] and result['vm']['status'] == 'absent'
+
+
+def test_a_guest_pvestatd_has_not_reported_yet_is_found_by_name(served):
+    served.hold_statd()  # /cluster/resources names no guest made from now on
+    fresh = served.pve.add_vm(104, 'fresh', node='pve3', config={'memory': 512, 'cores': 1})
+    result, failed = vm(served, name='fresh', state='started')
+    assert not failed and result['changed'] and result['vm']['vmid'] == 104 and fresh.status == 'running'
+    assert [r.get('name') for r in served.resources() if r.get('vmid') == 104] == [None]
+    served.settle()  # pvestatd's next broadcast: now the cache says what the module did
+    assert [(r['name'], r['status']) for r in served.resources() if r.get('vmid') == 104] == [('fresh', 'running')]
 
 
 def test_power_states(served):
@@ -75,7 +85,7 @@ def test_config_keeps_mac_and_is_idempotent(served):
     result, failed = vm(served, **args)
     assert not failed and result['changed']
     assert web.config['net0'] == 'virtio=BC:24:11:00:01:01,bridge=vmbr1,firewall=1'
-    # real PVE adds a MAC to a new NIC; stock fakepve stores it as sent
+    # real PVE adds a MAC to a new NIC; the fake stores it as sent (fakepve's config update, which LabPve keeps)
     assert web.config['net1'].startswith('e1000') and web.config['tags'] == 'lab;netadmin'
     assert web.config['cipassword'] == 's3cret!' and web.config['sshkeys'].startswith('ssh-ed25519%20')
     mac1 = web.config['net1'].split(',')[0]

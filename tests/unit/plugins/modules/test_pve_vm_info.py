@@ -1,4 +1,4 @@
-"""pve_vm_info against a stock fakepve: filters and agent addresses."""
+"""pve_vm_info against the fake PVE (LabPve, guest_fake.py): filters, agent addresses, uptime."""
 
 import time
 
@@ -29,8 +29,7 @@ def test_filters(served):
 
 
 def test_agent_ips_only_for_running_guests(served):
-    served.vm_named('teacher').agent = {}     # fakepve's default answer: lo and 192.0.2.10
-    vms = info(served, agent_ips=True)
+    vms = info(served, agent_ips=True)  # the teacher's agent: lo, its ipconfig0 address and a link-local one
     by_vmid = dict((v['vmid'], v) for v in vms)
     assert by_vmid[100]['ips'] == ['192.0.2.10'] and by_vmid[100]['ip'] == '192.0.2.10'
     assert by_vmid[101]['ips'] == [] and by_vmid[101]['ip'] is None
