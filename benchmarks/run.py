@@ -345,7 +345,9 @@ def write_vars(path, n, roster, extra=None):
     students = [{'username': u, 'password': 'Pw-{0}-bench!'.format(u), 'email': '{0}@example.org'.format(u)}
                 for u in student_ids(n)]
     data = {'lab_name': LAB, 'lab_template': 'tmpl-debian', 'lab_students': students,
-            'lab_teacher_sources': [TEACHER], 'lab_roster_path': str(roster)}
+            'lab_teacher_sources': [TEACHER], 'lab_roster_path': str(roster),
+            # pve-firewall's 10 s compile cycle at the fake's time scale: the wait the role makes before a start.
+            'lab_firewall_compile_wait': 0.2}
     data.update(extra or {})
     path.write_text(json.dumps(data, indent=1))
 

@@ -6,15 +6,16 @@
 
 Most of this file is pure: the desired IP set, security group and rules computed from the inputs,
 the difference to what PVE holds (rules matched by content and by the lab's comment, never by
-position), the per-VM plan, and the isolation report computed from a firewall configuration.
-The few functions that talk to PVE (read_*, apply_*) are at the end.
+position), the per-VM plan (with each NIC's source filter), and what the datacenter switch takes.
+The isolation report, what that configuration lets through, is _isolation.py. The few functions
+that talk to PVE (read_*, apply_*) are at the end.
 
-What it takes to isolate one guest (pve-firewall src/PVE/Firewall.pm; docs/pve-facts.md "Firewall"):
+What it takes to isolate one guest (as pve-firewall's Firewall.pm compiles it):
 the datacenter switch (cluster options enable), the guest switch (guest options enable, with
 policy_in DROP), firewall=1 on every netN, and the rules: a VM rule of type `group` with
 `action: <group>` pulls in the lab's security group, whose rules accept traffic whose source is
 the lab's IP set `+<name>-teacher`. Student-to-student traffic is dropped by the receiver's
-policy_in.
+policy_in; a student sending as someone else is dropped by its own NIC's ipfilter set.
 
 Ownership: everything the module writes carries a comment starting with `pvelab:<lab>`. The group
 reference on each VM also records the guest's firewall options (and the NICs without firewall=1)
@@ -30,11 +31,15 @@ import ipaddress
 import re
 from urllib.parse import quote
 
-from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveError
+from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveApiError, PveError
 from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
     guest_path,
+    host_cidrs,
+    ips_by_mac,
     parallel_map,
+    read_interfaces,
     read_pending,
+    static_ips,
     static_cidrs as ips_from_config,
     update_config,
 )
@@ -337,6 +342,195 @@ def plan_ipset(entries, cidrs, lab):
     return {'add': add, 'delete': delete}
 
 
+# ============================================================ source filter
+
+# pve-firewall limits what a NIC may send to the entries of the guest's IP set `ipfilter-net<N>` once that set
+# exists: a packet from another source address is dropped in the NIC's OUT chain, and (through ebtables, unless
+# the cluster option ebtables is 0) an ARP packet claiming another IPv4 address too. PVE adds the NIC's own IPv6
+# link-local address to the set itself, and lets DHCP requests out before the filter, so a DHCP guest keeps its
+# lease. A student with root can then neither send as the teacher nor answer ARP for the teacher's address.
+MAC_RE = re.compile(r'^[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}$')
+
+
+def ipfilter_set(net):
+    return 'ipfilter-' + net
+
+
+def nic_mac(text):
+    """The MAC of a netN value: qemu's `virtio=MAC,...` or a container's `hwaddr=MAC` (lower case), or None."""
+    for _key, value in parse_props(text):
+        if value and MAC_RE.match(value):
+            return value.lower()
+    return None
+
+
+def nic_static_addresses(vm):
+    """{netN: [host CIDR]} of a guest's static addresses: cloud-init ipconfigN for netN (VMs), the ip=/ip6= of
+    netN itself (containers). DHCP, SLAAC (auto) and manual NICs have none."""
+    out = {}
+    for key in nic_states(vm):
+        if vm.get('type') == 'lxc':
+            found = static_ips({key: nic_base(vm, key)})
+        else:
+            found = static_ips({'ipconfig' + key[3:]: (vm.get('current') or {}).get('ipconfig' + key[3:])})
+        if found:
+            out[key] = host_cidrs(found)
+    return out
+
+
+def agent_nic_addresses(vm, interfaces):
+    """{netN: [host CIDR]} from the guest agent's network-get-interfaces (or a container's /interfaces), matched to
+    the NICs by MAC; loopback and link-local addresses left out (PVE adds the link-local one itself)."""
+    by_mac = ips_by_mac(interfaces)
+    out = {}
+    for key in nic_states(vm):
+        found = by_mac.get(nic_mac(nic_base(vm, key)) or '')
+        if found:
+            out[key] = host_cidrs(found)
+    return out
+
+
+def source_entry_comment(lab, how):
+    return '{0} source address ({1})'.format(marker(lab), how)
+
+
+def plan_source_filter(vm, lab, learned):
+    """The ipfilter IP sets one guest needs: {netN: {'create': bool, 'add': [(cidr, how)], 'delete': [cidr]}}.
+
+    vm['ipsets'] holds each NIC's set as read ({netN: entries or None when it does not exist}). A NIC with a static
+    address gets exactly that (stale entries of the lab go); a NIC without one keeps what the set holds, or, when it
+    has no set or an empty one, the addresses `learned` from the guest agent: a set is filled once and never
+    re-learned from a guest a student has had root on since. A NIC with no address known gets no set (an empty
+    set would let it send from its link-local address only): the report names it."""
+    static = nic_static_addresses(vm)
+    sets = vm.get('ipsets') or {}
+    plan = {}
+    for key in nic_states(vm):
+        entries = sets.get(key)
+        if key in static:
+            change = plan_ipset(entries or [], static[key], lab)
+            add = [(cidr, 'static configuration') for cidr in change['add']]
+            delete = change['delete']
+        elif entries:
+            continue
+        else:
+            add = [(cidr, 'learned from the guest agent') for cidr in learned.get(key) or []]
+            delete = []
+        if add or delete:
+            plan[key] = {'create': entries is None and bool(add), 'add': add, 'delete': delete}
+    return plan
+
+
+def needs_learning(vm):
+    """The NICs of a guest whose source addresses are not known yet: no static address and no set entries."""
+    static = nic_static_addresses(vm)
+    sets = vm.get('ipsets') or {}
+    return [key for key in nic_states(vm) if key not in static and not sets.get(key)]
+
+
+def check_learned(vms, learned, teacher_cidrs):
+    """Refuse addresses a guest agent reports that another guest of the lab also reports, or that lie inside a
+    teacher source: a student who set one of those on their VM would otherwise be allowed to send from it."""
+    owners = {}
+    for vm in vms:
+        for key, cidrs in sorted(((vm.get('ipsets') or {}).items())):
+            for entry in cidrs or []:
+                owners.setdefault(norm_cidr(entry.get('cidr')), []).append('vm {0} {1}'.format(vm['vmid'], key))
+        for key, cidrs in sorted(nic_static_addresses(vm).items()):
+            for cidr in cidrs:
+                owners.setdefault(cidr, []).append('vm {0} {1}'.format(vm['vmid'], key))
+    for vmid, nics in sorted(learned.items()):
+        for key, cidrs in sorted(nics.items()):
+            for cidr in cidrs:
+                owners.setdefault(cidr, []).append('vm {0} {1}'.format(vmid, key))
+    problems = []
+    nets = [ipaddress.ip_network(c) for c in teacher_cidrs]
+    for vmid, nics in sorted(learned.items()):
+        for key, cidrs in sorted(nics.items()):
+            for cidr in cidrs:
+                addr = ipaddress.ip_network(cidr)
+                if any(addr.version == n.version and addr.subnet_of(n) for n in nets):
+                    problems.append('vm {0} {1} reports {2}, a teacher address'.format(vmid, key, cidr))
+                elif len(set(owners[cidr])) > 1:
+                    problems.append('vm {0} {1} reports {2}, which {3} has too'.format(
+                        vmid, key, cidr, ' and '.join(o for o in sorted(set(owners[cidr]))
+                                                      if o != 'vm {0} {1}'.format(vmid, key))))
+    return problems
+
+
+# ============================================================ datacenter record
+
+# Turning the datacenter firewall on also turns on the host firewall of every node (its `enable` defaults to on),
+# whose input policy is the cluster's policy_in or DROP: the web UI and API (8006, the roster's console links) and
+# SSH would then answer only the `management` IP set. When a lab turns the datacenter firewall on, the hosts must
+# answer as they did while it was off (everyone): it sets policy_in ACCEPT in the same request when policy_in was
+# not set, or else adds datacenter rules accepting 8006 and 22. What it changed is recorded in PVE itself, in the
+# comment of an (empty) security group, so the teardown of the last lab, from any controller, can put it back.
+RECORD_GROUP = 'pvelab-dc'
+RECORD_MARK = RECORD_GROUP + ':'
+KEPT_OPEN = ('8006', '22')
+
+
+def _enable_value(options):
+    value = (options or {}).get('enable')
+    if value in (None, ''):
+        return ''
+    return '1' if datacenter_enabled(options) else '0'
+
+
+def record_comment(options):
+    """The record of the cluster options as they were before a lab turned the datacenter firewall on ('' for an
+    option that was not set)."""
+    return '{0} datacenter firewall turned on by a pvelab lab (was enable={1},policy_in={2}); the teardown of the ' \
+           'last lab turns it back'.format(RECORD_MARK, _enable_value(options), (options or {}).get('policy_in') or '')
+
+
+def parse_record(comment):
+    """{'enable': '0'|'1'|'', 'policy_in': value or ''} from a record comment, or None."""
+    found = re.search(r'\(was enable=([01]?),policy_in=([A-Z]*)\)', comment or '')
+    if not str(comment or '').startswith(RECORD_MARK) or not found:
+        return None
+    return {'enable': found.group(1), 'policy_in': found.group(2)}
+
+
+def plan_datacenter_on(options):
+    """What turning the datacenter firewall on takes, with the hosts answering as before:
+    {'options': {...one PUT...}, 'rules': [datacenter rules to add first]}."""
+    plan = {'options': {'enable': 1}, 'rules': []}
+    policy = (options or {}).get('policy_in') or ''
+    if not policy:
+        plan['options']['policy_in'] = 'ACCEPT'
+    elif policy != 'ACCEPT':
+        for port in KEPT_OPEN:
+            plan['rules'].append({'type': 'in', 'action': 'ACCEPT', 'proto': 'tcp', 'dport': port,
+                                  'comment': '{0} port {1} answers everyone, as before the datacenter firewall was '
+                                             'on'.format(RECORD_MARK, port)})
+    return plan
+
+
+def record_rule(rule):
+    return str(rule.get('comment') or '').startswith(RECORD_MARK)
+
+
+def plan_datacenter_restore(record, options):
+    """The cluster options to put back, only those still as the lab left them: {'options': {...}, 'delete': [...]}."""
+    out = {'options': {}, 'delete': []}
+    if record['enable'] != '1' and datacenter_enabled(options):
+        if record['enable'] == '0':
+            out['options']['enable'] = 0
+        else:
+            out['delete'].append('enable')
+    if record['policy_in'] == '' and (options or {}).get('policy_in') == 'ACCEPT':
+        out['delete'].append('policy_in')
+    return out
+
+
+def console_rule(lab, sources):
+    """The datacenter rule that lets the students' networks open the web UI and consoles (8006)."""
+    return {'type': 'in', 'action': 'ACCEPT', 'source': ','.join(sources), 'proto': 'tcp', 'dport': '8006',
+            'comment': '{0} console access'.format(marker(lab))}
+
+
 # ============================================================== guests (pure)
 
 def merge_pending(current, pending, deleted):
@@ -433,15 +627,24 @@ def is_ref(rule, group):
     return str(rule.get('type', '')).lower() == 'group' and str(rule.get('action', '')).lower() == group
 
 
-def plan_vm_present(vm, lab, group, desired_options):
-    """What one guest needs, in the order it is applied (see apply_vm): reference the group, then the options,
-    then the NIC flags. Returns {'ref_create': rule or None, 'ref_enable': [rules], 'ref_delete': [rules],
-    'options': {k: v}, 'nets': {netN: new string}, 'actions': [text]}."""
+def plan_vm_present(vm, lab, group, desired_options, learned=None):
+    """What one guest needs, in the order it is applied (see apply_vm): the NICs' ipfilter sets, the group
+    reference, then the options, then the NIC flags. Returns {'sets': {netN: change}, 'ref_create': rule or None,
+    'ref_enable': [rules], 'ref_delete': [rules], 'options': {k: v}, 'nets': {netN: new string}, 'actions': [text]}.
+    learned: {netN: [cidr]} from the guest agent, for NICs without a static address or set."""
     vmid = vm['vmid']
     rules = vm.get('rules') or []
     ours = sorted((r for r in rules if is_ref(r, group) and owned(r.get('comment'), lab)),
                   key=lambda r: int(r.get('pos', 0)))
-    plan = {'ref_create': None, 'ref_enable': [], 'ref_delete': ours[1:], 'options': {}, 'nets': {}, 'actions': []}
+    plan = {'lab': lab, 'sets': plan_source_filter(vm, lab, learned or {}), 'ref_create': None, 'ref_enable': [],
+            'ref_delete': ours[1:], 'options': {}, 'nets': {}, 'actions': []}
+    for net, change in sorted(plan['sets'].items()):
+        if change['create']:
+            plan['actions'].append('vm {0}: create IP set {1}'.format(vmid, ipfilter_set(net)))
+        plan['actions'] += ['vm {0}: {1} may send from {2} ({3})'.format(vmid, net, cidr, how)
+                            for cidr, how in change['add']]
+        plan['actions'] += ['vm {0}: remove {1} from IP set {2}'.format(vmid, cidr, ipfilter_set(net))
+                            for cidr in change['delete']]
     nofw = [k for k in net_keys(dict.fromkeys(list(vm.get('current') or {}) + list(vm.get('pending') or {})))
             if nic_base(vm, k) is not None and get_prop(nic_base(vm, k), 'firewall') != '1']
     if not ours:
@@ -470,7 +673,19 @@ def plan_vm_absent(vm, lab, group):
     vmid = vm['vmid']
     ours = sorted((r for r in (vm.get('rules') or []) if owned(r.get('comment'), lab)),
                   key=lambda r: int(r.get('pos', 0)))
-    plan = {'ref_delete': ours, 'options': {}, 'delete_options': [], 'nets': {}, 'record': False, 'actions': []}
+    plan = {'lab': lab, 'sets': {}, 'ref_delete': ours, 'options': {}, 'delete_options': [], 'nets': {},
+            'record': False, 'actions': []}
+    for net, entries in sorted((vm.get('ipsets') or {}).items()):
+        own = [e for e in entries or [] if owned(e.get('comment'), lab)]
+        if not own:
+            continue
+        if len(own) == len(entries):
+            plan['sets'][net] = {'drop': True}
+            plan['actions'].append('vm {0}: delete IP set {1}'.format(vmid, ipfilter_set(net)))
+        else:
+            plan['sets'][net] = {'delete': [e['cidr'] for e in own]}
+            plan['actions'] += ['vm {0}: remove {1} from IP set {2}'.format(vmid, e['cidr'], ipfilter_set(net))
+                                for e in own]
     record = None
     for rule in ours:
         record = record or parse_ref_comment(rule.get('comment'))
@@ -502,6 +717,15 @@ def plan_vm_absent(vm, lab, group):
 def predict_vm(vm, plan):
     """The guest as it will be after `plan` (for check mode and the diff)."""
     out = dict(vm)
+    sets = dict(vm.get('ipsets') or {})
+    for net, change in (plan.get('sets') or {}).items():
+        if change.get('drop'):
+            sets[net] = None
+            continue
+        entries = [e for e in sets.get(net) or [] if e.get('cidr') not in (change.get('delete') or [])]
+        sets[net] = entries + [{'cidr': cidr, 'comment': source_entry_comment(plan['lab'], how)}
+                               for cidr, how in change.get('add') or []]
+    out['ipsets'] = sets
     rules = [r for r in (vm.get('rules') or []) if not any(r is d for d in plan.get('ref_delete', []))]
     rules = [dict(r, enable=1) if any(r is e for e in plan.get('ref_enable', [])) else r for r in rules]
     if plan.get('ref_create'):
@@ -535,123 +759,13 @@ def vm_view(vm, group):
     }
 
 
-# ==================================================================== report
-
-def _inbound_holes(rules, groups, where, seen=None):
-    """Enabled inbound ACCEPT rules without a source (open to every student), following group references."""
-    out = []
-    for rule in rules or []:
-        if not rule_enabled(rule):
-            continue
-        kind = str(rule.get('type', '')).lower()
-        if kind == 'group':
-            name = str(rule.get('action', '')).lower()
-            seen = seen or set()
-            if name in seen or name not in groups:
-                continue
-            out += _inbound_holes(groups[name], groups, 'security group {0}'.format(name), seen | {name})
-        elif kind == 'in' and str(rule.get('action', '')).upper() == 'ACCEPT' and not rule.get('source'):
-            out.append('{0} accepts inbound traffic from any source: {1}{2}'.format(
-                where, describe_rule(rule), ' # ' + rule['comment'] if rule.get('comment') else ''))
-    return out
-
-
-def _teacher_rules(rules, ipset):
-    src = '+' + ipset
-    return [r for r in rules or [] if rule_enabled(r) and str(r.get('type', '')).lower() == 'in'
-            and str(r.get('action', '')).upper() == 'ACCEPT' and _ref_norm(r.get('source')) == src]
-
-
-def port_label(rule):
-    if rule.get('macro'):
-        return rule['macro']
-    proto = rule.get('proto')
-    if not proto:
-        return 'all'
-    port = rule.get('dport') or rule.get('icmp-type')
-    return '{0}/{1}'.format(proto, port) if port else proto
-
+# ================================================================ datacenter
 
 def datacenter_enabled(cluster_options):
     try:
         return int((cluster_options or {}).get('enable') or 0) >= 1
     except (TypeError, ValueError):
         return False
-
-
-def vm_report(vm, group, groups, dc_on, outbound, teacher_cidrs):
-    options = vm.get('options') or {}
-    enabled = _opt(options, 'enable') == '1'
-    policy_in = options.get('policy_in') or 'DROP'
-    policy_out = options.get('policy_out') or 'ACCEPT'
-    nics = nic_states(vm)
-    referenced = any(is_ref(r, group) and rule_enabled(r) for r in vm.get('rules') or [])
-    problems = []
-    if not dc_on:
-        problems.append('the datacenter firewall is off: nothing is filtered')
-    if not enabled:
-        problems.append('the VM firewall is off (options enable=0)')
-    if policy_in not in BLOCKING:
-        problems.append('policy_in is {0}: other students can connect'.format(policy_in))
-    if outbound == 'teacher_only' and policy_out not in BLOCKING:
-        problems.append('policy_out is {0} but outbound is teacher_only'.format(policy_out))
-    for key, state in sorted(nics.items(), key=lambda kv: int(kv[0][3:])):
-        if state == 'off':
-            problems.append('{0} has no firewall=1: its traffic bypasses the firewall'.format(key))
-        elif state == 'pending':
-            problems.append('{0}: firewall=1 is pending and takes effect at the next start of the VM'.format(key))
-    if not referenced:
-        problems.append('security group {0} is not referenced (or the reference is disabled)'.format(group))
-    problems += _inbound_holes(vm.get('rules'), groups, 'a VM rule')
-    # A static student address inside a teacher source would let that student in through the teacher rules.
-    nets = [ipaddress.ip_network(c) for c in teacher_cidrs]
-    for cidr in ips_from_config(vm.get('current') or {}):
-        addr = ipaddress.ip_network(cidr)
-        for net in nets:
-            if addr.version == net.version and addr.subnet_of(net):
-                problems.append('its address {0} is inside the teacher source {1}'.format(
-                    cidr.split('/')[0], net))
-    return {
-        'vmid': vm['vmid'],
-        'name': vm.get('name'),
-        'node': vm.get('node'),
-        'firewall_enabled': enabled,
-        'policy_in': policy_in,
-        'policy_out': policy_out,
-        'nics_ok': all(s == 'ok' for s in nics.values()),
-        'group_referenced': referenced,
-        'datacenter_enabled': dc_on,
-        'isolated': not problems,
-        'problems': problems,
-    }
-
-
-def isolation_report(vms, cluster_options, group, ipset, group_rules, ipset_entries, other_groups, outbound):
-    """The isolation report from a firewall configuration (read back from PVE, or predicted in check mode).
-
-    vms: guest states (vmid, name, node, options, rules, current, pending); group_rules: the lab group's rules or
-    None if the group does not exist; ipset_entries: the lab IP set's entries or None; other_groups: {name: rules}
-    of the other groups the guests reference."""
-    groups = dict(other_groups or {})
-    if group_rules is not None:
-        groups[group] = group_rules
-    dc_on = datacenter_enabled(cluster_options)
-    teacher = [norm_cidr(e.get('cidr')) for e in ipset_entries or [] if norm_cidr(e.get('cidr'))]
-    reports = [vm_report(vm, group, groups, dc_on, outbound, teacher) for vm in sorted(vms, key=lambda v: v['vmid'])]
-    teacher_rules = _teacher_rules(group_rules, ipset)
-    everyone_refs = all(r['group_referenced'] for r in reports)
-    allowed = bool(teacher) and bool(teacher_rules) and everyone_refs
-    return {
-        'isolated': bool(reports) and all(r['isolated'] for r in reports),
-        'vms': reports,
-        'reachability': {
-            'student_to_student': 'blocked' if reports and all(r['isolated'] for r in reports) else 'open',
-            'teacher_to_student': 'allowed' if allowed else 'blocked',
-            'ports': sorted(set(port_label(r) for r in teacher_rules)) if allowed else [],
-            'teacher_sources': teacher,
-            'outbound': outbound,
-        },
-    }
 
 
 # ================================================================ PVE access
@@ -664,14 +778,39 @@ def _read_config(client, vm):
     return merge_pending(*read_pending(client, vm))
 
 
+def read_ipfilter_set(client, vm, net):
+    """The entries of a guest's IP set ipfilter-netN, or None when the set does not exist (PVE: 'no such IPSet')."""
+    try:
+        return client.get('{0}/firewall/ipset/{1}'.format(guest_path(vm), ipfilter_set(net))) or []
+    except PveApiError as exc:
+        if 'no such ipset' in exc.pve_message.lower():
+            return None
+        raise
+
+
 def read_vm(client, vm):
-    """A guest's firewall options, rules and config (with pending changes): three GETs."""
+    """A guest's firewall options, rules, config (with pending changes) and each NIC's ipfilter set: three GETs
+    and one per NIC."""
     base = guest_path(vm)
     state = dict(vm)
     state['options'] = client.get(base + '/firewall/options') or {}
     state['rules'] = client.get(base + '/firewall/rules') or []
     state['current'], state['pending'], state['digest'] = _read_config(client, vm)
+    state['ipsets'] = dict((net, read_ipfilter_set(client, vm, net)) for net in nic_states(state))
     return state
+
+
+def learn_addresses(client, vm):
+    """{netN: [host CIDR]} the guest agent (a container: its /interfaces) reports for the NICs that need learning;
+    {} when the guest does not run or its agent does not answer."""
+    if not needs_learning(vm):
+        return {}
+    try:
+        interfaces = read_interfaces(client, vm)
+    except PveApiError:
+        return {}  # not running, or no agent: the report names the NIC as a gap
+    found = agent_nic_addresses(vm, interfaces)
+    return dict((net, found[net]) for net in needs_learning(vm) if found.get(net))
 
 
 def read_vms(client, vms):
@@ -747,6 +886,19 @@ def apply_vm(client, vm, plan):
     base = guest_path(vm)
     rules_path = base + '/firewall/rules'
     wrote = set()
+    for net, change in sorted((plan.get('sets') or {}).items()):
+        # The addresses first: a set that exists filters the NIC at the next compile, so it is never left empty.
+        path = '{0}/firewall/ipset/{1}'.format(base, ipfilter_set(net))
+        if change.get('create'):
+            client.post(base + '/firewall/ipset', name=ipfilter_set(net),
+                        comment='{0} what {1} may send from'.format(marker(plan['lab']), net))
+        for cidr, how in change.get('add') or []:
+            client.post(path, cidr=cidr, comment=source_entry_comment(plan['lab'], how))
+        for cidr in change.get('delete') or []:
+            client.delete('{0}/{1}'.format(path, quote(str(cidr), safe='')))
+        if change.get('drop'):
+            client.delete(path, force=1)
+        wrote.add('sets')
     if plan.get('ref_create'):
         write_rule(client, rules_path, plan['ref_create'])
         wrote.add('rules')
@@ -776,6 +928,8 @@ def apply_vm(client, vm, plan):
         state['options'] = client.get(base + '/firewall/options') or {}
     if 'config' in wrote:
         state['current'], state['pending'], state['digest'] = _read_config(client, vm)
+    if 'sets' in wrote:
+        state['ipsets'] = dict((net, read_ipfilter_set(client, state, net)) for net in nic_states(state))
     return state
 
 
@@ -793,7 +947,7 @@ def apply_vms(client, vms, plans):
     return [states[vmid] for vmid in sorted(states)], errors
 
 
-PLAN_WORK = ('ref_create', 'ref_enable', 'ref_delete', 'options', 'delete_options', 'nets')
+PLAN_WORK = ('sets', 'ref_create', 'ref_enable', 'ref_delete', 'options', 'delete_options', 'nets')
 
 
 def _has_work(plan):

@@ -582,15 +582,32 @@ def host_cidrs(ips):
     return [str(ipaddress.ip_network(ip)) for ip in ips]
 
 
-def read_ips(client, entry):
-    """The guest's usable addresses: the QEMU guest agent's network-get-interfaces, or a container's
-    /interfaces. Raises PveApiError when the agent does not answer."""
+def ips_by_mac(interfaces):
+    """{MAC in lower case: [usable address]} of a guest's interfaces (as usable_ips reads them): which address is on
+    which NIC."""
+    out = {}
+    for iface in interfaces or []:
+        if not isinstance(iface, dict):
+            continue
+        mac = str(iface.get('hardware-address') or iface.get('hwaddr') or '').lower()
+        if mac:
+            found = out.setdefault(mac, [])
+            found += [ip for ip in usable_ips([iface]) if ip not in found]
+    return out
+
+
+def read_interfaces(client, entry):
+    """The guest's interfaces: the QEMU guest agent's network-get-interfaces, or a container's /interfaces.
+    Raises PveApiError when the agent does not answer."""
     if entry.get('type') == 'lxc':
-        return usable_ips(client.get(guest_path(entry) + '/interfaces') or [])
+        return client.get(guest_path(entry) + '/interfaces') or []
     data = client.get(guest_path(entry) + '/agent/network-get-interfaces') or {}
-    if isinstance(data, dict):
-        data = data.get('result', [])
-    return usable_ips(data)
+    return data.get('result', []) if isinstance(data, dict) else data
+
+
+def read_ips(client, entry):
+    """The guest's usable addresses (read_interfaces). Raises PveApiError when the agent does not answer."""
+    return usable_ips(read_interfaces(client, entry))
 
 
 def guest_ips(client, entry):

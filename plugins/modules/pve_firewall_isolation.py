@@ -16,10 +16,12 @@ description:
     with a report computed from the configuration read back from PVE.
   - Selects the student VMs by vmid (O(vmids)), vmid range (O(vmid_range)), O(pool) and O(tag) (their union).
   - Writes, in this order, a cluster IP set C(<name>-teacher) holding the teacher's addresses, a security group
-    C(<name>) whose rules accept traffic from that IP set (so one change updates every VM), then on each VM a rule
+    C(<name>) whose rules accept traffic from that IP set (so one change updates every VM), then on each VM the IP
+    set C(ipfilter-net<N>) of each NIC with the addresses it may send from (see O(learn_addresses)), a rule
     referencing the group, the VM firewall options C(enable=1), C(policy_in=DROP) and C(policy_out), and
-    C(firewall=1) on every network device (the rest of the C(netN) string, MAC included, is kept), and last the
-    datacenter firewall switch (only C(enable); the other cluster firewall options are not touched).
+    C(firewall=1) on every network device (the rest of the C(netN) string, MAC included, is kept), then the
+    datacenter rules of O(console_sources), and last the datacenter firewall switch (C(enable), and
+    C(policy_in=ACCEPT) when it was not set; see the notes).
   - The order never opens a VM. Until a VM's NIC carries C(firewall=1) and the datacenter switch is on, its traffic
     is not filtered at all, exactly as before the module ran; the group reference and the options are in place
     before the NIC flag is set, and the datacenter switch comes last, so filtering starts on every VM at once
@@ -31,6 +33,10 @@ description:
     they were before the module first changed them; O(state=absent) restores them from that record.
   - O(verify_only=true) changes nothing and fails when any selected VM is not isolated; the report is in the
     result either way. This is what a teacher shows before an exam.
+  - The report is computed the way pve-firewall compiles the rules, and says per VM whether another student
+    (from its own address), a student sending with the teacher's address, and a student claiming the teacher's
+    address by ARP get through. It fails closed; a rule on an IP set or alias it has not read makes the VM
+    C(unknown), never isolated.
 extends_documentation_fragment:
   - pvelab.proxmox.api
   - pvelab.proxmox.api.ATTRIBUTES
@@ -147,6 +153,48 @@ options:
       - Checks what PVE holds; O(teacher_sources), O(teacher_vmids) and O(teacher_ports) are not compared.
     type: bool
     default: false
+  learn_addresses:
+    description:
+      - Every NIC of a selected guest may send only from its own addresses, and answer ARP only for them. The module
+        fills the guest's IP set C(ipfilter-net<N>), which pve-firewall enforces (on the source address in the
+        guest's outbound chain, and on ARP through ebtables). PVE adds the NIC's IPv6 link-local address itself and
+        lets DHCP requests out before the filter, so a DHCP guest keeps getting its lease.
+      - The addresses are the guest's static ones when it has them (cloud-init C(ipconfigN ip=)/C(ip6=) of a VM, the
+        C(ip=)/C(ip6=) of a container's C(netN)). Otherwise, with V(true), they are learned once from the guest
+        agent (a container's interfaces) while the guest runs, and kept; a set is never learned again, so a
+        student who changes the address later cannot widen it. An address that a teacher source holds, or that
+        another selected guest reports too, is not learned (warned).
+      - A NIC whose addresses are not known yet (a stopped DHCP guest) gets no set, and the report names the gap
+        V(source_filter). The lab role isolates before the first start, starts the VMs before any student has
+        access, and runs the module again to learn.
+    type: bool
+    default: true
+  accept_gaps:
+    description:
+      - Gaps of the isolation the report may name without the VM counting as not isolated.
+      - V(arp_filter) means ARP is not filtered (the cluster option C(ebtables) is 0, or a NIC's set has no IPv4
+        address), so a student can answer ARP for the teacher's address.
+      - V(source_filter) means a NIC's addresses are not known, so it may send from any address (for example the
+        teacher's).
+    type: list
+    elements: str
+    choices: [arp_filter, source_filter]
+    default: []
+  console_sources:
+    description:
+      - Networks the students open the web UI and the noVNC consoles from. Adds one datacenter rule per entry
+        accepting TCP 8006 from it (marked C(pvelab:<name>), removed by O(state=absent)); needed only where the hosts'
+        firewall would otherwise answer the cluster's C(management) IP set alone.
+    type: list
+    elements: str
+    default: []
+  compile_wait:
+    description:
+      - Seconds to wait after changing anything before the module returns. pve-firewall compiles the rules every 10
+        seconds, for stopped guests too; a guest started before that runs with the rules compiled earlier, so the
+        lab role starts VMs only after this wait. V(0) does not wait.
+    type: float
+    default: 12.0
 notes:
   - With O(state=present) the module fails when the report read back after applying says a VM is not isolated
     (in check mode it warns instead), for example because a foreign rule on the VM accepts inbound traffic from
@@ -154,14 +202,23 @@ notes:
     when network hotplug is enabled, which is the default).
   - The datacenter switch is cluster wide. Turning it on also starts filtering every other guest whose own
     firewall and NIC flags are on, and the nodes' host firewalls (their C(enable) defaults to on) with the
-    cluster's C(policy_in); review the cluster firewall options and rules before the first run on a production
-    cluster.
+    cluster's C(policy_in), DROP when not set, so that 8006 (web UI, API, consoles) and 22 would answer only the
+    C(management) IP set. When the module turns it on, the hosts keep answering everyone, as before; it sends
+    C(policy_in=ACCEPT) in the same request when C(policy_in) was not set, else adds datacenter rules accepting TCP
+    8006 and 22. It records the options as they were in the comment of the empty security group C(pvelab-dc), and
+    O(state=absent) of the last lab (no other security group marked C(pvelab:) is left) puts them back and deletes
+    the record. A run that would leave a node's 8006 or 22 answering fewer sources than before fails before any
+    write.
+  - When the datacenter firewall was already on, its options and the site's rules are left alone; the report's
+    C(reachability.hosts) says who each node's 8006 and 22 answer.
   - A VM that leaves the selection keeps its group reference (the module does not scan VMs outside the
     selection); run O(state=absent) with that VM selected to release it.
-  - Request use per run, N selected VMs; one read of cluster resources, six reads of the cluster firewall, per VM
-    three reads (firewall options, firewall rules, config with pending changes) and, when something changes, at
-    most three writes and the reads of what was written. An idempotent run makes no write. Per-VM requests run in
-    parallel on up to 8 threads.
+  - Request use per run, N selected VMs; one read of cluster resources, seven reads of the cluster firewall, two
+    per online node where the hosts are read (see RV(report.reachability.hosts)), per VM three reads (firewall options, firewall rules,
+    config with pending changes) and one per NIC (its C(ipfilter-net<N>) set), the guest agent of a running VM
+    whose addresses are not known yet, and, when something changes, at most three writes plus two per NIC and the
+    reads of what was written. An idempotent run makes no write. Per-VM requests run in parallel on up to 8
+    threads.
 author:
   - pvelab.proxmox developers (@pvelab)
 '''
@@ -276,22 +333,70 @@ report:
         datacenter_enabled:
           description: The datacenter firewall is on.
           type: bool
+        source_filter:
+          description: Every NIC may send only from the addresses in its C(ipfilter-net<N>) set.
+          type: bool
+        arp_filter:
+          description: Every NIC's ARP is limited to its own IPv4 addresses.
+          type: bool
+        paths:
+          description: V(from_students) (V(blocked), V(open) or V(unknown)), V(spoofing_teacher_address) and
+            V(spoofing_teacher_arp) (V(blocked) or V(open)) of this VM.
+          type: dict
+        status:
+          description: V(isolated), V(open), or V(unknown) when a rule cannot be evaluated (never counted as isolated).
+          type: str
+          sample: isolated
+        gaps:
+          description: The gap names found on this VM.
+          type: list
+          elements: str
         isolated:
-          description: All of the above hold and nothing on the VM accepts inbound traffic from any source.
+          description: The status is V(isolated), all of the above hold (gaps only when accepted) and nothing on the
+            VM accepts inbound traffic from another student.
           type: bool
         problems:
           description: Why the VM is not isolated, one sentence each.
           type: list
           elements: str
           sample: ["net1 has no firewall=1: its traffic bypasses the firewall"]
+    gaps:
+      description: The gaps of the isolation found on the selected VMs (see O(accept_gaps)).
+      type: list
+      elements: dict
+      contains:
+        name:
+          description: V(arp_filter) or V(source_filter).
+          type: str
+        what:
+          description: What the gap lets a student do.
+          type: str
+        accepted:
+          description: The gap is in O(accept_gaps).
+          type: bool
     reachability:
-      description: Summary over all selected VMs.
+      description: Summary over all selected VMs, from what the compiled firewall lets through.
       type: dict
       contains:
         student_to_student:
-          description: V(blocked) when every selected VM is isolated, else V(open).
+          description: V(blocked) when no selected VM accepts traffic from another student's own address, V(unknown)
+            when a rule cannot be evaluated (an IP set or alias the module did not read), else V(open).
           type: str
           sample: blocked
+        spoofing_teacher_address:
+          description: V(blocked) when every NIC may send only from its own addresses (and its own MAC), else V(open).
+          type: str
+          sample: blocked
+        spoofing_teacher_arp:
+          description: V(blocked) when every NIC's ARP is limited to its own IPv4 addresses, else V(open).
+          type: str
+          sample: blocked
+        hosts:
+          description: Per node, who its TCP ports 8006 and 22 answer (V(everyone), rule sources, the
+            C(management) IP set). Read with O(verify_only=true), when the run changes the datacenter firewall or
+            its rules, and when the site's datacenter firewall was already on; otherwise empty.
+          type: dict
+          sample: {pve1: {'8006': [everyone], '22': [everyone]}}
         teacher_to_student:
           description: V(allowed) when the teacher IP set has addresses, the group an enabled rule accepting them,
             and every VM references the group; else V(blocked).
@@ -313,8 +418,11 @@ report:
           sample: any
 '''
 
+import time
+
 from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveError
 from ansible_collections.pvelab.proxmox.plugins.module_utils import _firewall as fw
+from ansible_collections.pvelab.proxmox.plugins.module_utils import _isolation
 from ansible_collections.pvelab.proxmox.plugins.module_utils._module import PveModuleBase, pve_module
 from ansible_collections.pvelab.proxmox.plugins.module_utils._validate import (
     validate_pool,
@@ -325,6 +433,7 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._validate import (
 GROUPS = '/cluster/firewall/groups'
 IPSETS = '/cluster/firewall/ipset'
 CLUSTER_OPTIONS = '/cluster/firewall/options'
+CLUSTER_RULES = '/cluster/firewall/rules'
 
 
 class PveFirewallIsolation(PveModuleBase):
@@ -346,8 +455,12 @@ class PveFirewallIsolation(PveModuleBase):
                 validate_tag(p['tag'])
             self.sources = fw.parse_sources(p['teacher_sources'])
             self.ports = fw.parse_ports(p['teacher_ports'])
+            self.console_sources = fw.parse_sources(p['console_sources'], field='console_sources')
         except ValueError as exc:
             self.fail(str(exc))
+        if self.group == fw.RECORD_GROUP:
+            self.fail('name {0!r} is the security group pvelab keeps its datacenter record in; choose another lab '
+                      'name'.format(p['name']))
         if p['verify_only'] and p['state'] == 'absent':
             self.fail('verify_only checks the isolation of state=present; it cannot be combined with state=absent')
         # Not set: DHCP/DNS allowed when outbound is restricted; otherwise the guest's dhcp option is left alone.
@@ -411,6 +524,31 @@ class PveFirewallIsolation(PveModuleBase):
         self.ipset_entries = c.get('{0}/{1}'.format(IPSETS, self.ipset)) if self.ipset_entry else None
         self.group_ours = self.group_entry is not None and fw.owned(self.group_entry.get('comment'), self.group)
         self.ipset_ours = self.ipset_entry is not None and fw.owned(self.ipset_entry.get('comment'), self.group)
+        record = groups.get(fw.RECORD_GROUP)
+        self.record = fw.parse_record(record.get('comment')) if record else None
+        self.record_exists = record is not None
+        # Other labs that still need the datacenter firewall: their security groups carry the pvelab marker.
+        self.other_labs = sorted(n for n, g in groups.items() if n != self.group and
+                                 str(g.get('comment') or '').startswith(fw.MARK))
+        self.cluster_rules = c.get(CLUSTER_RULES) or []
+        self.management = [e.get('cidr') for e in c.get(IPSETS + '/management') or []] \
+            if 'management' in ipsets else []
+        self.hosts = None  # read only where the run needs them (read_hosts)
+
+    def read_hosts(self):
+        """Each online node's host firewall options and rules (what its 8006 and 22 answer depends on them)."""
+        nodes = [n['node'] for n in self.cluster.nodes() if n.get('status') == 'online']
+        found = fw._map(lambda n: {'options': self.client.get('/nodes/{0}/firewall/options'.format(n)) or {},
+                                   'rules': self.client.get('/nodes/{0}/firewall/rules'.format(n)) or []}, nodes)
+        errors = ['node {0}: {1}'.format(n, e) for n, _r, e in found if e]
+        if errors:
+            raise PveError('reading the host firewalls failed: ' + '; '.join(errors))
+        return dict((n, r) for n, r, _e in found)
+
+    def hosts_report(self, cluster_options, cluster_rules):
+        if self.hosts is None:
+            return {}
+        return _isolation.hosts_report(cluster_options, self.hosts, cluster_rules, self.management)
 
     def read_other_groups(self, vms):
         """Rules of the other groups the guests reference, so the report sees what they accept."""
@@ -425,16 +563,20 @@ class PveFirewallIsolation(PveModuleBase):
 
     # ------------------------------------------------------------ report
 
-    def report(self, vms, group_rules, ipset_entries, cluster_options):
-        return fw.isolation_report(vms, cluster_options, self.group, self.ipset, group_rules, ipset_entries,
-                                   self.other_groups, self.params['outbound'])
+    def report(self, vms, group_rules, ipset_entries, cluster_options, cluster_rules=None, accept=None):
+        hosts = self.hosts_report(cluster_options, self.cluster_rules if cluster_rules is None else cluster_rules)
+        return _isolation.isolation_report(vms, cluster_options, self.group, self.ipset, group_rules, ipset_entries,
+                                           self.other_groups, self.params['outbound'],
+                                           self.params['accept_gaps'] if accept is None else accept, hosts)
 
     def summary(self, report):
         lines = ['vm {0}: {1}'.format(v['vmid'], '; '.join(v['problems'])) for v in report['vms'] if v['problems']]
         if not report['vms']:
             lines = ['no VM is selected']
         more = '' if len(lines) <= 5 else ' (and {0} more VMs)'.format(len(lines) - 5)
-        return ' | '.join(lines[:5]) + more
+        gaps = [g['name'] for g in report.get('gaps') or [] if not g['accepted']]
+        named = ' | gaps not accepted: {0} (see accept_gaps)'.format(', '.join(gaps)) if gaps else ''
+        return ' | '.join(lines[:5]) + more + named
 
     # ----------------------------------------------------------- execute
 
@@ -461,6 +603,7 @@ class PveFirewallIsolation(PveModuleBase):
         vms = fw.read_vms(self.client, guests)
         self.other_groups = self.read_other_groups(vms)
         if p['verify_only']:
+            self.hosts = self.read_hosts()
             report = self.report(vms, self.group_rules, self.ipset_entries, self.cluster_options)
             self.result['report'] = report
             if not report['isolated']:
@@ -496,7 +639,9 @@ class PveFirewallIsolation(PveModuleBase):
         actions += ['group {0}: enable rule {1}'.format(self.group, fw.describe_rule(r)) for r in rules_plan['enable']]
         actions += ['group {0}: delete rule {1}'.format(self.group, fw.describe_rule(r)) for r in rules_plan['delete']]
         desired_options = fw.desired_vm_options(p['outbound'], self.allow_dhcp_dns)
-        vm_plans = dict((vm['vmid'], fw.plan_vm_present(vm, lab, self.group, desired_options)) for vm in vms)
+        learned = self.learn(vms, cidrs) if p['learn_addresses'] else {}
+        vm_plans = dict((vm['vmid'], fw.plan_vm_present(vm, lab, self.group, desired_options,
+                                                        learned.get(vm['vmid']))) for vm in vms)
         for vm in vms:
             actions += vm_plans[vm['vmid']]['actions']
         try:
@@ -505,19 +650,39 @@ class PveFirewallIsolation(PveModuleBase):
         except ValueError as exc:
             self.fail('nothing was changed: {0}'.format(exc))
         dc_switch = p['enable_datacenter'] and not fw.datacenter_enabled(self.cluster_options)
+        dc_plan = fw.plan_datacenter_on(self.cluster_options) if dc_switch else {'options': {}, 'rules': []}
+        have = [fw.rule_key(r) for r in self.cluster_rules if fw.record_rule(r)]
+        record_rules = [r for r in dc_plan['rules'] if fw.rule_key(r) not in have]
+        console_plan = fw.plan_rules(self.cluster_rules, [fw.console_rule(lab, [src]) for src in self.console_sources],
+                                     lab)
+        cluster_rules_plan = dict(console_plan, create=console_plan['create'] + record_rules)
+        actions += ['datacenter: add rule {0}'.format(fw.describe_rule(dict(r, enable=1)))
+                    for r in cluster_rules_plan['create']]
+        actions += ['datacenter: enable rule {0}'.format(fw.describe_rule(r)) for r in console_plan['enable']]
+        actions += ['datacenter: delete rule {0}'.format(fw.describe_rule(r)) for r in console_plan['delete']]
+        record_create = dc_switch and not self.record_exists
+        if record_create:
+            actions.append('datacenter: record the firewall options in security group {0}'.format(fw.RECORD_GROUP))
         if dc_switch:
-            actions.append('datacenter: enable the firewall')
+            actions.append('datacenter: enable the firewall' + (' with policy_in ACCEPT (the hosts answer as '
+                                                                'before)' if 'policy_in' in dc_plan['options'] else ''))
         self.changed(bool(actions))
 
         predicted_vms = [fw.predict_vm(vm, vm_plans[vm['vmid']]) for vm in vms]
         predicted_rules = predict_rules(self.group_rules or [], rules_plan)
         predicted_entries = predict_entries(self.ipset_entries or [], ipset_plan, lab)
-        predicted_options = dict(self.cluster_options, enable=1) if dc_switch else self.cluster_options
+        predicted_options = dict(self.cluster_options, **dc_plan['options'])
+        predicted_cluster_rules = predict_rules(self.cluster_rules, cluster_rules_plan)
+        # Who the nodes answer: checked where this run changes it, reported where the site's own policy decides.
+        site_policy = fw.datacenter_enabled(self.cluster_options) and not self.record_exists
+        if dc_switch or any(cluster_rules_plan.values()) or site_policy:
+            self.hosts = self.read_hosts()
+        self.check_no_lockout(predicted_options, predicted_cluster_rules)
         self.set_diff(vms, self.group_rules, self.ipset_entries, self.cluster_options,
                       predicted_vms, predicted_rules, predicted_entries, predicted_options)
-
         if self.check_mode:
-            report = self.report(predicted_vms, predicted_rules, predicted_entries, predicted_options)
+            report = self.report(predicted_vms, predicted_rules, predicted_entries, predicted_options,
+                                 predicted_cluster_rules)
             self.result['report'] = report
             if not report['isolated']:
                 self.module.warn('after these changes isolation would not hold: ' + self.summary(report))
@@ -546,22 +711,63 @@ class PveFirewallIsolation(PveModuleBase):
             fw.delete_rules(c, group_path, rules, rules_plan['delete'])
         # 3. Per VM (in parallel): group reference, options (enable + DROP in one request), NIC flags; see apply_vm.
         states, errors = fw.apply_vms(c, vms, vm_plans)
-        # 4. The datacenter switch last: if it was off, nothing was filtered until now, and this turns isolation on
-        #    for every VM at once with all of the above in place. Only `enable` is sent: other options stay.
+        # 4. The datacenter rules (console access, and the hosts' 8006 and 22 kept open), then the record of the
+        #    cluster options as they were, then the datacenter switch last: if it was off, nothing was filtered until
+        #    now, and this turns isolation on for every VM at once with all of the above in place. Only `enable`
+        #    (and policy_in when it was not set, so the hosts answer as before) is sent: other options stay.
+        for rule in cluster_rules_plan['create']:
+            fw.write_rule(c, CLUSTER_RULES, rule)
+        rules = self.cluster_rules if not cluster_rules_plan['create'] else c.get(CLUSTER_RULES) or []
+        if console_plan['enable']:
+            rules = fw.enable_rules(c, CLUSTER_RULES, rules, console_plan['enable'])
+        if console_plan['delete']:
+            fw.delete_rules(c, CLUSTER_RULES, rules, console_plan['delete'])
+        if record_create:
+            c.post(GROUPS, group=fw.RECORD_GROUP, comment=fw.record_comment(self.cluster_options))
         if dc_switch:
-            c.put(CLUSTER_OPTIONS, enable=1)
+            c.put(CLUSTER_OPTIONS, **dc_plan['options'])
+        # pve-firewall compiles what was written on its 10 s cycle, for running and stopped guests alike: a VM
+        # started before that runs with the rules compiled earlier. The role starts VMs after this module returns.
+        if self.result['changed'] and p['compile_wait'] > 0:
+            time.sleep(p['compile_wait'])
 
         # The report from what PVE holds now (re-read only what was written).
         group_rules = c.get(group_path) if self.group_rules is None or any(rules_plan.values()) else self.group_rules
         entries = c.get(ipset_path) if self.ipset_entries is None or any(ipset_plan.values()) else self.ipset_entries
         options = c.get(CLUSTER_OPTIONS) if dc_switch else self.cluster_options
-        report = self.report(states, group_rules, entries, options)
+        cluster_rules = (c.get(CLUSTER_RULES) or []) if any(cluster_rules_plan.values()) else self.cluster_rules
+        report = self.report(states, group_rules, entries, options, cluster_rules)
         self.result['report'] = report
         if errors:
             self.fail('applying isolation failed on {0} VM(s): {1}'.format(len(errors), '; '.join(errors)))
         if not report['isolated']:
             self.fail('isolation of lab {0} does not hold after applying: {1}'.format(
                 self.group, self.summary(report)))
+
+    def learn(self, vms, teacher_cidrs):
+        """{vmid: {netN: [cidr]}}: the addresses the guest agents report for NICs whose addresses are not known yet.
+        An address a teacher source holds, or another guest of the lab reports too, is not learned (warned)."""
+        todo = [vm for vm in vms if fw.needs_learning(vm)]
+        learned = {}
+        for vm, found, error in fw._map(lambda v: fw.learn_addresses(self.client, v), todo):
+            if found and not error:
+                learned[vm['vmid']] = found
+        for problem in fw.check_learned(vms, learned, teacher_cidrs):
+            learned.pop(int(problem.split()[1]), None)
+            self.module.warn('not learned: {0}; its NIC stays without a source filter'.format(problem))
+        return learned
+
+    def check_no_lockout(self, options, cluster_rules):
+        """Refuse, before any write, a plan after which a node's 8006 or 22 would answer fewer sources than now."""
+        before = self.hosts_report(self.cluster_options, self.cluster_rules)
+        after = self.hosts_report(options, cluster_rules)
+        for node, ports in sorted(before.items()):
+            for port, who in sorted(ports.items()):
+                later = after[node][port]
+                lost = [w for w in who if w not in later] if 'everyone' not in later else []
+                if lost:
+                    self.fail('nothing was changed: after this run node {0} port {1} would no longer answer {2}; '
+                              'review the cluster firewall options and rules'.format(node, port, ', '.join(lost)))
 
     # ------------------------------------------------------------ absent
 
@@ -604,9 +810,26 @@ class PveFirewallIsolation(PveModuleBase):
             self.module.warn('IP set {0} is kept: {1}'.format(
                 self.ipset, 'it holds addresses this module did not add' if self.ipset_ours
                 else 'this module did not make it'))
-        dc_switch = p['disable_datacenter_on_absent'] and fw.datacenter_enabled(self.cluster_options)
-        if dc_switch:
+        own_cluster_rules = [r for r in self.cluster_rules if fw.owned(r.get('comment'), lab)]
+        actions += ['datacenter: delete rule {0}'.format(fw.describe_rule(r)) for r in own_cluster_rules]
+        # The last lab puts back what the first one changed cluster wide (recorded in PVE, see _firewall.py).
+        last = self.record is not None and not self.other_labs and (delete_group or self.group_entry is None)
+        restore = fw.plan_datacenter_restore(self.record, self.cluster_options) if last else \
+            {'options': {}, 'delete': []}
+        if p['disable_datacenter_on_absent'] and fw.datacenter_enabled(self.cluster_options):
+            restore['options']['enable'] = 0
+            restore['delete'] = [k for k in restore['delete'] if k != 'enable']
+        record_rules = [r for r in self.cluster_rules if fw.record_rule(r)] if last else []
+        actions += ['datacenter: delete rule {0}'.format(fw.describe_rule(r)) for r in record_rules]
+        if restore['options'].get('enable') == 0 or 'enable' in restore['delete']:
             actions.append('datacenter: disable the firewall')
+        actions += ['datacenter: unset {0} (as before the first lab)'.format(k) for k in restore['delete']
+                    if k != 'enable']
+        if last:
+            actions.append('datacenter: delete the record security group {0}'.format(fw.RECORD_GROUP))
+        elif self.record_exists and not self.other_labs and self.record is None:
+            self.module.warn('security group {0} holds no record this module can read; the datacenter firewall '
+                             'options are left as they are'.format(fw.RECORD_GROUP))
         self.changed(bool(actions))
 
         predicted_vms = [fw.predict_vm(vm, vm_plans[vm['vmid']]) for vm in vms]
@@ -615,7 +838,8 @@ class PveFirewallIsolation(PveModuleBase):
             predicted_rules = [r for r in self.group_rules if r not in own_rules]
         if self.ipset_entries is not None and not delete_ipset:
             predicted_entries = [e for e in self.ipset_entries if e not in own_entries]
-        predicted_options = dict(self.cluster_options, enable=0) if dc_switch else self.cluster_options
+        predicted_options = dict((k, v) for k, v in dict(self.cluster_options, **restore['options']).items()
+                                 if k not in restore['delete'])
         self.set_diff(vms, self.group_rules, self.ipset_entries, self.cluster_options,
                       predicted_vms, predicted_rules, predicted_entries, predicted_options)
         if self.check_mode:
@@ -632,9 +856,20 @@ class PveFirewallIsolation(PveModuleBase):
             c.delete(fw.ipset_entry_path(self.ipset, entry['cidr']))
         if delete_ipset:
             c.delete(ipset_path)
-        if dc_switch:
-            c.put(CLUSTER_OPTIONS, enable=0)
-        self.result['report'] = self.report(states, predicted_rules, predicted_entries, predicted_options)
+        rules = self.cluster_rules
+        for index, doomed in enumerate((own_cluster_rules, record_rules)):
+            if doomed:
+                rules = rules if index == 0 or not own_cluster_rules else c.get(CLUSTER_RULES) or []
+                fw.delete_rules(c, CLUSTER_RULES, rules, doomed)
+        if restore['options'] or restore['delete']:
+            data = dict(restore['options'])
+            if restore['delete']:
+                data['delete'] = ','.join(restore['delete'])
+            c.put(CLUSTER_OPTIONS, **data)
+        if last:
+            c.delete('{0}/{1}'.format(GROUPS, fw.RECORD_GROUP))
+        self.result['report'] = self.report(states, predicted_rules, predicted_entries, predicted_options,
+                                            [r for r in self.cluster_rules if r not in own_cluster_rules + record_rules])
         if errors:
             self.fail('removing isolation failed on {0} VM(s): {1}'.format(len(errors), '; '.join(errors)))
 
@@ -686,6 +921,10 @@ def main():
             enable_datacenter=dict(type='bool', default=True),
             disable_datacenter_on_absent=dict(type='bool', default=False),
             verify_only=dict(type='bool', default=False),
+            learn_addresses=dict(type='bool', default=True),
+            accept_gaps=dict(type='list', elements='str', default=[], choices=['arp_filter', 'source_filter']),
+            console_sources=dict(type='list', elements='str', default=[]),
+            compile_wait=dict(type='float', default=12.0),
         ),
     )
     PveFirewallIsolation(module).run()

@@ -37,6 +37,9 @@ def collections_path():
     return str(base)
 
 
+FIREWALL_COMPILE_WAIT = 0.2
+
+
 def connection_vars(cluster):
     return {'api_host': cluster.host, 'api_port': cluster.port, 'api_user': cluster.user,
             'api_password': cluster.password, 'ca_path': cluster.ca_path}
@@ -108,6 +111,9 @@ def run_playbook(cluster, tasks=None, play=None, extra_vars=None, check=False, d
         playbook.write_text(yaml.safe_dump([play], sort_keys=False))
     cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', 'localhost,', '-c', 'local',
            str(playbook)]
+    if extra_vars and 'lab_name' in extra_vars:
+        # pve-firewall's 10 s compile cycle at the fake's time scale (0.01), with room (the role waits 12 s).
+        extra_vars = dict({'lab_firewall_compile_wait': FIREWALL_COMPILE_WAIT}, **extra_vars)
     if extra_vars:
         vars_file = workdir / 'extra_vars.json'
         vars_file.write_text(json.dumps(extra_vars))

@@ -195,7 +195,8 @@ def test_lab_playbook_through_ansible_runner(tmp_path, pve_cluster, monkeypatch)
     pdd, env = private_data_dir(tmp_path, pve_cluster, [{'ansible.builtin.import_playbook': 'pvelab.proxmox.lab_up'}])
     extravars = {'lab_name': 'awxlab', 'lab_template': 'tmpl-debian',
                  'lab_students': [{'username': 'ann'}, {'username': 'ben'}],
-                 'lab_teacher_sources': ['192.0.2.10/32'], 'lab_roster_path': str(roster)}
+                 'lab_teacher_sources': ['192.0.2.10/32'], 'lab_roster_path': str(roster),
+                 'lab_firewall_compile_wait': 0.2}
     result = ansible_runner.run(private_data_dir=str(pdd), playbook='site.yml', envvars=env, extravars=extravars,
                                 quiet=True, timeout=900)
     stdout = result.stdout.read()

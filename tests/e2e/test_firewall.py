@@ -16,6 +16,8 @@ from helpers import run_playbook
 pytestmark = pytest.mark.cluster('demo.json')
 
 MODULE = 'pvelab.proxmox.pve_firewall_isolation'
+# pve-firewall's 10 s compile cycle at the fake's time scale (0.01), with room: what compile_wait is for.
+COMPILE_WAIT = 0.2
 TEACHER_IP = '192.0.2.10/32'  # VM 100 in demo.json: running, agent, static ipconfig0
 
 
@@ -54,6 +56,7 @@ class Runs(object):
         out = workdir / 'results.json'
         tasks = []
         for i, args in enumerate(steps):
+            args = dict({'compile_wait': COMPILE_WAIT}, **args)
             tasks.append({'name': 'step{0}'.format(i), MODULE: args, 'register': 'step{0}'.format(i),
                           'ignore_errors': True})
         names = ', '.join("'step{0}': step{0}".format(i) for i in range(len(steps)))
@@ -85,6 +88,10 @@ def fw_state(cluster):
     return cluster.pve.lab_state()['firewall']
 
 
+def guest_ipset(cluster, vmid, name):
+    return cluster.pve.firewall_config('vm', vmid=vmid)['ipset'].get(name)
+
+
 def vm_config(cluster, vmid):
     return cluster.pve.vm(vmid).config
 
@@ -114,10 +121,15 @@ def test_many_vms_in_one_run_with_bounded_requests(cluster, runs, count):
     assert first['changed'] is True
     assert first['report']['isolated'] is True
     assert len(first['report']['vms']) == count
+    everyone = {'8006': ['everyone'], '22': ['everyone']}  # demo.json's cluster policy_in is ACCEPT
     assert first['report']['reachability'] == {
         'student_to_student': 'blocked', 'teacher_to_student': 'allowed', 'ports': ['tcp/22', 'tcp/5900:5999'],
-        'teacher_sources': [TEACHER_IP], 'outbound': 'any'}
+        'teacher_sources': [TEACHER_IP], 'outbound': 'any', 'spoofing_teacher_address': 'blocked',
+        'spoofing_teacher_arp': 'blocked', 'hosts': {'pve1': everyone, 'pve2': everyone, 'pve3': everyone}}
     assert_isolated_in_store(cluster, range(3000, 3000 + count), 'scale')
+    for vmid in range(3000, 3000 + count):  # each NIC may send only from its static address
+        address = vm_config(cluster, vmid)['ipconfig0'].split('=')[1].split('/')[0]
+        assert [e['cidr'] for e in guest_ipset(cluster, vmid, 'ipfilter-net0')] == [address]
     group = fw_state(cluster)['groups']['scale']
     assert sorted((r['dport'], r['enable']) for r in group) == [('22', 1), ('5900:5999', 1)]
     assert fw_state(cluster)['ipset']['scale-teacher'] == [{'cidr': '192.0.2.10', 'comment': 'pvelab:scale teacher'}]
@@ -133,11 +145,13 @@ def test_many_vms_in_one_run_with_bounded_requests(cluster, runs, count):
     for vmid in range(3000, 3000 + count):
         assert len(fw_state(cluster)['guests'][str(vmid)]['rules']) == 1
 
-    # Login, resources, 6 cluster firewall reads (options, group index + rules, ipset index + entries), the teacher's
-    # agent; then per VM 3 reads, and on the first run 3 writes and 3 read-backs.
-    fixed = 1 + 1 + 6 + 1
-    assert rerun_requests <= fixed + 3 * count
-    assert first_requests <= fixed + 9 * count + 12
+    # Login, resources, 7 cluster firewall reads (options, rules, group index + rules, ipset index + entries), the
+    # teacher's agent, each node's host firewall options and rules; then per VM 4 reads (options, rules, config,
+    # the NIC's ipfilter set), and on the first run 5 writes (set, its entry, group reference, options, NIC flag)
+    # and 4 read-backs.
+    fixed = 1 + 1 + 7 + 1 + 2 * 3
+    assert rerun_requests <= fixed + 4 * count
+    assert first_requests <= fixed + 13 * count + 12
     print('\nrequests for {0} VMs: first run {1}, re-run {2}'.format(count, first_requests, rerun_requests))
 
 
@@ -149,7 +163,9 @@ def test_vm_added_to_the_range_picks_up_the_group(cluster, runs):
     written = len(writes(cluster))
     result = runs.one(args)
     assert result['changed'] is True
-    assert result['actions'] == ['vm 3104: reference security group grow',
+    assert result['actions'] == ['vm 3104: create IP set ipfilter-net0',
+                                 'vm 3104: net0 may send from 10.20.12.105/32 (static configuration)',
+                                 'vm 3104: reference security group grow',
                                  'vm 3104: set firewall options enable=1 policy_in=DROP policy_out=ACCEPT',
                                  'vm 3104: net0 firewall=1']
     assert all('/3104/' in path for _m, path, _b in writes(cluster)[written:])
@@ -217,7 +233,8 @@ def test_nic_change_that_stays_pending_is_reported_not_claimed(cluster, runs):
 def foreign_snapshot(cluster):
     fw = fw_state(cluster)
     return {'options': dict((k, v) for k, v in fw['options'].items() if k != 'enable'),
-            'rules': fw['rules'], 'groups': dict((k, v) for k, v in fw['groups'].items() if k != 'iso'),
+            'rules': fw['rules'], 'groups': dict((k, v) for k, v in fw['groups'].items()
+                                                 if k not in ('iso', 'pvelab-dc')),
             'ipset': dict((k, v) for k, v in fw['ipset'].items() if k != 'iso-teacher'),
             'aliases': fw['aliases'], 'vm101': fw['guests'].get('101'),
             'vm101_net0': vm_config(cluster, 101)['net0']}
@@ -244,11 +261,14 @@ def test_foreign_objects_and_other_cluster_options_untouched_by_present_and_abse
     assert [r['comment'] for r in fw_state(cluster)['guests']['3401']['rules']] == [
         'pvelab:iso group reference (was enable=,policy_in=,policy_out=,dhcp=,nofw=net0)', 'no smtp']
 
+    assert 'pvelab-dc' in fw_state(cluster)['groups']  # what the lab changed cluster wide, recorded in PVE
+
     absent = runs.one(dict(args, state='absent'))
     assert absent.get('failed') is not True and absent['changed'] is True
     fw = fw_state(cluster)
     assert 'iso' not in fw['groups'] and 'iso-teacher' not in fw['ipset']
-    assert fw['options']['enable'] == 1  # the datacenter switch is left alone unless asked
+    # The last lab gone, the datacenter switch is as before the first (not set), and the record is gone.
+    assert 'enable' not in fw['options'] and 'pvelab-dc' not in fw['groups']
     assert foreign_snapshot(cluster) == before
     assert fw['guests']['3401']['rules'] == [{'type': 'out', 'action': 'DROP', 'proto': 'tcp', 'dport': '25',
                                               'enable': 1, 'comment': 'no smtp'}]
@@ -257,10 +277,46 @@ def test_foreign_objects_and_other_cluster_options_untouched_by_present_and_abse
         assert vm_config(cluster, vmid)['net0'] == 'virtio={0},bridge=vmbr0'.format(mac(vmid))
     assert runs.one(dict(args, state='absent'))['changed'] is False
 
-    off = runs.one(dict(args, state='absent', disable_datacenter_on_absent=True))
-    assert off['changed'] is True and off['actions'] == ['datacenter: disable the firewall']
-    assert fw_state(cluster)['options']['enable'] == 0
-    assert foreign_snapshot(cluster) == before
+
+def test_the_datacenter_switch_stays_on_until_the_last_lab_goes(cluster, runs):
+    add_students(cluster, 3420, 2)
+    first = {'name': 'one', 'vmids': [3420], 'teacher_sources': ['192.0.2.10']}
+    second = {'name': 'two', 'vmids': [3421], 'teacher_sources': ['192.0.2.10']}
+    assert runs.one(first)['report']['isolated'] is True
+    assert runs.one(second)['report']['isolated'] is True
+    gone = runs.one(dict(first, state='absent'))
+    assert not any(a.startswith('datacenter:') for a in gone['actions'])
+    assert fw_state(cluster)['options']['enable'] >= 1 and 'pvelab-dc' in fw_state(cluster)['groups']
+    last = runs.one(dict(second, state='absent'))
+    assert [a for a in last['actions'] if a.startswith('datacenter:')] == [
+        'datacenter: disable the firewall', 'datacenter: delete the record security group pvelab-dc']
+    assert 'enable' not in fw_state(cluster)['options'] and 'pvelab-dc' not in fw_state(cluster)['groups']
+
+    # Asked to, the switch goes off with a lab even while another lab needs it (and the record stays).
+    runs.one(first)
+    runs.one(second)
+    off = runs.one(dict(first, state='absent', disable_datacenter_on_absent=True))
+    assert 'datacenter: disable the firewall' in off['actions']
+    assert fw_state(cluster)['options']['enable'] == 0 and 'pvelab-dc' in fw_state(cluster)['groups']
+
+
+def test_a_datacenter_firewall_already_on_is_left_as_the_site_has_it(cluster, runs):
+    add_students(cluster, 3440, 1)
+    options = cluster.pve.firewall_config('cluster')['options']
+    options.update({'enable': 1, 'policy_in': 'DROP'})
+    before = json.dumps(fw_state(cluster)['rules'], sort_keys=True)
+    args = {'name': 'site', 'vmids': [3440], 'teacher_sources': ['192.0.2.10']}
+    result = runs.one(args)
+    assert result['report']['isolated'] is True
+    assert not any(a.startswith('datacenter:') for a in result['actions'])
+    assert 'pvelab-dc' not in fw_state(cluster)['groups']
+    assert json.dumps(fw_state(cluster)['rules'], sort_keys=True) == before
+    # The report says what the site's policy allows: demo.json's datacenter rule opens 22 to one network.
+    hosts = result['report']['reachability']['hosts']
+    assert hosts['pve1'] == {'8006': ['management (the cluster network)'],
+                             '22': ['198.51.100.0/24', 'management (the cluster network)']}
+    runs.one(dict(args, state='absent'))
+    assert fw_state(cluster)['options']['enable'] == 1 and fw_state(cluster)['options']['policy_in'] == 'DROP'
 
 
 def test_absent_restores_the_options_a_vm_had(cluster, runs):

@@ -1,9 +1,10 @@
-"""Firewall isolation planning and the isolation report (pure functions of _firewall.py), plus the write helpers
-against the fake PVE (and a scripted client where only the requests matter)."""
+"""Firewall isolation planning (pure functions of _firewall.py), the isolation report (_isolation.py), plus the
+write helpers against the fake PVE (and a scripted client where only the requests matter)."""
 
 import pytest
 
 from ansible_collections.pvelab.proxmox.plugins.module_utils import _firewall as fw
+from ansible_collections.pvelab.proxmox.plugins.module_utils import _isolation
 from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveClient
 from ansible_collections.pvelab.proxmox.tests.unit.plugins.scripted_client import ScriptedClient
 
@@ -288,7 +289,7 @@ def test_plan_vm_absent_restores_what_was_recorded():
 def test_plan_vm_absent_without_record_leaves_options():
     state = vm(options={'enable': 1}, rules=[])
     plan = fw.plan_vm_absent(state, LAB, GROUP)
-    assert plan == {'ref_delete': [], 'options': {}, 'delete_options': [], 'nets': {}, 'record': False,
+    assert plan == {'lab': LAB, 'sets': {}, 'ref_delete': [], 'options': {}, 'delete_options': [], 'nets': {}, 'record': False,
                     'actions': []}
 
 
@@ -296,8 +297,10 @@ def test_plan_vm_absent_without_record_leaves_options():
 
 def isolated_vm(vmid=301, **over):
     ref = {'type': 'group', 'action': 'netlab', 'enable': 1, 'comment': fw.ref_comment(LAB, {}, ['net0'])}
+    address = '10.1.0.{0}'.format(vmid - 300)
     state = vm(vmid, options={'enable': 1, 'policy_in': 'DROP', 'policy_out': 'ACCEPT'}, rules=[ref],
-               current={'net0': MAC + ',firewall=1', 'ipconfig0': 'ip=10.1.0.{0}/24'.format(vmid - 300)})
+               current={'net0': MAC + ',firewall=1', 'ipconfig0': 'ip={0}/24'.format(address)},
+               ipsets={'net0': [{'cidr': address, 'comment': fw.source_entry_comment(LAB, 'static configuration')}]})
     state.update(over)
     return state
 
@@ -307,20 +310,26 @@ GROUP_RULES = _listed([dict(r, enable=1) for r in fw.desired_group_rules(
 ENTRIES = [{'cidr': '192.0.2.10', 'comment': 'pvelab:netlab teacher'}]
 
 
-def report(vms, options=None, group_rules=None, entries=None, others=None, outbound='any'):
-    return fw.isolation_report(vms, {'enable': 1} if options is None else options, GROUP, IPSET,
-                               GROUP_RULES if group_rules is None else group_rules,
-                               ENTRIES if entries is None else entries, others or {}, outbound)
+def report(vms, options=None, group_rules=None, entries=None, others=None, outbound='any', accept=()):
+    return _isolation.isolation_report(vms, {'enable': 1} if options is None else options, GROUP, IPSET,
+                                       GROUP_RULES if group_rules is None else group_rules,
+                                       ENTRIES if entries is None else entries, others or {}, outbound, accept)
 
 
 def test_report_isolated():
     rep = report([isolated_vm(301), isolated_vm(302)])
     assert rep['isolated'] is True
     assert rep['reachability'] == {'student_to_student': 'blocked', 'teacher_to_student': 'allowed',
-                                   'ports': ['tcp/22'], 'teacher_sources': ['192.0.2.10/32'], 'outbound': 'any'}
+                                   'ports': ['tcp/22'], 'teacher_sources': ['192.0.2.10/32'], 'outbound': 'any',
+                                   'spoofing_teacher_address': 'blocked', 'spoofing_teacher_arp': 'blocked',
+                                   'hosts': {}}
+    assert rep['gaps'] == []
     first = rep['vms'][0]
     assert first == {'vmid': 301, 'name': 'stu301', 'node': 'pve1', 'firewall_enabled': True, 'policy_in': 'DROP',
                      'policy_out': 'ACCEPT', 'nics_ok': True, 'group_referenced': True, 'datacenter_enabled': True,
+                     'source_filter': True, 'arp_filter': True, 'status': 'isolated', 'gaps': [],
+                     'paths': {'from_students': 'blocked', 'spoofing_teacher_address': 'blocked',
+                               'spoofing_teacher_arp': 'blocked'},
                      'isolated': True, 'problems': []}
 
 
@@ -382,7 +391,12 @@ def test_report_teacher_only_needs_blocking_policy_out():
 
 def test_report_student_address_inside_a_teacher_source():
     rep = report([isolated_vm(301)], entries=[{'cidr': '10.1.0.0/24', 'comment': 'pvelab:netlab teacher'}])
-    assert rep['vms'][0]['problems'] == ['its address 10.1.0.1 is inside the teacher source 10.1.0.0/24']
+    assert rep['vms'][0]['problems'] == [
+        'security group netlab accepts inbound traffic from a student address: IN ACCEPT -source +netlab-teacher '
+        '-p tcp -dport 22 # pvelab:netlab teacher to student: tcp/22',
+        'its address 10.1.0.1 is inside the teacher source 10.1.0.0/24',
+        'net0 may send from a teacher address (10.1.0.1/32)']
+    assert rep['reachability']['student_to_student'] == 'open'
 
 
 def test_report_without_vms_or_teacher():
@@ -394,8 +408,10 @@ def test_report_without_vms_or_teacher():
 
 
 def test_predicted_state_of_a_present_plan_is_isolated():
-    state = vm(options={}, current={'net0': MAC, 'net1': MAC})
-    plan = fw.plan_vm_present(state, LAB, GROUP, fw.desired_vm_options('any', None))
+    state = vm(options={}, current={'net0': MAC, 'net1': MAC.replace('01,', '02,'), 'ipconfig0': 'ip=10.1.0.1/24'},
+               ipsets={'net0': None, 'net1': None})
+    plan = fw.plan_vm_present(state, LAB, GROUP, fw.desired_vm_options('any', None),
+                              learned={'net1': ['10.1.0.2/32']})
     after = fw.predict_vm(state, plan)
     assert report([after])['isolated'] is True
     assert after['current']['net0'] == MAC + ',firewall=1'
@@ -485,3 +501,133 @@ def test_check_rule_refuses_what_pve_refuses_naming_the_rule(rule, message):
     with pytest.raises(ValueError, match=message) as err:
         fw.check_writes(LAB, [rule], {})
     assert str(err.value).startswith('security group {0}: rule '.format(LAB))
+
+
+# ------------------------------------------------- source filter, gaps, hosts
+
+def test_source_filter_static_learned_kept_and_none():
+    state = vm(current={'net0': MAC, 'ipconfig0': 'ip=10.1.0.1/24', 'net1': MAC, 'net2': MAC, 'net3': MAC},
+               ipsets={'net0': None, 'net1': None, 'net2': [{'cidr': '10.9.0.9', 'comment': 'pvelab:netlab x'}],
+                       'net3': None})
+    plan = fw.plan_source_filter(state, LAB, {'net1': ['10.1.0.7/32'], 'net2': ['10.1.0.8/32']})
+    assert plan == {'net0': {'create': True, 'add': [('10.1.0.1/32', 'static configuration')], 'delete': []},
+                    'net1': {'create': True, 'add': [('10.1.0.7/32', 'learned from the guest agent')],
+                             'delete': []}}  # net2 keeps what it learned once; net3 has no address known
+    assert fw.needs_learning(state) == ['net1', 'net3']
+    # A static address that changed replaces the lab's entry; a foreign entry stays.
+    moved = vm(current={'net0': MAC, 'ipconfig0': 'ip=10.1.0.5/24'},
+               ipsets={'net0': [{'cidr': '10.1.0.1', 'comment': 'pvelab:netlab source address (static)'},
+                                {'cidr': '10.7.0.1', 'comment': 'admin'}]})
+    assert fw.plan_source_filter(moved, LAB, {}) == {
+        'net0': {'create': False, 'add': [('10.1.0.5/32', 'static configuration')], 'delete': ['10.1.0.1']}}
+
+
+def test_agent_addresses_matched_to_nics_by_mac():
+    state = vm(current={'net0': 'virtio=BC:24:11:AA:00:01,bridge=vmbr0', 'net1': 'virtio=BC:24:11:AA:00:02,bridge=x'})
+    interfaces = [{'name': 'lo', 'hardware-address': '00:00:00:00:00:00',
+                   'ip-addresses': [{'ip-address': '127.0.0.1'}]},
+                  {'name': 'eth1', 'hardware-address': 'bc:24:11:aa:00:02',
+                   'ip-addresses': [{'ip-address': '10.2.0.9', 'prefix': 24},
+                                    {'ip-address': 'fe80::be24:11ff:feaa:2', 'prefix': 64},
+                                    {'ip-address': '2001:db8::9', 'prefix': 64}]}]
+    assert fw.agent_nic_addresses(state, interfaces) == {'net1': ['10.2.0.9/32', '2001:db8::9/128']}
+    ct = dict(vm(current={'net0': 'name=eth0,bridge=vmbr0,hwaddr=BC:24:11:CC:00:01,ip=dhcp'}), type='lxc')
+    assert fw.agent_nic_addresses(ct, [{'name': 'eth0', 'hwaddr': 'bc:24:11:cc:00:01', 'inet': '10.3.0.4/24'}]) == {
+        'net0': ['10.3.0.4/32']}
+
+
+def test_learned_addresses_of_a_teacher_or_of_two_guests_are_refused():
+    a = vm(301, ipsets={'net0': None})
+    b = vm(302, ipsets={'net0': None})
+    c = vm(303, current={'net0': MAC, 'ipconfig0': 'ip=10.1.0.3/24'}, ipsets={'net0': None})
+    learned = {301: {'net0': ['10.1.0.9/32']}, 302: {'net0': ['10.1.0.9/32']}, 304: {'net0': ['192.0.2.10/32']},
+               305: {'net0': ['10.1.0.3/32']}}
+    problems = fw.check_learned([a, b, c], learned, ['192.0.2.0/24'])
+    assert problems == ['vm 301 net0 reports 10.1.0.9/32, which vm 302 net0 has too',
+                        'vm 302 net0 reports 10.1.0.9/32, which vm 301 net0 has too',
+                        'vm 304 net0 reports 192.0.2.10/32, a teacher address',
+                        'vm 305 net0 reports 10.1.0.3/32, which vm 303 net0 has too']
+
+
+def test_a_nic_without_addresses_is_a_gap_that_can_be_accepted():
+    rep = report([isolated_vm(301), isolated_vm(302, ipsets={'net0': None})])
+    assert rep['isolated'] is False
+    by_id = dict((v['vmid'], v) for v in rep['vms'])
+    assert by_id[302]['gaps'] == ['source_filter'] and by_id[302]['status'] == 'open'
+    assert by_id[302]['paths']['spoofing_teacher_address'] == 'open'
+    assert rep['reachability']['spoofing_teacher_address'] == 'open'
+    assert rep['reachability']['student_to_student'] == 'blocked'  # from the students' own addresses
+    accepted = report([isolated_vm(301), isolated_vm(302, ipsets={'net0': None})], accept=['source_filter'])
+    assert accepted['isolated'] is True
+    assert accepted['gaps'] == [{'name': 'source_filter', 'what': 'the source addresses of a NIC are not limited',
+                                 'accepted': True}]
+
+
+def test_ebtables_off_is_an_arp_gap():
+    rep = report([isolated_vm()], options={'enable': 1, 'ebtables': 0})
+    assert rep['isolated'] is False and rep['vms'][0]['gaps'] == ['arp_filter']
+    assert rep['reachability']['spoofing_teacher_arp'] == 'open'
+    assert rep['reachability']['spoofing_teacher_address'] == 'blocked'
+    assert report([isolated_vm()], options={'enable': 1, 'ebtables': 0}, accept=['arp_filter'])['isolated'] is True
+
+
+def test_macfilter_off_lets_a_student_spoof():
+    rep = report([isolated_vm(options={'enable': 1, 'policy_in': 'DROP', 'macfilter': 0})])
+    assert rep['vms'][0]['problems'] == ['macfilter=0: it may send with any source MAC']
+    assert rep['isolated'] is False
+    assert rep['reachability']['spoofing_teacher_address'] == 'blocked'  # the address is still filtered
+
+
+def test_a_rule_the_report_cannot_evaluate_makes_the_vm_unknown_never_isolated():
+    a = isolated_vm(301)
+    a['rules'] = a['rules'] + _listed([{'type': 'in', 'action': 'ACCEPT', 'source': '+ops-hosts', 'enable': 1}])
+    b = isolated_vm(302)
+    b['rules'] = b['rules'] + _listed([{'type': 'group', 'action': 'unread', 'enable': 1}])
+    rep = report([a, b])
+    assert [v['status'] for v in rep['vms']] == ['unknown', 'unknown']
+    assert rep['isolated'] is False and rep['reachability']['student_to_student'] == 'unknown'
+    assert rep['vms'][0]['problems'] == ['a VM rule: IN ACCEPT -source +ops-hosts: its source +ops-hosts cannot be '
+                                         'evaluated']
+    # A source that holds a student's address opens the VM; one that holds none does not.
+    c = isolated_vm(303)
+    c['rules'] = c['rules'] + _listed([{'type': 'in', 'action': 'ACCEPT', 'source': '10.1.0.0/30', 'enable': 1}])
+    d = isolated_vm(304)
+    d['rules'] = d['rules'] + _listed([{'type': 'in', 'action': 'ACCEPT', 'source': '172.16.0.0/12', 'enable': 1}])
+    by_id = dict((v['vmid'], v) for v in report([isolated_vm(301), isolated_vm(302), c, d])['vms'])
+    assert by_id[303]['paths']['from_students'] == 'open' and by_id[304]['isolated'] is True
+
+
+@pytest.mark.parametrize('options, host, rules, port, who', [
+    ({'enable': 0}, {}, [], '8006', ['everyone']),
+    ({'enable': 1}, {'enable': 0}, [], '8006', ['everyone']),
+    ({'enable': 1}, {}, [], '8006', ['management (the cluster network)']),
+    ({'enable': 1, 'policy_in': 'ACCEPT'}, {}, [], '22', ['everyone']),
+    ({'enable': 1}, {}, [{'type': 'in', 'action': 'ACCEPT', 'proto': 'tcp', 'dport': '8006', 'source': '10.5.0.0/16',
+                          'enable': 1}], '8006', ['10.5.0.0/16', 'management (the cluster network)']),
+    ({'enable': 1}, {}, [{'type': 'in', 'action': 'ACCEPT', 'macro': 'SSH', 'enable': 1}], '22', ['everyone']),
+    ({'enable': 1}, {}, [{'type': 'in', 'action': 'ACCEPT', 'macro': 'SSH', 'enable': 1}], '8006',
+     ['management (the cluster network)']),
+    ({'enable': 1}, {}, [{'type': 'in', 'action': 'DROP', 'enable': 1}], '22', []),
+    ({'enable': 1}, {}, [{'type': 'in', 'action': 'ACCEPT', 'proto': 'tcp', 'dport': '8000:8010', 'enable': 0}],
+     '8006', ['management (the cluster network)']),
+])
+def test_host_answers(options, host, rules, port, who):
+    assert _isolation.host_answers(options, host, [], rules, [], port) == who
+
+
+def test_datacenter_on_keeps_the_hosts_open_and_restore_puts_back_only_what_it_changed():
+    assert fw.plan_datacenter_on({}) == {'options': {'enable': 1, 'policy_in': 'ACCEPT'}, 'rules': []}
+    assert fw.plan_datacenter_on({'policy_in': 'ACCEPT'}) == {'options': {'enable': 1}, 'rules': []}
+    kept = fw.plan_datacenter_on({'policy_in': 'DROP'})
+    assert kept['options'] == {'enable': 1} and [r['dport'] for r in kept['rules']] == ['8006', '22']
+    record = fw.parse_record(fw.record_comment({'ebtables': 1}))
+    assert record == {'enable': '', 'policy_in': ''}
+    assert fw.plan_datacenter_restore(record, {'enable': 1, 'policy_in': 'ACCEPT'}) == {
+        'options': {}, 'delete': ['enable', 'policy_in']}
+    assert fw.plan_datacenter_restore(fw.parse_record(fw.record_comment({'enable': 0, 'policy_in': 'DROP'})),
+                                      {'enable': 1717171717, 'policy_in': 'DROP'}) == {
+        'options': {'enable': 0}, 'delete': []}
+    # Someone changed policy_in meanwhile: it stays.
+    assert fw.plan_datacenter_restore(record, {'enable': 1, 'policy_in': 'REJECT'}) == {
+        'options': {}, 'delete': ['enable']}
+    assert fw.parse_record('pvelab:lab something') is None
