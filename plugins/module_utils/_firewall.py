@@ -40,12 +40,13 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
     read_interfaces,
     read_pending,
     static_ips,
-    static_cidrs as ips_from_config,
     update_config,
 )
 # Importable from here under these names: pve_firewall_isolation and the tests use them as fw.*.
 # pylint: disable-next=unused-import
 from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import guest_cidrs as teacher_addresses
+# pylint: disable-next=unused-import
+from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import static_cidrs as ips_from_config
 # pylint: disable-next=unused-import
 from ansible_collections.pvelab.proxmox.plugins.module_utils._lab import MARK, marker, owned
 from ansible_collections.pvelab.proxmox.plugins.module_utils._validate import (

@@ -226,7 +226,7 @@ def props(text):
     """A property string ('virtio=BC:..,bridge=vmbr0,firewall=1') -> {key: value}; a bare word maps to ''."""
     out = {}
     for part in str(text or '').split(','):
-        key, _, value = part.partition('=')
+        key, _sep, value = part.partition('=')
         if key.strip():
             out.setdefault(key.strip(), value.strip())
     return out
@@ -286,14 +286,14 @@ def _literal(text):
     text = str(text).strip()
     try:
         if '-' in text:
-            first, _, last = text.partition('-')
+            first, _sep, last = text.partition('-')
             (v1, a), (v2, b) = address(first), address(last)
             if v1 != v2 or b < a:
                 raise ValueError('bad range')
             return Cidrs([(v1, a, b)], text), v1
         ranges = []
         for item in text.split(','):
-            v, first, last, _ = network(item)
+            v, first, last, _prefix = network(item)
             ranges.append((v, first, last))
     except ValueError:
         raise RuleError("invalid address '{0}'".format(text)) from None
@@ -980,7 +980,7 @@ class _NodeBuild(object):
                 continue
             for ring, (mine, theirs) in enumerate(zip(local, self.c.nodes[name]['addresses'])):
                 try:
-                    (v1, _), (v2, _) = address(mine), address(theirs)
+                    (v1, _mine), (v2, _theirs) = address(mine), address(theirs)
                 except ValueError:
                     continue  # a ring given by host name
                 if v1 != self.v or v2 != self.v:
@@ -1095,7 +1095,7 @@ def _layer2_nic(add, chains, vmid, guest, netid):
     options = guest['firewall']['options']
     arp = []
     for entry in guest['firewall']['ipset'].get('ipfilter-' + netid, []):
-        v, first, last, _ = network(entry['cidr'])  # an alias here is an error in pve-firewall too
+        v, first, last, _prefix = network(entry['cidr'])  # an alias here is an error in pve-firewall too
         if v == 4:
             arp.append(Cidrs([(4, first, last)], str(entry['cidr'])))
     if guest['type'] == 'lxc' and flag(options.get('ipfilter')) and nic['ip']:
@@ -1234,7 +1234,7 @@ def _addr_type(version, addr, localnet):
         return 'BROADCAST'
     if addr >> 28 == 0xe:
         return 'MULTICAST'
-    v, _first, last, _ = network(localnet)
+    v, _first, last, _prefix = network(localnet)
     if v == 4 and addr == last:
         return 'BROADCAST'
     return 'UNICAST'
@@ -1248,9 +1248,8 @@ def _endpoint_ip(end, version, override, what):
         return value, str(override)
     ip = end.get('ip6') if version == 6 else end.get('ip')
     if not ip:
-        raise ValueError('no IPv{0} {1} known for {2}: give {3}'.format(version, what, _describe(end),
-                                                                         'source_ip' if what == 'source' else
-                                                                         'dest_ip'))
+        wanted = 'source_ip' if what == 'source' else 'dest_ip'
+        raise ValueError('no IPv{0} {1} known for {2}: give {3}'.format(version, what, _describe(end), wanted))
     return address(ip)[1], ip
 
 
