@@ -40,6 +40,12 @@ def collections_path():
 FIREWALL_COMPILE_WAIT = 0.2
 
 
+def lab_connection_vars(cluster):
+    """The connection variables of the lab roles (pve_api_*), for extra_vars."""
+    return {'pve_api_host': cluster.host, 'pve_api_port': cluster.port, 'pve_api_user': cluster.user,
+            'pve_api_password': cluster.password, 'pve_ca_path': cluster.ca_path}
+
+
 def connection_vars(cluster):
     return {'api_host': cluster.host, 'api_port': cluster.port, 'api_user': cluster.user,
             'api_password': cluster.password, 'ca_path': cluster.ca_path}

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from helpers import run_playbook
+from helpers import lab_connection_vars, run_playbook
 
 pytestmark = pytest.mark.cluster('demo.json')
 
@@ -22,11 +22,10 @@ STUDENTS = ['ann', 'ben', 'cat']
 
 
 def lab_vars(cluster, tmp_path, **over):
-    out = {'pve_api_host': cluster.host, 'pve_api_port': cluster.port, 'pve_api_user': cluster.user,
-           'pve_api_password': cluster.password, 'pve_ca_path': cluster.ca_path,
-           'lab_name': 'hostile', 'lab_template': 'tmpl-debian',
-           'lab_students': [{'username': s} for s in STUDENTS],
-           'lab_teacher_sources': [TEACHER + '/32'], 'lab_roster_path': str(tmp_path / 'hostile-roster.csv')}
+    out = lab_connection_vars(cluster)
+    out.update({'lab_name': 'hostile', 'lab_template': 'tmpl-debian',
+                'lab_students': [{'username': s} for s in STUDENTS], 'lab_teacher_sources': [TEACHER + '/32'],
+                'lab_roster_path': str(tmp_path / 'hostile-roster.csv')})
     out.update(over)
     return out
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from e2e.helpers import run_playbook
+from e2e.helpers import lab_connection_vars, run_playbook
 
 STUDENTS = [{'username': 'alice', 'email': 'alice@example.org'}, {'username': 'bob', 'password': 'bob-given-pw'},
             {'username': 'carol'}, {'username': 'dave'}, {'username': 'erin'}, {'username': 'frank'},
@@ -20,10 +20,9 @@ WRITES = ('POST', 'PUT', 'DELETE')
 
 
 def lab_vars(cluster, tmp_path, **over):
-    out = {'pve_api_host': cluster.host, 'pve_api_port': cluster.port, 'pve_api_user': cluster.user,
-           'pve_api_password': cluster.password, 'pve_ca_path': cluster.ca_path,
-           'lab_name': 'netadmin', 'lab_template': 'tmpl-debian', 'lab_students': STUDENTS,
-           'lab_teacher_sources': ['192.0.2.10/32'], 'lab_roster_path': str(tmp_path / 'netadmin-roster.csv')}
+    out = lab_connection_vars(cluster)
+    out.update({'lab_name': 'netadmin', 'lab_template': 'tmpl-debian', 'lab_students': STUDENTS,
+                'lab_teacher_sources': ['192.0.2.10/32'], 'lab_roster_path': str(tmp_path / 'netadmin-roster.csv')})
     out.update(over)
     return out
 
