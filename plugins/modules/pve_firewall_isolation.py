@@ -420,7 +420,7 @@ report:
 
 import time
 
-from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveError
+from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveApiError, PveError
 from ansible_collections.pvelab.proxmox.plugins.module_utils import _firewall as fw
 from ansible_collections.pvelab.proxmox.plugins.module_utils import _isolation
 from ansible_collections.pvelab.proxmox.plugins.module_utils._module import PveModuleBase, pve_module
@@ -723,7 +723,7 @@ class PveFirewallIsolation(PveModuleBase):
         if console_plan['delete']:
             fw.delete_rules(c, CLUSTER_RULES, rules, console_plan['delete'])
         if record_create:
-            c.post(GROUPS, group=fw.RECORD_GROUP, comment=fw.record_comment(self.cluster_options))
+            self.write_record()
         if dc_switch:
             c.put(CLUSTER_OPTIONS, **dc_plan['options'])
         # pve-firewall compiles what was written on its 10 s cycle, for running and stopped guests alike: a VM
@@ -743,6 +743,21 @@ class PveFirewallIsolation(PveModuleBase):
         if not report['isolated']:
             self.fail('isolation of lab {0} does not hold after applying: {1}'.format(
                 self.group, self.summary(report)))
+
+    def write_record(self):
+        """The record of the cluster options as they were. Two labs that turn the datacenter firewall on at the same
+        time both read it off and no record; the second create then meets the first's group (PVE refuses the group
+        parameter, "Security group '...' already exists"). Both read the options before either wrote them, so the record already there
+        says what this one would: keep it."""
+        c = self.client
+        try:
+            c.post(GROUPS, group=fw.RECORD_GROUP, comment=fw.record_comment(self.cluster_options))
+        except PveApiError as exc:
+            if 'already exists' not in str(exc.errors.get('group') or ''):
+                raise
+            found = dict((str(g.get('group')).lower(), g) for g in c.get(GROUPS) or []).get(fw.RECORD_GROUP)
+            if found is None or fw.parse_record(found.get('comment')) is None:
+                raise
 
     def learn(self, vms, teacher_cidrs):
         """{vmid: {netN: [cidr]}}: the addresses the guest agents report for NICs whose addresses are not known yet.

@@ -7,8 +7,11 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.pvelab.proxmox.plugins.module_utils import _firewall as fw
 from ansible_collections.pvelab.proxmox.plugins.module_utils import _module
+from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveClient
 from ansible_collections.pvelab.proxmox.plugins.modules import pve_firewall_isolation as mod
+from ansible_collections.pvelab.proxmox.tests.unit.plugins.modules.guest_fake import served  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.pvelab.proxmox.tests.unit.plugins.scripted_client import ScriptedClient, UnscriptedCall
 
 CONN = dict(api_host='127.0.0.1', api_user='root@pam', api_password='secret')
@@ -140,3 +143,24 @@ def test_verify_only_fails_with_the_report(monkeypatch, capsys):
     assert out['report']['vms'][0]['isolated'] is False
     assert out['changed'] is False
     assert all(method == 'GET' for method, _path in calls)
+
+
+def test_a_second_lab_turning_the_datacenter_firewall_on_at_the_same_time_keeps_the_first_record(
+        served, monkeypatch):  # noqa: F811 pylint: disable=redefined-outer-name
+    """Two labs read the datacenter firewall off and no record; the other lab creates the record group between this
+    run's read and its write. PVE refuses the second create ('already exists'): the run keeps that record."""
+    other = PveClient(served.params())
+    read_cluster = mod.PveFirewallIsolation.read_cluster
+
+    def read_then_the_other_lab_writes(self):
+        read_cluster(self)
+        assert self.record_exists is False
+        other.post('/cluster/firewall/groups', group=fw.RECORD_GROUP, comment=fw.record_comment(self.cluster_options))
+
+    monkeypatch.setattr(mod.PveFirewallIsolation, 'read_cluster', read_then_the_other_lab_writes)
+    result, failed = served.run(mod.main, dict(name='laba', vmids=[101], teacher_sources=['192.0.2.10'],
+                                               compile_wait=0, accept_gaps=['source_filter']))
+    assert not failed, result.get('msg')
+    assert other.get('/cluster/firewall/options').get('enable') == 1
+    groups = [g['group'] for g in other.get('/cluster/firewall/groups')]
+    assert groups.count(fw.RECORD_GROUP) == 1
