@@ -32,11 +32,11 @@ import re
 from urllib.parse import quote
 
 from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveApiError, PveError
+from ansible_collections.pvelab.proxmox.plugins.module_utils._bulk import parallel_map
 from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
     guest_path,
     host_cidrs,
     ips_by_mac,
-    parallel_map,
     read_interfaces,
     read_pending,
     static_ips,

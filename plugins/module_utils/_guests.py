@@ -22,6 +22,7 @@ from concurrent.futures import wait as wait_futures
 from urllib.parse import quote, unquote
 
 from ansible_collections.pvelab.proxmox.plugins.module_utils._client import LOCK_MARKERS, PveApiError, PveError
+from ansible_collections.pvelab.proxmox.plugins.module_utils._bulk import parallel_map
 from ansible_collections.pvelab.proxmox.plugins.module_utils._cluster import split_tags
 from ansible_collections.pvelab.proxmox.plugins.module_utils._tasks import (
     POLL_FACTOR,
@@ -66,26 +67,6 @@ def is_lock_error(error):
 
 
 # ----------------------------------------------------------------- parallelism
-
-def parallel_map(fn, items, parallel=8):
-    """[(item, result, PveError or None)] in input order; fn(item) runs in up to `parallel` threads."""
-    items = list(items)
-    out = []
-    if not items:
-        return out
-
-    def call(item):
-        try:
-            return fn(item), None
-        except PveError as exc:
-            return None, exc
-    if parallel <= 1 or len(items) == 1:
-        return [(item,) + call(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(parallel, len(items))) as pool:
-        for item, (result, error) in zip(items, pool.map(call, items)):
-            out.append((item, result, error))
-    return out
-
 
 def run_tasks(client, keys, start, parallel=4, timeout=600, retry=None, lock_timeout=None,
               sleep=time.sleep, clock=time.monotonic):

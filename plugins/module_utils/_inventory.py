@@ -6,7 +6,7 @@
 
 Not a public API. The cost on a cluster of N guests is one GET /cluster/resources, plus, for each running
 guest the plugin keeps, one guest agent call (VMs) or one /interfaces call (containers), and a config read
-only for those that gave no address. The per-guest calls run in parallel (_guests.parallel_map).
+only for those that gave no address. The per-guest calls run in parallel (_bulk.parallel_map).
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ import re
 
 from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveApiError
 from ansible_collections.pvelab.proxmox.plugins.module_utils._cluster import GUEST_TYPES, split_tags
+from ansible_collections.pvelab.proxmox.plugins.module_utils._bulk import parallel_map
 from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
     first_ipv4,
     guest_ips,
     ipv4_first,
     is_template,
-    parallel_map,
 )
 from ansible_collections.pvelab.proxmox.plugins.module_utils._lab import guest_lab
 

@@ -137,10 +137,10 @@ vms:
 '''
 
 from ansible_collections.pvelab.proxmox.plugins.module_utils._cluster import split_tags
+from ansible_collections.pvelab.proxmox.plugins.module_utils._bulk import parallel_map
 from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
     first_ipv4,
     is_template,
-    parallel_map,
     read_ips,
 )
 from ansible_collections.pvelab.proxmox.plugins.module_utils._module import PveModuleBase, pve_module

@@ -19,7 +19,6 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
     merge_net,
     net_same,
     next_config,
-    parallel_map,
     plan_config,
     power_action,
     power_params,
@@ -175,16 +174,6 @@ def test_wait_until():
     got, missing = wait_until(['a', 'b'], probe, timeout=20, sleep=clock.sleep, clock=clock.clock)
     assert got == {'a': ['10.0.0.1']} and list(missing) == ['b'] and 'not running' in str(missing['b'])
     assert 20 <= clock.now < 26
-
-
-def test_parallel_map_keeps_order_and_errors():
-    def fn(n):
-        if n == 3:
-            raise PveError('three')
-        return n * 2
-    out = parallel_map(fn, range(6), parallel=4)
-    assert [(i, r) for i, r, _e in out] == [(0, 0), (1, 2), (2, 4), (3, None), (4, 8), (5, 10)]
-    assert str(out[3][2]) == 'three'
 
 
 # ------------------------------------------------------------------------ power
