@@ -56,16 +56,19 @@ class ItemSpec(object):
     list_name: the list option (`users`); fields: {option: argument spec with its top-level default}; keys: the
     options that name an item, any one of them enough (`userid`; `vmid`, `name`); per_item: options only an item
     carries in the list form (a password is one account's); top_only: module options that are not item fields
-    (`parallel`, `timeout`), given as {option: argument spec}.
+    (`parallel`, `timeout`), given as {option: argument spec}; selectors: {option: key field}, a plain list of
+    keys (`vmids: [2001, 2002]`, `userids: [...]`), each one an item with the top-level values: what a role
+    passes on from one module's result to the next module without building dicts.
     """
 
-    def __init__(self, list_name, fields, keys, per_item=(), top_only=None):
+    def __init__(self, list_name, fields, keys, per_item=(), top_only=None, selectors=None):
         self.list_name = list_name
         self.fields = dict(fields)
         self.keys = tuple(keys)
         self.per_item = tuple(per_item)
         self.top_only = dict(top_only or {})
-        unknown = [k for k in self.keys + self.per_item if k not in self.fields]
+        self.selectors = dict(selectors or {})
+        unknown = [k for k in self.keys + self.per_item + tuple(self.selectors.values()) if k not in self.fields]
         if unknown:
             raise ValueError('ItemSpec {0}: {1} are not fields'.format(list_name, ', '.join(unknown)))
 
@@ -86,32 +89,40 @@ class ItemSpec(object):
             spec[name] = dict((k, v) for k, v in field.items() if k != 'required')
         spec.update(self.top_only)
         spec[self.list_name] = dict(type='list', elements='dict', options=self.suboptions())
+        for option, key in self.selectors.items():
+            spec[option] = dict(type='list', elements=self.fields[key]['type'])
         return spec
 
     def module(self, **kwargs):
-        """The AnsibleModule: the single form (a key at the top level) or the list, not both."""
+        """The AnsibleModule: the single form (a key at the top level) or the many forms (the list, the
+        selectors), not both."""
+        many = (self.list_name,) + tuple(self.selectors)
         return pve_module(self.argument_spec(),
-                          mutually_exclusive=[(key, self.list_name) for key in self.keys],
-                          required_one_of=[self.keys + (self.list_name,)], **kwargs)
+                          mutually_exclusive=[(key, form) for key in self.keys for form in many],
+                          required_one_of=[self.keys + many], **kwargs)
 
     def items(self, params):
-        """The items as asked, every unset field filled from the top level; raises ValueError naming the option."""
-        raw = params.get(self.list_name)
-        if raw is None:
+        """The items as asked (the list first, then each selector's), every unset field filled from the top level;
+        raises ValueError naming the option."""
+        many = [(self.list_name, params.get(self.list_name))]
+        many += [(option, [{key: value} for value in params.get(option)]) for option, key in self.selectors.items()
+                 if params.get(option) is not None]
+        if all(raw is None for _option, raw in many):
             return [Item(0, '', dict((name, params.get(name)) for name in self.fields), single=True)]
         given = [k for k in self.per_item if params.get(k) is not None]
         if given:
             raise ValueError('{0} applies to one item: give it per item of {1}'.format(', '.join(given),
                                                                                        self.list_name))
         items = []
-        for index, entry in enumerate(raw):
-            values = {}
-            for name in self.fields:
-                value = entry.get(name)
-                if value is None and name not in self.keys and name not in self.per_item:
-                    value = params.get(name)
-                values[name] = value
-            items.append(Item(index, '{0}[{1}]'.format(self.list_name, index), values))
+        for option, raw in many:
+            for index, entry in enumerate(raw or []):
+                values = {}
+                for name in self.fields:
+                    value = entry.get(name)
+                    if value is None and name not in self.keys and name not in self.per_item:
+                        value = params.get(name)
+                    values[name] = value
+                items.append(Item(len(items), '{0}[{1}]'.format(option, index), values))
         return items
 
 

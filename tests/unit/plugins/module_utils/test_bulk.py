@@ -15,7 +15,8 @@ SPEC = _bulk.ItemSpec('things', dict(
     secret=dict(type='str', no_log=True),
     size=dict(type='int', default=1),
     state=dict(type='str', choices=['present', 'absent'], default='present'),
-), keys=['name'], per_item=['secret'], top_only=dict(parallel=dict(type='int', default=4)))
+), keys=['name'], per_item=['secret'], top_only=dict(parallel=dict(type='int', default=4)),
+    selectors={'names': 'name'})
 
 
 def test_the_spec_gives_top_level_defaults_and_list_suboptions_without_them():
@@ -37,6 +38,15 @@ def test_items_take_the_top_level_value_where_unset():
     assert (b['size'], b['state'], b['secret'], b.where) == (7, 'absent', None, 'things[1]')
     single, = SPEC.items(dict(params, name='c', things=None))
     assert single.single and single.where == '' and single['name'] == 'c'
+
+
+def test_a_selector_lists_keys_that_take_the_top_level_values():
+    assert SPEC.argument_spec()['names'] == dict(type='list', elements='str')
+    params = dict(name=None, secret=None, size=2, state='absent', parallel=4, things=[dict(name='a', size=5)],
+                  names=['b', 'c'])
+    items = SPEC.items(params)
+    assert [(i['name'], i['size'], i['state'], i.where, i.index) for i in items] == [
+        ('a', 5, 'absent', 'things[0]', 0), ('b', 2, 'absent', 'names[0]', 1), ('c', 2, 'absent', 'names[1]', 2)]
 
 
 def test_a_per_item_option_at_the_top_level_of_the_list_form_is_refused():
@@ -74,7 +84,7 @@ class Things(_bulk.BulkModule):
 
 def run(args, capsys, check=False):
     Things.reads, Things.writes = [], []
-    args = dict(args, api_host='127.0.0.1', api_user='root@pam', api_password='x')
+    args = dict(args, api_host='127.0.0.1', api_user='root@pam', api_password='not-in-any-message')
     if check:
         args['_ansible_check_mode'] = True
     args['_ansible_diff'] = True
@@ -82,6 +92,11 @@ def run(args, capsys, check=False):
         with pytest.raises(SystemExit):
             Things.main()
     return json.loads(capsys.readouterr().out)
+
+
+def test_the_single_form_and_the_many_forms_exclude_each_other(capsys):
+    out = run(dict(name='a', names=['b']), capsys)
+    assert out['failed'] and 'mutually exclusive' in out['msg']
 
 
 def test_every_bad_item_is_named_before_anything_is_read(capsys):
@@ -94,6 +109,8 @@ def test_every_bad_item_is_named_before_anything_is_read(capsys):
 def test_duplicate_keys_are_refused(capsys):
     out = run(dict(things=[dict(name='a'), dict(name='b'), dict(name='a')]), capsys)
     assert out['msg'] == 'nothing was changed: things[2]: a is also given as things[0]'
+    out = run(dict(things=[dict(name='a')], names=['a']), capsys)
+    assert out['msg'] == 'nothing was changed: names[0]: a is also given as things[0]'
     assert Things.reads == []
 
 
