@@ -108,9 +108,8 @@ options:
         description: See O(propagate); defaults to the top-level value.
         type: bool
       exclusive:
-        description: See O(exclusive).
+        description: See O(exclusive); V(false) when not given.
         type: bool
-        default: false
       state:
         description: See O(state); defaults to the top-level value.
         type: str
@@ -220,12 +219,24 @@ acl:
       description: Whether the role applies below the path too.
       type: bool
       sample: true
-entries:
-  description: One result per item of O(entries), in the same order.
-  returned: when O(entries) is given
+items:
+  description:
+    - One result per statement, in the order of O(entries) (the single form, O(path), gives one).
+    - This replaced the result C(entries) of the list form in this 0.x release; the entries are the same, with
+      RV(items[].key) added.
+  returned: always
   type: list
   elements: dict
   contains:
+    key:
+      description:
+        - "What names the statement, C(<path> <principals> <roles>): the normalised path; the groups, tokens and
+          users (in that order, comma-separated) as PVE's user.cfg writes them, a group with a leading C(@), a token
+          as C(user@realm!name); the roles, comma-separated. An O(state=absent) statement without roles has no
+          roles part."
+        - Two statements that name the same entries share a key.
+      type: str
+      sample: /vms/201 @teachers,alice@pve PVEVMUser
     path:
       description: The item's path, normalised.
       type: str
@@ -245,8 +256,6 @@ api_calls:
   sample: 1
 '''
 
-from concurrent.futures import ThreadPoolExecutor
-
 from ansible_collections.pvelab.proxmox.plugins.module_utils._access import (
     acl_calls,
     acl_from_api,
@@ -257,55 +266,91 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._access import (
     parse_acl_spec,
     plan_acl,
 )
-from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveError
-from ansible_collections.pvelab.proxmox.plugins.module_utils._module import PveModuleBase, pve_module
+from ansible_collections.pvelab.proxmox.plugins.module_utils._bulk import BulkModule, ItemSpec, parallel_map
 
-MAX_WORKERS = 4
+# How many PUT /access/acl calls are in flight at once.
+WORKERS = 4
+
+PRINCIPALS = ('users', 'groups', 'tokens')
+
+
+class AclSpec(ItemSpec):
+    """An ACL statement. The principals (and exclusive) belong to one statement: beside O(entries) they are refused
+    with this module's own words, and an empty list there is no principal (as before the engine)."""
+
+    def items(self, params):
+        if params.get(self.list_name) is not None:
+            stray = [k for k in PRINCIPALS if params.get(k)]
+            if stray or params.get('exclusive'):
+                raise ValueError('{0} belong{1} in the items of {2}, not beside them'.format(
+                    ', '.join(stray + (['exclusive'] if params.get('exclusive') else [])),
+                    's' if len(stray) < 2 else '', self.list_name))
+            params = dict(params, **dict((k, None) for k in PRINCIPALS))
+        return super(AclSpec, self).items(params)
+
+
+SPEC = AclSpec('entries', dict(
+    path=dict(type='str'),
+    roles=dict(type='list', elements='str'),
+    users=dict(type='list', elements='str'),
+    groups=dict(type='list', elements='str'),
+    tokens=dict(type='list', elements='str', no_log=False),
+    propagate=dict(type='bool', default=True),
+    exclusive=dict(type='bool', default=False),
+    state=dict(type='str', choices=['present', 'absent'], default='present'),
+), keys=['path'], per_item=PRINCIPALS)
 
 
 def entry_text(entry):
     return '{type} {ugid} {roleid}{flag}'.format(flag='' if entry['propagate'] else ' (no propagate)', **entry)
 
 
-class PvePermission(PveModuleBase):
+def statement_key(spec):
+    """'<path> <principals> <roles>': the principals as user.cfg writes them (a group with '@', a token as
+    user@realm!name), the roles left out when an absent statement names none (it removes all of them)."""
+    principals = ','.join(('@' + ugid) if kind == 'group' else ugid for kind, ugid in spec['principals'])
+    return ' '.join([spec['path'], principals] + ([','.join(spec['roles'])] if spec['roles'] else []))
 
-    def specs(self):
-        p = self.params
-        if p['entries'] is None:
-            items = [dict(path=p['path'], roles=p['roles'], users=p['users'], groups=p['groups'], tokens=p['tokens'],
-                          propagate=p['propagate'], state=p['state'], exclusive=p['exclusive'])]
-            fields = ['']
-        else:
-            stray = [k for k in ('users', 'groups', 'tokens') if p[k]]
-            if stray or p['exclusive']:
-                self.fail('{0} belong{1} in the items of entries, not beside them'.format(
-                    ', '.join(stray + (['exclusive'] if p['exclusive'] else [])), 's' if len(stray) < 2 else ''))
-            items = []
-            for raw in p['entries']:
-                item = dict(raw)
-                for key in ('roles', 'propagate', 'state'):
-                    if item.get(key) is None:
-                        item[key] = p[key]
-                items.append(item)
-            fields = ['entries[{0}]'.format(i) for i in range(len(items))]
-        specs, errors = [], []
-        for item, field in zip(items, fields):
-            try:
-                specs.append(parse_acl_spec(item, field=field))
-            except ValueError as exc:
-                errors.append(str(exc))
+
+def is_mine(spec, change):
+    """Whether an entry change comes from this statement: an entry it names, or, with exclusive, any on its path."""
+    if change['path'] != spec['path']:
+        return False
+    if spec['exclusive']:
+        return True
+    return (change['type'], change['ugid']) in set(spec['principals']) and \
+        (not spec['roles'] or change['roleid'] in spec['roles'])
+
+
+class PvePermission(BulkModule):
+    """Item: one statement, item.spec as parse_acl_spec() gives it; the whole ACL is planned at once (the
+    statements apply in order), so resolve() plans it and apply() makes the batched PUTs of every item."""
+
+    spec = SPEC
+    noun = 'entry'
+    nouns = 'entries'
+
+    def validate(self, item):
+        item.spec = parse_acl_spec(item.values, field=item.where)
+
+    def resolve(self, items):
         # Paths only newer PVE releases take (/sdn/fabrics, ...): GET /version, only when one is granted on.
-        newer = [(s, f) for s, f in zip(specs, fields) if s['state'] == 'present' and acl_path_since(s['path'])]
-        if newer and not errors:
+        newer = [i for i in items if i.spec['state'] == 'present' and acl_path_since(i.spec['path'])]
+        errors = []
+        if newer:
             version = self.client.version
-            for spec, field in newer:
+            for item in newer:
                 try:
-                    check_acl_path_release(spec['path'], version, field=(field + ' path').strip())
+                    check_acl_path_release(item.spec['path'], version, field=item.at('path', sep=' '))
                 except ValueError as exc:
                     errors.append(str(exc))
         if errors:
-            self.fail('; '.join(errors))
-        return specs
+            return errors
+        self.current = acl_from_api(self.client.get('/access/acl'))
+        self.target = plan_acl(self.current, [i.spec for i in items])
+        self.acl_changes = diff_acl(self.current, self.target)
+        self.calls = acl_calls(self.acl_changes)
+        return self.check_names(self.acl_changes)
 
     def check_names(self, changes):
         """Roles, users, groups and tokens that the grants name must exist: one read of each kind needed.
@@ -331,93 +376,54 @@ class PvePermission(PveModuleBase):
         if want['group']:
             have = set(g['groupid'] for g in self.client.get('/access/groups'))
             missing += ['group ' + g for g in sorted(want['group'] - have)]
-        if missing:
-            msg = 'these do not exist: {0}'.format(', '.join(missing))
-            if not self.check_mode:
-                self.fail(msg + '; nothing was changed')
-            self.module.warn(msg + ' (check mode: an earlier task may create them)')
+        if not missing:
+            return []
+        msg = 'these do not exist: {0}'.format(', '.join(missing))
+        if not self.check_mode:
+            return [msg]
+        self.module.warn(msg + ' (check mode: an earlier task may create them)')
+        return []
+
+    def plan(self, items):
+        for item in items:
+            item.key = statement_key(item.spec)
+            item.view = {'path': item.spec['path'], 'state': item.spec['state']}
+            item.changes = [c for c in self.acl_changes if is_mine(item.spec, c)]
+            item.action = 'acl' if item.changes else None
 
     def put(self, call):
         # request(), not put(): the ACL's own 'path' parameter would clash with put()'s first argument.
         self.client.request('PUT', '/access/acl', call, idempotent=True)
 
-    def execute(self):
-        specs = self.specs()
-        current = acl_from_api(self.client.get('/access/acl'))
-        target = plan_acl(current, specs)
-        changes = diff_acl(current, target)
-        self.check_names(changes)
-        calls = acl_calls(changes)
-        if calls and not self.check_mode:
-            grants = [c for c in calls if not c.get('delete')]
-            removals = [c for c in calls if c.get('delete')]
-            try:
-                # Grants before removals, so replacing one entry by another never leaves a gap.
-                for batch in (grants, removals):
-                    if len(batch) == 1:
-                        self.put(batch[0])
-                    elif batch:
-                        with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(batch))) as pool:
-                            list(pool.map(self.put, batch))
-            except PveError as exc:
-                self.result['changes'] = changes
+    def apply(self, items):
+        """The few PUTs of the whole ACL change (one per path, propagate flag and set of roles), not one per item:
+        grants before removals, so replacing one entry by another never leaves a gap."""
+        for batch in ([c for c in self.calls if not c.get('delete')], [c for c in self.calls if c.get('delete')]):
+            errors = [error for _call, _result, error in parallel_map(self.put, batch, WORKERS) if error]
+            if errors:
+                self.result['changes'] = self.acl_changes
                 self.changed()
                 self.fail('{0} (some of the {1} ACL changes may have been made; run again to finish)'.format(
-                    exc, len(changes)))
+                    errors[0], len(self.acl_changes)))
+
+    def report(self, items):
+        super(PvePermission, self).report(items)
+        changes = self.acl_changes
         self.changed(bool(changes))
-        paths = set(s['path'] for s in specs)
         self.result['changes'] = changes
-        self.result['acl'] = acl_view(target, paths)
-        self.result['api_calls'] = len(calls)
-        if self.params['entries'] is not None:
-            self.result['entries'] = [self.item_result(spec, changes) for spec in specs]
+        self.result['acl'] = acl_view(self.target, set(i.spec['path'] for i in items))
+        self.result['api_calls'] = len(self.calls)
+        self.diff = {'before': {}, 'after': {}}
         if changes:
             touched = sorted(set(c['path'] for c in changes))
             self.diff = {
-                'before': dict((p, [entry_text(e) for e in acl_view(current, [p])]) for p in touched),
-                'after': dict((p, [entry_text(e) for e in acl_view(target, [p])]) for p in touched),
+                'before': dict((p, [entry_text(e) for e in acl_view(self.current, [p])]) for p in touched),
+                'after': dict((p, [entry_text(e) for e in acl_view(self.target, [p])]) for p in touched),
             }
-
-    @staticmethod
-    def item_result(spec, changes):
-        named = set(spec['principals'])
-        roles = set(spec['roles'])
-
-        def mine(change):
-            if change['path'] != spec['path']:
-                return False
-            if spec['exclusive']:
-                return True
-            return (change['type'], change['ugid']) in named and (not roles or change['roleid'] in roles)
-        return {'path': spec['path'], 'state': spec['state'], 'changed': any(mine(c) for c in changes)}
 
 
 def main():
-    module = pve_module(
-        dict(
-            path=dict(type='str'),
-            roles=dict(type='list', elements='str'),
-            users=dict(type='list', elements='str'),
-            groups=dict(type='list', elements='str'),
-            tokens=dict(type='list', elements='str', no_log=False),
-            propagate=dict(type='bool', default=True),
-            exclusive=dict(type='bool', default=False),
-            state=dict(type='str', choices=['present', 'absent'], default='present'),
-            entries=dict(type='list', elements='dict', options=dict(
-                path=dict(type='str', required=True),
-                roles=dict(type='list', elements='str'),
-                users=dict(type='list', elements='str'),
-                groups=dict(type='list', elements='str'),
-                tokens=dict(type='list', elements='str', no_log=False),
-                propagate=dict(type='bool'),
-                exclusive=dict(type='bool', default=False),
-                state=dict(type='str', choices=['present', 'absent']),
-            )),
-        ),
-        mutually_exclusive=[('path', 'entries')],
-        required_one_of=[('path', 'entries')],
-    )
-    PvePermission(module).run()
+    PvePermission.main()
 
 
 if __name__ == '__main__':

@@ -269,12 +269,19 @@ changes:
   type: list
   elements: str
   sample: [groups, password]
-users:
-  description: One result per item of O(users), in the same order.
-  returned: when O(users) is given
+items:
+  description:
+    - One result per account, in the order of O(users) (the single form, O(userid), gives one).
+    - This replaced the result C(users) of the list form in this 0.x release; the entries are the same, with
+      RV(items[].key) added.
+  returned: always
   type: list
   elements: dict
   contains:
+    key:
+      description: What names the account in this result and in the diff, its full user id.
+      type: str
+      sample: alice@pve
     userid:
       description: Full user id.
       type: str
@@ -293,18 +300,17 @@ users:
       elements: str
       sample: [created]
     failed:
-      description: Whether writing this account failed; RV(users[].msg) says why.
+      description: Whether writing this account failed; RV(items[].msg) says why.
       type: bool
       sample: false
     msg:
-      description: The error, when RV(users[].failed).
+      description: The error, when RV(items[].failed).
       type: str
       returned: when writing this account failed
 '''
 
 import re
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.pvelab.proxmox.plugins.module_utils._access import (
     DEFAULT_REALM,
@@ -322,44 +328,32 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._access import (
     validate_groupid,
     validate_password,
 )
+from ansible_collections.pvelab.proxmox.plugins.module_utils._bulk import BulkModule, ItemSpec
 from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveError
-from ansible_collections.pvelab.proxmox.plugins.module_utils._module import PveModuleBase, pve_module
-
-# How many accounts are written (or their passwords checked) at once. PVE serialises user.cfg writes
-# behind one lock anyway; more threads mostly help the password checks, which real PVE answers after a
-# 3 second delay when the password is not (yet) right.
-MAX_WORKERS = 8
 
 # PVE's user-keys pattern and email-opt format (pve-common ParseUtils EMAIL_RE).
 KEYS_RE = re.compile(r'^[0-9a-zA-Z!=]{0,4096}$')
 EMAIL_RE = re.compile(r'^[\w+\-~]+(?:\.[\w+\-~]+)*@[a-zA-Z0-9\-]+(?:\.[a-zA-Z0-9\-]+)*$')
 
-ITEM_KEYS = ('userid', 'password', 'update_password', 'verify_password', 'enable', 'expire', 'groups', 'append',
-             'email', 'firstname', 'lastname', 'comment', 'keys', 'state')
-INHERITED = tuple(k for k in ITEM_KEYS if k not in ('userid', 'password'))
-
-
-class Plan(object):
-    """What one account needs: the item as asked, the account as read, and the calls to make."""
-
-    def __init__(self, index, item, userid):
-        self.index = index
-        self.item = item
-        self.userid = userid
-        self.current = None
-        self.action = None        # create | update | delete | None
-        self.create = None        # POST params (password included)
-        self.update = {}          # PUT params
-        self.changes = []
-        self.password = None      # None | 'set' | 'check'
-        self.error = None
-
-    def result(self):
-        res = {'userid': self.userid, 'state': self.item['state'], 'changed': bool(self.changes),
-               'changes': list(self.changes), 'failed': bool(self.error)}
-        if self.error:
-            res['msg'] = self.error
-        return res
+# One account, with its top-level defaults. Accounts are written (and their passwords checked) in the engine's
+# worker pool: PVE serialises user.cfg writes behind one lock anyway; the threads mostly help the password
+# checks, which real PVE answers after a 3 second delay when the password is not (yet) right.
+SPEC = ItemSpec('users', dict(
+    userid=dict(type='str', aliases=['name']),
+    password=dict(type='str', no_log=True),
+    update_password=dict(type='str', choices=['on_create', 'always'], default='on_create', no_log=False),
+    verify_password=dict(type='bool', default=True, no_log=False),
+    enable=dict(type='bool', default=True),
+    expire=dict(type='str'),
+    groups=dict(type='list', elements='str'),
+    append=dict(type='bool', default=False),
+    email=dict(type='str'),
+    firstname=dict(type='str'),
+    lastname=dict(type='str'),
+    comment=dict(type='str'),
+    keys=dict(type='str', no_log=False),
+    state=dict(type='str', choices=['present', 'absent'], default='present'),
+), keys=['userid'], per_item=['password'])
 
 
 def usable(view):
@@ -367,55 +361,36 @@ def usable(view):
     return bool(view['enable']) and not (view['expire'] and view['expire'] < time.time())
 
 
-class PveUser(PveModuleBase):
+class PveUser(BulkModule):
+    """Item: key = the full userid, entry = the account as read; plan sets action (create | update | delete),
+    item.create (POST params, password included), item.update (PUT params) and item.password (None | 'set' |
+    'check'); apply_item keeps in item.done what was written before a failure."""
+
+    spec = SPEC
+    noun = 'account'
+    nouns = 'accounts'
+    apply_in_check_mode = True      # the password checks run in check mode too; apply_item skips the writes
 
     # ------------------------------------------------------------ input
 
-    def items(self):
-        p = self.params
-        if p['users'] is None:
-            return [dict((k, p[k]) for k in ITEM_KEYS)]
-        if p['password'] is not None:
-            self.fail('password applies to one account: give it per item of users')
-        items = []
-        for raw in p['users']:
-            item = dict(raw)
-            for key in INHERITED:
-                if item.get(key) is None:
-                    item[key] = p[key]
-            items.append(item)
-        return items
+    def validate(self, item):
+        where = item.where or 'userid'
+        item.key = userid = parse_userid(item['userid'], field=where)
+        if item['state'] == 'present':
+            self.validate_present(item, userid, where)
 
-    def validate(self, items):
-        """Every item checked before anything is read or written; returns Plans."""
-        plans, errors, seen = [], [], {}
-        for index, item in enumerate(items):
-            where = 'users[{0}]'.format(index) if self.params['users'] is not None else 'userid'
-            try:
-                userid = parse_userid(item['userid'], field=where)
-                plan = Plan(index, item, userid)
-                if userid in seen:
-                    raise ValueError('{0}: {1} is also given as users[{2}]'.format(where, userid, seen[userid]))
-                seen[userid] = index
-                if item['state'] == 'present':
-                    self.validate_present(item, userid, where)
-                plans.append(plan)
-            except ValueError as exc:
-                errors.append(str(exc))
-        if errors:
-            self.fail('; '.join(errors))
-        return plans
-
-    def validate_present(self, item, userid, where):
+    @staticmethod
+    def validate_present(item, userid, where):
+        values = item.values
         if item['password'] is not None:
             if realm_of(userid) != DEFAULT_REALM:
                 raise ValueError('{0} {1}: PVE sets passwords only for the pve realm; users of other realms '
                                  'log in with their realm\'s own password'.format(where, userid))
             validate_password(item['password'], field='{0} {1} password'.format(where, userid))
-        item['expire'] = parse_expire(item['expire'], field='{0} {1} expire'.format(where, userid))
+        values['expire'] = parse_expire(item['expire'], field='{0} {1} expire'.format(where, userid))
         if item['groups'] is not None:
-            item['groups'] = sorted(set(validate_groupid(g, field='{0} {1} groups'.format(where, userid))
-                                        for g in split_list(item['groups'])))
+            values['groups'] = sorted(set(validate_groupid(g, field='{0} {1} groups'.format(where, userid))
+                                          for g in split_list(item['groups'])))
         if item['keys'] is not None and not KEYS_RE.match(item['keys']):
             raise ValueError('{0} {1} keys: only letters, digits, "!" and "=" are allowed'.format(where, userid))
         if item['email'] and not EMAIL_RE.match(item['email']):
@@ -427,11 +402,12 @@ class PveUser(PveModuleBase):
         if item['comment'] is not None and len(item['comment']) > 2048:
             raise ValueError('{0} {1} comment is longer than 2048 characters'.format(where, userid))
 
-    # ------------------------------------------------------------ plan
+    # ------------------------------------------------------------ resolve and plan
 
-    def plan(self, plans):
+    def resolve(self, items):
         users = dict((u['userid'], user_from_api(u)) for u in self.client.get('/access/users', full=1))
-        wanted_groups = set(g for p in plans if p.item['state'] == 'present' for g in (p.item['groups'] or []))
+        errors = []
+        wanted_groups = set(g for i in items if i['state'] == 'present' for g in (i['groups'] or []))
         if wanted_groups:
             existing = set(g['groupid'] for g in self.client.get('/access/groups'))
             missing = sorted(wanted_groups - existing)
@@ -439,49 +415,46 @@ class PveUser(PveModuleBase):
                 msg = 'group{0} {1} do{2} not exist (create {3} with pvelab.proxmox.pve_group first); asked for ' \
                       'by {4}'.format('s' if len(missing) > 1 else '', ', '.join(missing),
                                       '' if len(missing) > 1 else 'es', 'them' if len(missing) > 1 else 'it',
-                                      ', '.join(p.userid for p in plans if set(p.item['groups'] or []) & set(missing)))
+                                      ', '.join(i.key for i in items if set(i['groups'] or []) & set(missing)))
                 if not self.check_mode:
-                    self.fail(msg)
+                    return [msg]
                 self.module.warn(msg + ' - in check mode this only warns, as an earlier task may create them')
-        errors = []
-        for plan in plans:
-            plan.current = users.get(plan.userid)
-            item = plan.item
+        for item in items:
+            item.entry = users.get(item.key)
+            if item.entry is None and item['state'] == 'present' and realm_of(item.key) == 'pam':
+                errors.append('{0}: pam users are Linux accounts of the nodes; this module does not create them '
+                              '(create the Linux user on every node, or use the pve realm: {1})'.format(
+                                  item.key, item.key.rsplit('@', 1)[0]))
+        return errors
+
+    def plan(self, items):
+        for item in items:
+            item.create, item.update, item.password, item.done = None, {}, None, []
             if item['state'] == 'absent':
-                if plan.current:
-                    plan.action = 'delete'
-                    plan.changes = ['deleted']
+                if item.entry:
+                    item.action, item.changes = 'delete', ['deleted']
                 continue
             wanted = dict((f, item[f]) for f in ('enable', 'expire', 'groups') + TEXT_FIELDS)
-            if plan.current is None:
-                if realm_of(plan.userid) == 'pam':
-                    errors.append('{0}: pam users are Linux accounts of the nodes; this module does not create them '
-                                  '(create the Linux user on every node, or use the pve realm: {1})'.format(
-                                      plan.userid, plan.userid.rsplit('@', 1)[0]))
-                    continue
+            if item.entry is None:
                 params = dict((k, v) for k, v in wanted.items() if v not in (None, '', []))
                 params['enable'] = bool(item['enable'])
                 if item['password'] is not None:
                     params['password'] = item['password']
-                plan.action = 'create'
-                plan.create = params
-                plan.changes = ['created']
+                item.action, item.create, item.changes = 'create', params, ['created']
                 continue
-            plan.update, plan.changes = user_update(plan.current, wanted, append=bool(item['append']))
-            if plan.update:
-                plan.action = 'update'
+            item.update, item.changes = user_update(item.entry, wanted, append=bool(item['append']))
             if item['password'] is not None and item['update_password'] == 'always':
-                plan.password = 'check' if item['verify_password'] else 'set'
-        if errors:
-            self.fail('; '.join(errors))
+                item.password = 'check' if item['verify_password'] else 'set'
+            if item.update or item.password:
+                item.action = 'update'
 
     # ------------------------------------------------------------ apply
 
-    def password_right(self, plan, view):
+    def password_right(self, item, view):
         """Whether the user can already log in with the password (False when PVE cannot tell)."""
-        if plan.password != 'check' or not usable(view):
+        if item.password != 'check' or not usable(view):
             return False
-        return password_works(self.params, plan.userid, plan.item['password'])
+        return password_works(self.params, item.key, item['password'])
 
     def set_password(self, userid, password):
         data = {'userid': userid, 'password': password}
@@ -492,137 +465,80 @@ class PveUser(PveModuleBase):
             data['confirmation-password'] = self.params.get('api_password')
         self.client.put('/access/password', **data)
 
-    def apply(self, plan):
-        """Carry out one plan (runs in a worker thread); errors are kept on the plan."""
-        try:
-            if plan.action == 'delete':
+    def apply_item(self, item):
+        """One account's writes (in a worker thread); in check mode only the password check."""
+        if item.action == 'delete':
+            if not self.check_mode:
+                self.client.delete('/access/users/{0}'.format(item.key))
+            return
+        if item.action == 'create':
+            if not self.check_mode:
+                self.client.post('/access/users', userid=item.key, **item.create)
+            return
+        if item.update and not self.check_mode:
+            path = '/access/users/{0}'.format(item.key)
+            # Clearing a field (or every group) needs a JSON body: PVE drops empty form values.
+            self.client.put(path, json_body=has_empty(item.update), **item.update)
+        item.done = list(item.changes)
+        if item.password:
+            # In check mode nothing was written: judge by the account as it is now.
+            view = item.entry if self.check_mode else user_after(item.entry, item.update)
+            if not self.password_right(item, view):
                 if not self.check_mode:
-                    self.client.delete('/access/users/{0}'.format(plan.userid))
-                return
-            if plan.action == 'create':
-                if not self.check_mode:
-                    self.client.post('/access/users', userid=plan.userid, **plan.create)
-                return
-            if plan.action == 'update' and not self.check_mode:
-                path = '/access/users/{0}'.format(plan.userid)
-                if has_empty(plan.update):
-                    # Clearing a field (or every group) needs a JSON body: PVE drops empty form values.
-                    self.client.put(path, json_body=True, **plan.update)
-                else:
-                    self.client.put(path, **plan.update)
-            if plan.password:
-                # In check mode nothing was written: judge by the account as it is now.
-                view = plan.current if self.check_mode else user_after(plan.current, plan.update)
-                if not self.password_right(plan, view):
-                    if not self.check_mode:
-                        self.set_password(plan.userid, plan.item['password'])
-                    plan.changes.append('password')
-        except PveError as exc:
-            # name the account: POST /access/users does not have it in its path
-            plan.error = str(exc) if str(exc).startswith(plan.userid) else '{0}: {1}'.format(plan.userid, exc)
+                    self.set_password(item.key, item['password'])
+                item.changes.append('password')
 
-    def execute(self):
-        plans = self.validate(self.items())
-        self.plan(plans)
-        todo = [p for p in plans if p.action or p.password]
-        if len(todo) == 1:
-            self.apply(todo[0])
-        elif todo:
-            with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(todo))) as pool:
-                list(pool.map(self.apply, todo))
-        self.changed(any(p.changes for p in plans))
-        self.report(plans)
-        failed = [p for p in plans if p.error]
-        if failed:
-            self.fail('{0} of {1} account{2} failed: {3}'.format(
-                len(failed), len(plans), 's' if len(plans) > 1 else '', '; '.join(p.error for p in failed)))
+    def apply(self, items):
+        super(PveUser, self).apply(items)
+        for item in items:
+            if item.error:
+                item.changes = item.done    # the fields written before the password failed stay changed
+
+    @staticmethod
+    def failure(item, error):
+        # name the account: POST /access/users does not have it in its path
+        return str(error) if str(error).startswith(item.key) else '{0}: {1}'.format(item.key, error)
 
     # ------------------------------------------------------------ output
 
     @staticmethod
-    def view(plan, data):
+    def view(item, data):
         if data is None:
-            return {'userid': plan.userid, 'state': 'absent'}
+            return {'userid': item.key, 'state': 'absent'}
         return dict(data, state='present')
 
-    def after_of(self, plan):
-        if plan.action == 'delete' or plan.item['state'] == 'absent':
+    @staticmethod
+    def after_of(item):
+        if item.action == 'delete' or item['state'] == 'absent':
             return None
-        if plan.error:
-            return plan.current
-        if plan.action == 'create':
-            c = plan.create
-            return {'userid': plan.userid, 'enable': bool(c.get('enable', True)), 'expire': int(c.get('expire') or 0),
+        if item.error and not item.changes:
+            return item.entry
+        if item.action == 'create':
+            c = item.create
+            return {'userid': item.key, 'enable': bool(c.get('enable', True)), 'expire': int(c.get('expire') or 0),
                     'groups': sorted(c.get('groups') or []), 'email': c.get('email', ''),
                     'firstname': c.get('firstname', ''), 'lastname': c.get('lastname', ''),
                     'comment': c.get('comment', ''), 'keys': c.get('keys', ''), 'tokens': []}
-        return user_after(plan.current, plan.update)
+        return user_after(item.entry, item.update)
 
-    def report(self, plans):
-        before, after = {}, {}
-        for plan in plans:
-            if plan.changes:
-                b = self.view(plan, plan.current)
-                a = self.view(plan, self.after_of(plan))
-                if 'password' in plan.changes:
+    def report(self, items):
+        for item in items:
+            item.view = {'userid': item.key, 'state': item['state'], 'changes': list(item.changes),
+                         'failed': bool(item.error)}
+            if item.changes:
+                item.before, item.after = self.view(item, item.entry), self.view(item, self.after_of(item))
+                if 'password' in item.changes:
                     # A marker only: the password itself never reaches the diff.
-                    b = dict(b, password='(previous)')
-                    a = dict(a, password='(new)')
-                before[plan.userid], after[plan.userid] = b, a
-        if self.params['users'] is None:
-            plan = plans[0]
-            self.result['user'] = self.view(plan, self.after_of(plan))
-            self.result['changes'] = list(plan.changes)
-            if plan.changes:
-                self.diff = {'before': before[plan.userid], 'after': after[plan.userid]}
-        else:
-            self.result['users'] = [p.result() for p in plans]
-            if before or after:
-                self.diff = {'before': before, 'after': after}
-
-
-def item_options():
-    return dict(
-        userid=dict(type='str', required=True, aliases=['name']),
-        password=dict(type='str', no_log=True),
-        update_password=dict(type='str', choices=['on_create', 'always'], no_log=False),
-        verify_password=dict(type='bool', no_log=False),
-        enable=dict(type='bool'),
-        expire=dict(type='str'),
-        groups=dict(type='list', elements='str'),
-        append=dict(type='bool'),
-        email=dict(type='str'),
-        firstname=dict(type='str'),
-        lastname=dict(type='str'),
-        comment=dict(type='str'),
-        keys=dict(type='str', no_log=False),
-        state=dict(type='str', choices=['present', 'absent']),
-    )
+                    item.before = dict(item.before, password='(previous)')
+                    item.after = dict(item.after, password='(new)')
+        if items[0].single:
+            self.result['user'] = self.view(items[0], self.after_of(items[0]))
+            self.result['changes'] = list(items[0].changes)
+        super(PveUser, self).report(items)
 
 
 def main():
-    module = pve_module(
-        dict(
-            userid=dict(type='str', aliases=['name']),
-            password=dict(type='str', no_log=True),
-            update_password=dict(type='str', choices=['on_create', 'always'], default='on_create', no_log=False),
-            verify_password=dict(type='bool', default=True, no_log=False),
-            enable=dict(type='bool', default=True),
-            expire=dict(type='str'),
-            groups=dict(type='list', elements='str'),
-            append=dict(type='bool', default=False),
-            email=dict(type='str'),
-            firstname=dict(type='str'),
-            lastname=dict(type='str'),
-            comment=dict(type='str'),
-            keys=dict(type='str', no_log=False),
-            state=dict(type='str', choices=['present', 'absent'], default='present'),
-            users=dict(type='list', elements='dict', options=item_options()),
-        ),
-        mutually_exclusive=[('userid', 'users')],
-        required_one_of=[('userid', 'users')],
-    )
-    PveUser(module).run()
+    PveUser.main()
 
 
 if __name__ == '__main__':

@@ -139,7 +139,7 @@ def test_list_form_fifty_users_with_a_bounded_request_count(pve_cluster, tmp_pat
         return result.task('run'), log
 
     out, log = counted('pvelab.proxmox.pve_user', dict(base, users=users))
-    assert out['changed'] and [u['changes'] for u in out['users']] == [['created']] * n
+    assert out['changed'] and [u['changes'] for u in out['items']] == [['created']] * n
     reads = [r for r in log if r[0] == 'GET']
     # GET /version once, before the first write (PveClient.check_writable)
     assert [r[1] for r in reads] == ['/api2/json/access/users', '/api2/json/access/groups', '/api2/json/version']
@@ -166,7 +166,7 @@ def test_list_form_fifty_users_with_a_bounded_request_count(pve_cluster, tmp_pat
     users[7]['password'] = 'a-new-password'
     users[8]['state'] = 'absent'
     out, log = counted('pvelab.proxmox.pve_user', dict(base, users=users, update_password='always'))
-    assert dict((u['userid'], u['changes']) for u in out['users'] if u['changed']) == {
+    assert dict((u['userid'], u['changes']) for u in out['items'] if u['changed']) == {
         's07@pve': ['password'], 's08@pve': ['deleted']}
     assert sorted((r[0], r[1]) for r in log if r[0] in ('PUT', 'DELETE')) == [
         ('DELETE', '/api2/json/access/users/s08@pve'), ('PUT', '/api2/json/access/password')]

@@ -4,6 +4,7 @@ propagate, check mode, the ACL paths of each release."""
 import pytest
 
 from ansible_collections.pvelab.proxmox.plugins.modules import pve_permission
+from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveError
 from ansible_collections.pvelab.proxmox.tests.unit.plugins.modules.access_fake import access, acl  # noqa: F401 pylint: disable=unused-import
 
 
@@ -76,7 +77,7 @@ def test_list_form_one_read_one_put_per_vm(access):
     result, failed = access.run(pve_permission.main, dict(roles=['PVEVMUser'], entries=entries))
     assert not failed and result['api_calls'] == 60 and len(acl_puts(access)) == 60
     assert access.count('GET', '/access/acl') == 1 and access.count('GET') == 3     # acl, roles, users
-    assert all(e['changed'] for e in result['entries'])
+    assert all(e['changed'] for e in result['items'])
     access.forget_requests()
     result = access.run(pve_permission.main, dict(roles=['PVEVMUser'], entries=entries))[0]
     # Nothing to grant: the entries there already name users and roles that exist, so only the ACL is read.
@@ -84,7 +85,7 @@ def test_list_form_one_read_one_put_per_vm(access):
     access.forget_requests()
     entries[7]['state'] = 'absent'
     result = access.run(pve_permission.main, dict(roles=['PVEVMUser'], entries=entries))[0]
-    assert [e['changed'] for e in result['entries']].count(True) == 1 and len(acl_puts(access)) == 1
+    assert [e['changed'] for e in result['items']].count(True) == 1 and len(acl_puts(access)) == 1
 
 
 def test_shared_path_is_one_put(access):
@@ -178,3 +179,60 @@ def test_common_paths_need_no_version(access):
     assert not failed and result['changed'] and access.version_reads() == 0
     result, failed = access.run(pve_permission.main, args)
     assert not failed and result['changed'] and acl(access) == {('/sdn/zones/z1', 'user', 'alice@pve', 'PVEAuditor'): 1}
+
+
+def test_items_are_keyed_by_path_principals_and_roles(access):
+    users(access, 'alice', 'bob')
+    access.pve.add_group('teachers')
+    access.pve.add_token('alice@pve', 'ci')
+    entries = [{'path': '/vms/201/', 'users': ['bob', 'alice'], 'groups': ['teachers'], 'tokens': ['alice!ci']},
+               {'path': '/pool/lab', 'roles': ['PVEAuditor', 'PVEVMUser'], 'users': ['alice']},
+               {'path': '/vms/201', 'users': ['bob'], 'roles': [], 'state': 'absent'}]   # every role of bob's
+    result, failed = access.run(pve_permission.main, dict(roles=['PVEVMUser'], entries=entries))
+    assert not failed and result['items'] == [
+        {'key': '/vms/201 @teachers,alice@pve!ci,alice@pve,bob@pve PVEVMUser', 'path': '/vms/201',
+         'state': 'present', 'changed': True},
+        {'key': '/pool/lab alice@pve PVEAuditor,PVEVMUser', 'path': '/pool/lab', 'state': 'present', 'changed': True},
+        {'key': '/vms/201 bob@pve', 'path': '/vms/201', 'state': 'absent', 'changed': False}]
+    assert 'entries' not in result and result['api_calls'] == 2    # bob granted and removed in one run: no call
+    result, failed = access.run(pve_permission.main, dict(path='/vms/201', roles=['PVEVMUser'], users=['alice']))
+    assert not failed and result['items'] == [{'key': '/vms/201 alice@pve PVEVMUser', 'path': '/vms/201',
+                                               'state': 'present', 'changed': False}]
+
+
+def test_statements_sharing_a_key_are_not_duplicates_they_apply_in_order(access):
+    users(access, 'alice')
+    entries = [{'path': '/vms/201', 'users': ['alice'], 'state': 'absent'}, {'path': '/vms/201', 'users': ['alice']}]
+    result, failed = access.run(pve_permission.main, dict(roles=['PVEVMUser'], entries=entries))
+    assert not failed and [i['key'] for i in result['items']] == ['/vms/201 alice@pve PVEVMUser'] * 2
+    assert [i['changed'] for i in result['items']] == [True, True]    # both name the entry that was added
+    assert acl(access) == {('/vms/201', 'user', 'alice@pve', 'PVEVMUser'): 1}
+
+
+def test_exclusive_beside_entries_refused_and_an_empty_principal_list_is_none(access):
+    entries = [{'path': '/vms/300', 'users': ['a']}]
+    result, failed = access.run(pve_permission.main, dict(entries=entries, exclusive=True, roles=['R']))
+    assert failed and result['msg'] == 'exclusive belongs in the items of entries, not beside them'
+    result, failed = access.run(pve_permission.main, dict(entries=entries, users=['b'], groups=['g'], roles=['R']))
+    assert failed and result['msg'] == 'users, groups belong in the items of entries, not beside them'
+    users(access, 'a')
+    result, failed = access.run(pve_permission.main, dict(entries=entries, users=[], roles=['PVEVMUser']))
+    assert not failed and result['changed']
+
+
+def test_a_failed_put_stops_before_the_removals(access, monkeypatch):
+    users(access, 'alice', 'bob')
+    grant(access, '/vms/201', 'bob@pve', 'PVEVMUser')
+    put = pve_permission.PvePermission.put
+
+    def refused(self, call):
+        if not call.get('delete'):
+            raise PveError('PUT /access/acl: refused')
+        return put(self, call)
+    monkeypatch.setattr(pve_permission.PvePermission, 'put', refused)
+    result, failed = access.run(pve_permission.main, dict(path='/vms/201', roles=['PVEVMUser'], users=['alice'],
+                                                          exclusive=True))
+    assert failed and result['msg'] == ('PUT /access/acl: refused (some of the 2 ACL changes may have been made; '
+                                        'run again to finish)')
+    assert result['changed'] and [c['action'] for c in result['changes']] == ['add', 'remove']
+    assert acl(access) == {('/vms/201', 'user', 'bob@pve', 'PVEVMUser'): 1}     # bob's entry was not removed

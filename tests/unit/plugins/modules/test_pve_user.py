@@ -167,7 +167,7 @@ def test_list_form_one_read_and_only_the_differences(access):
     assert not failed and result['changed']
     assert access.count('GET', '/access/users') == 1 and access.count('POST', '/access/users') == 120
     assert len(access.writes()) == 120                    # one POST per new user, nothing else
-    assert [r['changes'] for r in result['users']] == [['created']] * 120
+    assert [r['changes'] for r in result['items']] == [['created']] * 120
     assert all(groups_of(access, u['userid'] + '@pve') == ['students'] for u in users)
     assert user(access, 's007@pve')['comment'] == 'netadmin'
     assert user_logins(access) == []                      # new accounts: no password to check
@@ -179,11 +179,11 @@ def test_list_form_one_read_and_only_the_differences(access):
     result, failed = access.run(pve_user.main, dict(users=users, groups=['students'], comment='netadmin',
                                                     update_password='always'))
     assert not failed
-    changed = dict((r['userid'], r['changes']) for r in result['users'] if r['changed'])
+    changed = dict((r['userid'], r['changes']) for r in result['items'] if r['changed'])
     assert changed == {'s003@pve': ['comment'], 's004@pve': ['deleted']}
     assert access.count('GET', '/access/users') == 1 and len(access.writes()) == 2
     assert len(user_logins(access)) == 119                # one login check per remaining account
-    assert result['users'][4]['state'] == 'absent'
+    assert result['items'][4]['state'] == 'absent'
 
 
 def test_list_form_refuses_duplicates_and_top_level_password(access):
@@ -204,7 +204,7 @@ def test_one_failing_account_does_not_stop_the_others(access):
     result, failed = access.run(pve_user.main, dict(users=[{'userid': 's1'}, {'userid': 's2'}, {'userid': 's3'}]))
     assert failed and '1 of 3 accounts failed' in result['msg'] and 'disk full' in result['msg']
     assert set(access.pve.user_cfg.users) == {'root@pam', 's1@pve', 's3@pve'}
-    assert [r['failed'] for r in result['users']] == [False, True, False] and result['changed']
+    assert [r['failed'] for r in result['items']] == [False, True, False] and result['changed']
 
 
 def test_absent(access):
@@ -233,3 +233,44 @@ def test_expire_date_and_clear(access):
     assert not result['changed']
     result = access.run(pve_user.main, dict(userid='alice', expire='never'))[0]
     assert result['changes'] == ['expire'] and result['user']['expire'] == 0
+
+
+def test_items_name_each_account_by_its_userid_in_both_forms(access):
+    result, failed = access.run(pve_user.main, dict(users=[{'userid': 'a1'}, {'userid': 'a2@pve', 'state': 'absent'}]),
+                                diff=True)
+    assert not failed and result['items'] == [
+        {'key': 'a1@pve', 'userid': 'a1@pve', 'state': 'present', 'changed': True, 'changes': ['created'],
+         'failed': False},
+        {'key': 'a2@pve', 'userid': 'a2@pve', 'state': 'absent', 'changed': False, 'changes': [], 'failed': False}]
+    assert 'users' not in result and 'user' not in result
+    assert sorted(result['diff']['after']) == ['a1@pve']                  # keyed by userid, only what changed
+    result, failed = access.run(pve_user.main, dict(userid='a1', comment='c'), diff=True)
+    assert not failed and result['changes'] == ['comment'] and result['user']['comment'] == 'c'
+    assert result['items'] == [{'key': 'a1@pve', 'userid': 'a1@pve', 'state': 'present', 'changed': True,
+                                'changes': ['comment'], 'failed': False}]
+    assert result['diff']['after']['comment'] == 'c'                      # the single form's diff stays flat
+
+
+def test_a_failed_item_reports_only_what_was_written(access):
+    access.pve.add_token('root@pam', 'ansible', privsep=0, secret='s3cr3t-token')
+    access.run(pve_user.main, dict(userid='alice', password=PW))
+    # The comment is written, then the password is refused (a token login cannot set it).
+    result, failed = access.run(pve_user.main, dict(userid='alice', password=PW2, update_password='always',
+                                                    verify_password=False, comment='new',
+                                                    api_token_id='ansible', api_token_secret='s3cr3t-token'))
+    assert failed and result['msg'].startswith('1 of 1 account failed: alice@pve: changing the password')
+    assert result['changes'] == ['comment'] and result['items'][0]['changed'] and result['items'][0]['failed']
+    assert user(access, 'alice@pve')['comment'] == 'new' and password_is(access, 'alice@pve', PW)
+
+
+def test_a_failed_create_changed_nothing(access):
+    add_user = access.pve.add_user
+
+    def failing(userid, *args, **kwargs):
+        raise die('create user failed: disk full')
+    access.pve.add_user = failing
+    result, failed = access.run(pve_user.main, dict(userid='alice', password=PW), diff=True)
+    access.pve.add_user = add_user
+    assert failed and result['changes'] == [] and not result['changed'] and 'diff' not in result
+    assert result['user'] == {'userid': 'alice@pve', 'state': 'absent'}
+    assert result['items'][0]['msg'].startswith('alice@pve: ') and PW not in dumps(result)
