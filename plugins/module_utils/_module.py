@@ -11,6 +11,8 @@ state read once per run, and run() turns any PveError into a failure with a clea
 
 from __future__ import annotations
 
+import contextlib
+
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.pvelab.proxmox.plugins.module_utils._client import (
@@ -71,6 +73,24 @@ class PveModuleBase(object):
     def fail(self, msg, **extra):
         extra.update((k, v) for k, v in self.result.items() if k not in extra)
         self.module.fail_json(msg=msg, **extra)
+
+    @contextlib.contextmanager
+    def checked_input(self):
+        """Around a module's checks of its options: the ValueError one raises fails the run with its message."""
+        try:
+            yield
+        except ValueError as exc:
+            self.fail(str(exc))
+
+    def report_object(self, name, before, after, changes, diff_after=None):
+        """The result of a module that manages one object: changed when there are `changes` (a list of what
+        changed), result[name] (the object as the run leaves it), result['changes'], and then a diff of before
+        and after (diff_after in place of after where the result holds what a diff must not show)."""
+        self.changed(bool(changes))
+        self.result[name] = after
+        self.result['changes'] = changes
+        if changes:
+            self.diff = {'before': before, 'after': after if diff_after is None else diff_after}
 
     def execute(self):
         """Do the work; fill self.result (and self.diff). Subclasses implement it."""

@@ -195,7 +195,7 @@ EXAMPLES = r'''
 
 - name: The vmid and node of every student VM
   ansible.builtin.debug:
-    msg: "{{ lab.clones | items2dict(key_name='name', value_name='vmid') }}"
+    msg: "{{ lab['items'] | items2dict(key_name='name', value_name='vmid') }}"
 '''
 
 RETURN = r'''
@@ -214,12 +214,20 @@ name:
   returned: when O(name) is given
   type: str
   sample: netadmin-alice
-clones:
-  description: One entry per requested guest, in the order asked, also when the module fails.
+items:
+  description:
+    - One entry per requested guest, in the order asked, also when the module fails.
+    - It replaced the result C(clones) in this 0.x release (the same entries, with O(clones[].name) also as RV(items[].key)),
+      the result shape every list-form module of the collection shares.
+    - "Read it as C(result['items']): in Jinja C(result.items) is the dictionary's own method."
   returned: always
   type: list
   elements: dict
   contains:
+    key:
+      description: What names the entry, the name of the guest (as in the diff).
+      type: str
+      sample: netadmin-alice
     name:
       description: Name of the guest.
       type: str
@@ -247,17 +255,16 @@ clones:
       sample: "clone task failed: storage 'local-lvm' is full"
 '''
 
+from ansible_collections.pvelab.proxmox.plugins.module_utils._bulk import BulkModule, ItemSpec, parallel_map
 from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveError
 from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
     guest_path,
     is_template,
-    parallel_map,
     remove_leftover,
     run_tasks,
     update_config,
     wait_until,
 )
-from ansible_collections.pvelab.proxmox.plugins.module_utils._module import PveModuleBase, pve_module
 from ansible_collections.pvelab.proxmox.plugins.module_utils._placement import (
     PLACEMENTS,
     Placer,
@@ -279,70 +286,90 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._validate import (
 
 # How often one clone takes another vmid after losing a race for one.
 MAX_COLLISIONS = 50
-PER_ITEM = ('node', 'description', 'tags', 'pool')
+
+# One new guest: `name` alone (the single form) or an item of `clones`; node, description, tags and pool default to
+# the top-level value, newid is one guest's (in the list form only per item).
+SPEC = ItemSpec('clones', dict(
+    name=dict(type='str'),
+    newid=dict(type='int'),
+    node=dict(type='str'),
+    description=dict(type='str'),
+    tags=dict(type='list', elements='str'),
+    pool=dict(type='str'),
+), keys=['name'], per_item=['newid'], top_only=dict(
+    template=dict(type='str', required=True, aliases=['source']),
+    allow_non_template=dict(type='bool', default=False),
+    vmid_floor=dict(type='int'),
+    placement=dict(type='str', choices=list(PLACEMENTS), default='memory'),
+    full=dict(type='bool', default=True),
+    storage=dict(type='str'),
+    format=dict(type='str', choices=['raw', 'qcow2', 'vmdk']),
+    timeout=dict(type='int', default=900),
+    parallel=dict(type='int', default=4),
+    lock_timeout=dict(type='int', default=120),
+))
 
 
-class PveClone(PveModuleBase):
+class PveClone(BulkModule):
+    """validate: names, ids, pools and tags, and the top-level options; resolve: the template and every name in
+    the one read of the cluster (waiting for clones under way); plan: node, pool check and vmid of each clone;
+    apply: the clone tasks and the tags. An item's own state: vmid, target (its node), status, msg, collisions."""
 
-    def execute(self):
-        p = self.params
-        self.client.lock_timeout = p['lock_timeout']
-        self.items = self.requested()
-        self.template = self.find_template()
-        self.kind = self.template.get('type') or 'qemu'
-        # The lock a guest holds while it is being cloned: qemu-server's 'clone', pve-container's 'create'.
-        self.clone_lock = 'create' if self.kind == 'lxc' else 'clone'
-        self.untagged = []
-        todo = self.sort_out()
-        if todo and self.wait_for_template_clones():
-            # clones of this template ran when the cluster was read: their names are known only now
-            self._cluster = None
-            self.template = self.find_template()
-            self.untagged = []
-            todo = self.sort_out()
-        if todo:
-            self.place(todo)
-            self.check_pools(todo)
-            self.allocate(todo)
-            if not self.check_mode:
-                self.clone(todo)
-        self.finish_tags(self.untagged)
-        self.report()
+    spec = SPEC
+    noun = 'clone'
+    nouns = 'clones'
+    # apply() leaves out the clones in check mode, but still tells which guests would get their tags (finish_tags)
+    apply_in_check_mode = True
+
+    @classmethod
+    def main(cls):
+        cls(cls.spec.module(required_by={'newid': 'name'})).run()
+
+    def __init__(self, module):
+        super().__init__(module)
+        self.names, self.ids = set(), {}
+        self.todo, self.untagged = [], []
 
     # ------------------------------------------------------------------ input
 
-    def requested(self):
-        """The guests asked for, each with the common options filled in, validated before anything is written."""
-        p = self.params
-        raw = [dict(name=p['name'], newid=p['newid'])] if p['name'] is not None else list(p['clones'] or [])
-        items, errors, names, ids = [], [], set(), {}
-        for n, entry in enumerate(raw):
-            item = dict(entry)
-            for key in PER_ITEM:
-                if item.get(key) is None:
-                    item[key] = p[key]
-            where = 'clones[{0}]'.format(n) if p['clones'] is not None else 'name'
-            try:
-                item['name'] = validate_vm_name(item.get('name'), where)
-                if item.get('newid') is not None:
-                    item['newid'] = validate_vmid(item['newid'], '{0} newid'.format(item['name']))
-                if item.get('pool') is not None:
-                    validate_pool(item['pool'], '{0} pool'.format(item['name']))
-                item['tags'] = None if item['tags'] is None else [
-                    validate_tag(t, '{0} tag'.format(item['name'])) for t in item['tags']]
-            except ValueError as exc:
-                errors.append(str(exc))
-                continue
-            if item['name'] in names:
+    def validate(self, item):
+        """One guest asked for; also refuses a name or a newid asked for twice. The last item carries the errors of
+        the top-level options, so that one message names every problem."""
+        values = item.values
+        errors = []
+        try:
+            values['name'] = validate_vm_name(item['name'], item.where or 'name')
+            if item['newid'] is not None:
+                values['newid'] = validate_vmid(item['newid'], '{0} newid'.format(item['name']))
+            if item['pool'] is not None:
+                validate_pool(item['pool'], '{0} pool'.format(item['name']))
+            if item['tags'] is not None:
+                values['tags'] = [validate_tag(t, '{0} tag'.format(item['name'])) for t in item['tags']]
+        except ValueError as exc:
+            errors.append(str(exc))
+        else:
+            if item['name'] in self.names:
                 errors.append('name {0!r} is asked for twice'.format(item['name']))
-            names.add(item['name'])
-            if item.get('newid') is not None:
-                if item['newid'] in ids:
+            self.names.add(item['name'])
+            if item['newid'] is not None:
+                if item['newid'] in self.ids:
                     errors.append('newid {0} is asked for both {1!r} and {2!r}'.format(
-                        item['newid'], ids[item['newid']], item['name']))
-                ids[item['newid']] = item['name']
-            item.update(vmid=item.get('newid'), target=None, status=None, msg=None, changed=False, collisions=0)
-            items.append(item)
+                        item['newid'], self.ids[item['newid']], item['name']))
+                self.ids[item['newid']] = item['name']
+            item.key = item['name']
+        item.vmid, item.target, item.status, item.msg, item.collisions = item['newid'], None, None, None, 0
+        if item.index == len(self.items) - 1:
+            errors += self.option_errors()
+        if errors:
+            raise ValueError('; '.join(errors))
+
+    def duplicates(self, items):
+        # validate() refused the names asked for twice; an empty list still has its options checked
+        return super().duplicates(items) + ([] if items else self.option_errors())
+
+    def option_errors(self):
+        p = self.params
+        errors = []
         if not p['full'] and (p['storage'] or p['format']):
             errors.append('storage and format apply to full clones only (full=true)')
         if p['vmid_floor'] is not None:
@@ -352,9 +379,26 @@ class PveClone(PveModuleBase):
                 errors.append(str(exc))
         if p['parallel'] < 1:
             errors.append('parallel must be at least 1')
-        if errors:
-            self.fail('; '.join(errors))
-        return items
+        return errors
+
+    # ---------------------------------------------------------------- resolve
+
+    def resolve(self, items):
+        """The template, then every name (one read of the cluster); a conflict fails the run here."""
+        self.client.lock_timeout = self.params['lock_timeout']
+        self.template = self.find_template()
+        self.kind = self.template.get('type') or 'qemu'
+        # The lock a guest holds while it is being cloned: qemu-server's 'clone', pve-container's 'create'.
+        self.clone_lock = 'create' if self.kind == 'lxc' else 'clone'
+        self.untagged = []
+        self.todo = self.sort_out()
+        if self.todo and self.wait_for_template_clones():
+            # clones of this template ran when the cluster was read: their names are known only now
+            self._cluster = None
+            self.template = self.find_template()
+            self.untagged = []
+            self.todo = self.sort_out()
+        return []
 
     def find_template(self):
         p = self.params
@@ -390,7 +434,7 @@ class PveClone(PveModuleBase):
                     errors.append('{0!r} exists with vmid {1}, not newid {2}'.format(
                         item['name'], found['vmid'], item['newid']))
                 else:
-                    item.update(vmid=int(found['vmid']), target=found.get('node'), status='exists')
+                    item.vmid, item.target, item.status = int(found['vmid']), found.get('node'), 'exists'
                     if item['tags'] is not None and self.template_tagged(found) and \
                             sorted(set(item['tags'])) != self.template_tags():
                         self.untagged.append(item)
@@ -438,7 +482,7 @@ class PveClone(PveModuleBase):
             return []
 
         def probe(item):
-            entry = {'node': item['target'], 'type': self.kind, 'vmid': item['vmid']}
+            entry = {'node': item.target, 'type': self.kind, 'vmid': item.vmid}
             try:
                 status = self.client.get(guest_path(entry) + '/status/current') or {}
             except PveError as exc:
@@ -447,7 +491,7 @@ class PveClone(PveModuleBase):
                 # A clone to another node ends by moving the config there: look for it before calling it gone
                 # (the vmid's node is live in /cluster/resources, its name only in its own config).
                 now = [g for g in self.client.get('/cluster/resources', type='vm') or []
-                       if int(g.get('vmid', 0)) == item['vmid'] and g.get('node') != item['target']]
+                       if int(g.get('vmid', 0)) == item.vmid and g.get('node') != item.target]
                 if not now:
                     return 'gone'
                 entry = dict(entry, node=now[0]['node'])
@@ -459,7 +503,7 @@ class PveClone(PveModuleBase):
                     return 'gone'
                 if status.get('hostname' if self.kind == 'lxc' else 'name') != item['name']:
                     return 'gone'
-                item['target'] = entry['node']
+                item.target = entry['node']
             return None if status.get('lock') == self.clone_lock else 'done'
         by_name = dict((i['name'], i) for i in busy)
         done, stuck = wait_until(list(by_name), lambda name: probe(by_name[name]), self.params['timeout'],
@@ -467,16 +511,28 @@ class PveClone(PveModuleBase):
         again = []
         for item in busy:
             if done.get(item['name']) == 'gone':
-                self.cluster.forget(item['vmid'])
-                item.update(vmid=item['newid'], target=None, status=None)
+                self.cluster.forget(item.vmid)
+                item.vmid, item.target, item.status = item['newid'], None, None
                 again.append(item)
             elif item['name'] in stuck:
-                item.update(status='failed', msg='{0} (vmid {1}) exists but is still locked by a clone after {2} s; '
-                            'if no clone runs, remove it (qm unlock {1}; qm destroy {1} --purge) and run '
-                            'again'.format(item['name'], item['vmid'], self.params['timeout']))
+                item.status = 'failed'
+                item.msg = ('{0} (vmid {1}) exists but is still locked by a clone after {2} s; if no clone runs, '
+                            'remove it (qm unlock {1}; qm destroy {1} --purge) and run again'.format(
+                                item['name'], item.vmid, self.params['timeout']))
         return again
 
     # --------------------------------------------------------------- planning
+
+    def plan(self, items):
+        """Node, pool and vmid of every guest to clone; a guest found with the template's tags gets the asked ones."""
+        if self.todo:
+            self.place(self.todo)
+            self.check_pools(self.todo)
+            self.allocate(self.todo)
+        for item in self.todo:
+            item.action = 'clone'
+        for item in self.untagged:
+            item.action = item.action or 'tags'
 
     def place(self, todo):
         p = self.params
@@ -504,9 +560,9 @@ class PveClone(PveModuleBase):
                                                          item['node'] not in (eligible or ()) else ''))
                     continue
                 self.placer.place(item['node'])
-                item['target'] = item['node']
+                item.target = item['node']
             else:
-                item['target'] = self.placer.choose()
+                item.target = self.placer.choose()
                 if reason and p['placement'] != 'template' and not warned:
                     warned = True
                     self.module.warn('placement {0}: {1}'.format(p['placement'], reason))
@@ -529,8 +585,7 @@ class PveClone(PveModuleBase):
                 ', '.join(missing)))
 
     def allocate(self, todo):
-        p = self.params
-        floor = p['vmid_floor']
+        floor = self.params['vmid_floor']
         if floor is None:
             floor = int(self.client.get('/cluster/nextid'))
         self.allocator = VmidAllocator(self.cluster.used_vmids(), floor=floor)
@@ -539,12 +594,19 @@ class PveClone(PveModuleBase):
                 self.fail('nothing was cloned: newid {0} for {1!r} is taken'.format(item['newid'], item['name']))
         auto = [i for i in todo if i['newid'] is None]
         for item, vmid in zip(auto, self.allocator.planned(len(auto))):
-            item['vmid'] = vmid
+            item.vmid = vmid
         for item in todo:
-            item.update(changed=True, status='planned')
+            item.status, item.changes = 'planned', ['clone']
         self.changed()
 
-    # ---------------------------------------------------------------- cloning
+    # ---------------------------------------------------------------- writes
+
+    def apply(self, items):
+        """The clone tasks (not in check mode) in the order sort_out found them, then the tags of the guests found
+        with the template's."""
+        if not self.check_mode:
+            self.clone(self.todo)
+        self.finish_tags(self.untagged)
 
     def clone(self, todo):
         p = self.params
@@ -552,32 +614,32 @@ class PveClone(PveModuleBase):
         tpath = guest_path(self.template)
         for item in todo:
             if item['newid'] is None:
-                item['vmid'] = None
+                item.vmid = None
 
         def start(name):
             item = by_name[name]
-            if item['vmid'] is None:
-                item['vmid'] = self.allocator.allocate()
-            params = dict(newid=item['vmid'], full=p['full'], storage=p['storage'], format=p['format'],
+            if item.vmid is None:
+                item.vmid = self.allocator.allocate()
+            params = dict(newid=item.vmid, full=p['full'], storage=p['storage'], format=p['format'],
                           pool=item['pool'], description=item['description'])
             params['hostname' if self.kind == 'lxc' else 'name'] = item['name']
-            if item['target'] != self.template['node']:
-                params['target'] = item['target']
+            if item.target != self.template['node']:
+                params['target'] = item.target
             if self.kind == 'lxc':
                 params.pop('format')
             return self.client.post(tpath + '/clone', **params)
 
         def retry(name, error):
             item = by_name[name]
-            if item['newid'] is None and item['vmid'] is not None and is_vmid_collision(error, item['vmid']) \
-                    and item['collisions'] < MAX_COLLISIONS:
-                self.allocator.taken(item['vmid'])
-                item['collisions'] += 1
-                item['vmid'] = None
+            if item['newid'] is None and item.vmid is not None and is_vmid_collision(error, item.vmid) \
+                    and item.collisions < MAX_COLLISIONS:
+                self.allocator.taken(item.vmid)
+                item.collisions += 1
+                item.vmid = None
                 return True
-            if item['newid'] is None and item['vmid'] is not None and not isinstance(error, PveTaskError):
+            if item['newid'] is None and item.vmid is not None and not isinstance(error, PveTaskError):
                 # refused before PVE made anything: the id is free again for the others
-                self.allocator.release(item['vmid'])
+                self.allocator.release(item.vmid)
             return False
 
         outcome = run_tasks(self.client, list(by_name), start, parallel=p['parallel'], timeout=p['timeout'],
@@ -586,41 +648,41 @@ class PveClone(PveModuleBase):
         for name, error in outcome.items():
             item = by_name[name]
             if error is None:
-                item['status'] = 'created'
+                item.status = 'created'
                 made.append(item)
                 continue
-            item.update(status='failed', changed=False, msg=self.reason(error))
-            if isinstance(error, PveTaskError) and item['vmid'] is not None:
+            item.status, item.changes, item.msg = 'failed', [], self.reason(error)
+            if isinstance(error, PveTaskError) and item.vmid is not None:
                 try:
-                    note = remove_leftover(self.client, list(dict.fromkeys([self.template['node'], item['target']])),
-                                           item['vmid'], item['name'], self.kind, timeout=p['timeout'])
+                    note = remove_leftover(self.client, list(dict.fromkeys([self.template['node'], item.target])),
+                                           item.vmid, item['name'], self.kind, timeout=p['timeout'])
                 except PveError as exc:
                     note = str(exc)
                 if note:
-                    item['msg'] += '; ' + note
+                    item.msg += '; ' + note
             if item['newid'] is None and not isinstance(error, PveTaskTimeout):
-                item['vmid'] = None  # nothing holds the id: PVE refused, or the failed clone was cleaned up
+                item.vmid = None  # nothing holds the id: PVE refused, or the failed clone was cleaned up
         for item in made:
-            self.cluster.remember(dict(vmid=item['vmid'], name=item['name'], node=item['target'], type=self.kind,
+            self.cluster.remember(dict(vmid=item.vmid, name=item['name'], node=item.target, type=self.kind,
                                        status='stopped', template=0, maxmem=self.template.get('maxmem'),
                                        pool=item['pool']))
         self.set_tags(made)
+
+    def put_tags(self, item):
+        entry = {'node': item.target, 'type': self.kind, 'vmid': item.vmid}
+        if item['tags']:
+            update_config(self.client, entry, {'tags': ';'.join(item['tags'])})
+        else:
+            update_config(self.client, entry, {}, ['tags'])
 
     def set_tags(self, made):
         """The clone copies the template's tags; set the asked ones where they differ."""
         old = sorted(split_tags(self.template.get('tags')))
         todo = [i for i in made if i['tags'] is not None and sorted(set(i['tags'])) != old]
-
-        def put(item):
-            entry = {'node': item['target'], 'type': self.kind, 'vmid': item['vmid']}
-            if item['tags']:
-                update_config(self.client, entry, {'tags': ';'.join(item['tags'])})
-            else:
-                update_config(self.client, entry, {}, ['tags'])
-        for item, _none, error in parallel_map(put, todo, self.params['parallel']):
+        for item, _none, error in parallel_map(self.put_tags, todo, self.params['parallel']):
             if error is not None:
-                item.update(status='failed', msg='cloned as vmid {0}, but setting its tags failed: {1}'.format(
-                    item['vmid'], error))
+                item.status = 'failed'
+                item.msg = 'cloned as vmid {0}, but setting its tags failed: {1}'.format(item.vmid, error)
 
     def template_tags(self):
         return sorted(set(split_tags(self.template.get('tags'))))
@@ -632,23 +694,19 @@ class PveClone(PveModuleBase):
         """Guests of our names that still carry the template's tags: the run that cloned them was killed before it
         set the asked ones (set_tags follows the clone task). Set them now, unless they changed meanwhile."""
         def put(item):
-            entry = {'node': item['target'], 'type': self.kind, 'vmid': item['vmid']}
             if self.check_mode:
                 return True
+            entry = {'node': item.target, 'type': self.kind, 'vmid': item.vmid}
             if not self.template_tagged(self.client.get(guest_path(entry) + '/config') or {}):
                 return False
-            if item['tags']:
-                update_config(self.client, entry, {'tags': ';'.join(item['tags'])})
-            else:
-                update_config(self.client, entry, {}, ['tags'])
+            self.put_tags(item)
             return True
         for item, changed, error in parallel_map(put, items, self.params['parallel']):
             if error is not None:
-                item.update(status='failed', msg='setting the tags of {0} (vmid {1}) failed: {2}'.format(
-                    item['name'], item['vmid'], error))
+                item.status = 'failed'
+                item.msg = 'setting the tags of {0} (vmid {1}) failed: {2}'.format(item['name'], item.vmid, error)
             elif changed:
-                item['changed'] = True
-                self.changed()
+                item.changes = item.changes or ['tags']
 
     @staticmethod
     def reason(error):
@@ -658,62 +716,27 @@ class PveClone(PveModuleBase):
 
     # ----------------------------------------------------------------- result
 
-    def report(self):
-        out = []
-        for item in self.items:
-            entry = dict(name=item['name'], vmid=item['vmid'], node=item['target'], changed=item['changed'],
-                         status=item['status'])
-            if item['msg']:
-                entry['msg'] = item['msg']
-            out.append(entry)
-        self.result['clones'] = out
-        if self.params['name'] is not None:
-            self.result.update(vmid=out[0]['vmid'], node=out[0]['node'], name=out[0]['name'])
-        self.diff['before'] = dict((e['name'], {'vmid': e['vmid'], 'node': e['node']})
-                                   for e in out if e['status'] == 'exists')
-        self.diff['after'] = dict((e['name'], {'vmid': e['vmid'], 'node': e['node']})
-                                  for e in out if e['status'] in ('exists', 'created', 'planned'))
-        failed = [e for e in out if e['status'] == 'failed']
-        if any(e['status'] == 'created' for e in out):
-            self.changed()
+    def report(self, items):
+        """`items` (key = name, with vmid, node and status), the single form's vmid, node and name, a diff keyed by
+        name, and a failure that names each failed clone."""
+        for item in items:
+            item.view = dict(name=item['name'], vmid=item.vmid, node=item.target, status=item.status)
+            item.error = item.msg
+        self.result['items'] = [item.result() for item in items]
+        if items and items[0].single:
+            self.result.update(vmid=items[0].vmid, node=items[0].target, name=items[0]['name'])
+        self.diff['before'] = dict((i.key, {'vmid': i.vmid, 'node': i.target}) for i in items if i.status == 'exists')
+        self.diff['after'] = dict((i.key, {'vmid': i.vmid, 'node': i.target}) for i in items
+                                  if i.status in ('exists', 'created', 'planned'))
+        self.changed(any(item.changed for item in items))
+        failed = [i for i in items if i.status == 'failed']
         if failed:
-            self.fail('{0} of {1} clones failed: {2}'.format(len(failed), len(out), '; '.join(
-                '{0}: {1}'.format(e['name'], e.get('msg')) for e in failed)))
+            self.fail('{0} of {1} {2} failed: {3}'.format(len(failed), len(items), self.nouns, '; '.join(
+                '{0}: {1}'.format(i['name'], i.msg) for i in failed)))
 
 
 def main():
-    module = pve_module(
-        dict(
-            template=dict(type='str', required=True, aliases=['source']),
-            allow_non_template=dict(type='bool', default=False),
-            name=dict(type='str'),
-            newid=dict(type='int'),
-            clones=dict(type='list', elements='dict', options=dict(
-                name=dict(type='str', required=True),
-                newid=dict(type='int'),
-                node=dict(type='str'),
-                description=dict(type='str'),
-                tags=dict(type='list', elements='str'),
-                pool=dict(type='str'),
-            )),
-            vmid_floor=dict(type='int'),
-            node=dict(type='str'),
-            placement=dict(type='str', choices=list(PLACEMENTS), default='memory'),
-            full=dict(type='bool', default=True),
-            storage=dict(type='str'),
-            format=dict(type='str', choices=['raw', 'qcow2', 'vmdk']),
-            pool=dict(type='str'),
-            description=dict(type='str'),
-            tags=dict(type='list', elements='str'),
-            timeout=dict(type='int', default=900),
-            parallel=dict(type='int', default=4),
-            lock_timeout=dict(type='int', default=120),
-        ),
-        mutually_exclusive=[('name', 'clones')],
-        required_one_of=[('name', 'clones')],
-        required_by={'newid': 'name'},
-    )
-    PveClone(module).run()
+    PveClone.main()
 
 
 if __name__ == '__main__':

@@ -116,13 +116,11 @@ class PveGroup(PveModuleBase):
 
     def execute(self):
         p = self.params
-        try:
+        with self.checked_input():
             groupid = validate_groupid(p['name'], field='name')
             wanted_users = None
             if p['users'] is not None:
                 wanted_users = sorted(set(parse_userid(u, field='users') for u in split_list(p['users'])))
-        except ValueError as exc:
-            self.fail(str(exc))
         groups = dict((g['groupid'], g) for g in self.client.get('/access/groups'))
         current = groups.get(groupid)
         before = self.view(groupid, current)
@@ -181,11 +179,7 @@ class PveGroup(PveModuleBase):
                             else:
                                 # groups='' without append empties the memberships; only JSON keeps ''.
                                 self.client.put(path, json_body=True, groups='')
-        self.changed(bool(changes))
-        self.result['group'] = after
-        self.result['changes'] = changes
-        if changes:
-            self.diff = {'before': before, 'after': after}
+        self.report_object('group', before, after, changes)
 
     @staticmethod
     def view(groupid, entry):

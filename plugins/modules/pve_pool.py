@@ -95,19 +95,15 @@ class PvePool(PveModuleBase):
 
     def execute(self):
         p = self.params
-        try:
+        with self.checked_input():
             self.poolid = validate_pool(p['name'], 'name')
-        except ValueError as exc:
-            self.fail(str(exc))
         current = self.read()
         before = self.view(current)
         after = dict(before)
         if p['state'] == 'present':
             if current is None:
-                try:
+                with self.checked_input():
                     validate_new_pool(self.poolid, 'name')
-                except ValueError as exc:
-                    self.fail(str(exc))
                 after = {'poolid': self.poolid, 'comment': p['comment'] or '', 'vms': [], 'storage': []}
                 self.changed()
                 if not self.check_mode:

@@ -114,10 +114,8 @@ class PveRole(PveModuleBase):
 
     def execute(self):
         p = self.params
-        try:
+        with self.checked_input():
             roleid = validate_custom_role(p['name'], field='name')
-        except ValueError as exc:
-            self.fail(str(exc))
         roles = dict((r['roleid'], r) for r in self.client.get('/access/roles'))
         current = roles.get(roleid)
         if current is not None and int(current.get('special') or 0):
@@ -138,10 +136,8 @@ class PveRole(PveModuleBase):
             if p['privileges'] is not None:
                 # Privileges of one PVE release only (VM.Monitor, VM.GuestAgent.*): GET /version names the release.
                 version = self.client.version if versioned_privileges(p['privileges']) else None
-                try:
+                with self.checked_input():
                     wanted = validate_privileges(p['privileges'], valid=valid, field='privileges', version=version)
-                except ValueError as exc:
-                    self.fail(str(exc))
             have = before.get('privileges', [])
             if current is None:
                 changes.append('created')
@@ -163,11 +159,7 @@ class PveRole(PveModuleBase):
                         after['privileges'] = wanted
                         if not self.check_mode:
                             self.client.put('/access/roles/{0}'.format(roleid), privs=','.join(wanted))
-        self.changed(bool(changes))
-        self.result['role'] = after
-        self.result['changes'] = changes
-        if changes:
-            self.diff = {'before': before, 'after': after}
+        self.report_object('role', before, after, changes)
 
     @staticmethod
     def view(roleid, entry):

@@ -151,12 +151,10 @@ class PveToken(PveModuleBase):
 
     def execute(self):
         p = self.params
-        try:
+        with self.checked_input():
             userid = parse_userid(p['userid'], field='userid')
             name = validate_token_name(p['token'], field='token')
             expire = parse_expire(p['expire'], field='expire')
-        except ValueError as exc:
-            self.fail(str(exc))
         base = '/access/users/{0}/token'.format(userid)
         try:
             tokens = dict((t['tokenid'], t) for t in self.client.get(base))
@@ -211,11 +209,8 @@ class PveToken(PveModuleBase):
                 update['delete'] = 'comment'
             if update and not self.check_mode:
                 self.client.put('{0}/{1}'.format(base, name), **update)
-        self.changed(bool(changes))
-        self.result['token'] = after
-        self.result['changes'] = changes
-        if changes:
-            self.diff = {'before': before, 'after': dict((k, v) for k, v in after.items() if k != 'secret')}
+        self.report_object('token', before, after, changes,
+                           diff_after=dict((k, v) for k, v in after.items() if k != 'secret'))
 
     @staticmethod
     def view(userid, name, entry):

@@ -119,12 +119,10 @@ class PveUserTicket(PveModuleBase):
 
     def execute(self):
         p = self.params
-        try:
+        with self.checked_input():
             userid = parse_userid(p['userid'], field='userid')
             if p['new_password'] is not None:
                 validate_password(p['new_password'], field='new_password')
-        except ValueError as exc:
-            self.fail(str(exc))
         self.result['password_changed'] = False
         login = user_login(p, userid, p['password'])
         change = p['new_password'] is not None and p['new_password'] != p['password']

@@ -347,7 +347,7 @@ def test_task_outlasting_its_timeout(pve_cluster, tmp_path):
     # the shutdown's timeout is PVE's own (the task gives up and says so)
     assert 'to-1 (vmid' in stop_msg and 'VM quit/powerdown failed - got timeout' in stop_msg, stop_msg
     again = result.task('clone again')
-    assert again['clones'][0]['status'] == 'exists', again
+    assert again['items'][0]['status'] == 'exists', again
     vm = vm_named(pve_cluster, 'to-1')
     assert vm.status == 'stopped' and not vm.lock
     assert pve_cluster.count_requests('POST', '/clone') == 1

@@ -51,7 +51,7 @@ def test_twenty_clones_in_parallel(pve_cluster, tmp_path):
     out = result.task('clone')
     assert result.rc == 0 and not out.get('failed'), result
     assert seconds < 0.35 * 20 * clone_real, seconds          # ten at a time: about 2 clone times
-    vmids = [c['vmid'] for c in out['clones']]
+    vmids = [c['vmid'] for c in out['items']]
     assert len(set(vmids)) == 20
     made = vms_named(pve_cluster, 'par-')
     assert sorted(vm.vmid for vm in made) == sorted(vmids) and not any(vm.lock for vm in made)
@@ -76,8 +76,8 @@ def test_two_bulk_runs_at_once_do_not_collide(pve_cluster, tmp_path):
     for prefix in ('ra', 'rb'):
         result, out = results[prefix]
         assert result.rc == 0 and not out.get('failed'), result
-        assert [c['status'] for c in out['clones']] == ['created'] * 15
-        vmids += [c['vmid'] for c in out['clones']]
+        assert [c['status'] for c in out['items']] == ['created'] * 15
+        vmids += [c['vmid'] for c in out['items']]
     assert len(vmids) == len(set(vmids)) == 30
     made = vms_named(pve_cluster, 'ra-') + vms_named(pve_cluster, 'rb-')
     assert len(made) == 30 and len(set(vm.name for vm in made)) == 30
@@ -94,17 +94,17 @@ def test_placement_by_free_memory_on_three_nodes(pve_cluster, tmp_path):
     """demo.json: pve1 26 GiB free, pve2 54, pve3 46; 30 clones of a 2 GiB template level them out."""
     result, out = clone(pve_cluster, names('mem', 30), tmp_path=tmp_path, placement='memory')
     assert result.rc == 0 and not out.get('failed'), result
-    chosen = [c['node'] for c in out['clones']]
+    chosen = [c['node'] for c in out['items']]
     assert chosen[:4] == ['pve2'] * 4
     assert collections.Counter(chosen) == {'pve1': 2, 'pve2': 16, 'pve3': 12}
     for vm in vms_named(pve_cluster, 'mem-'):
-        assert vm.node == dict((c['name'], c['node']) for c in out['clones'])[vm.name]
+        assert vm.node == dict((c['name'], c['node']) for c in out['items'])[vm.name]
     # round robin and an offline node
     pve_cluster.pve.set_node_offline('pve2')
     result, out = clone(pve_cluster, names('rr', 4), tmp_path=tmp_path, placement='round_robin')
     pve_cluster.pve.set_node_offline('pve2', offline=False)
-    assert result.rc == 0 and 'pve2' not in [c['node'] for c in out['clones']]
-    assert collections.Counter(c['node'] for c in out['clones']) == {'pve1': 2, 'pve3': 2}
+    assert result.rc == 0 and 'pve2' not in [c['node'] for c in out['items']]
+    assert collections.Counter(c['node'] for c in out['items']) == {'pve1': 2, 'pve3': 2}
 
 
 @pytest.mark.cluster('demo.json')
@@ -123,7 +123,7 @@ def test_local_storage_template_is_refused_on_another_node(pve_cluster, tmp_path
 def test_locked_vm_is_retried_then_reported(pve_cluster, tmp_path):
     pve = pve_cluster.pve
     result, out = clone(pve_cluster, ['lock-1'], tmp_path=tmp_path)
-    vmid = out['clones'][0]['vmid']
+    vmid = out['items'][0]['vmid']
     # another task holds the config lock for 600 PVE s (6 s here): the start is retried until it gets through
     pve_cluster.call(pve.hold_config_lock(vmid, 600))
     start = {'name': 'start', 'pvelab.proxmox.pve_vm': {'vmid': vmid, 'state': 'started', 'lock_timeout': 60},
@@ -155,11 +155,11 @@ def test_failing_clone_task_is_reported_by_name_and_a_rerun_finishes(pve_cluster
         result, out = clone(pve_cluster, wanted, tmp_path=tmp_path)
     assert out['failed'] and out['msg'].startswith('1 of 5 clones failed: flt-03: ')
     assert 'No space left on device' in out['msg'] and 'was removed' in out['msg']
-    assert [c['status'] for c in out['clones']] == ['created', 'created', 'failed', 'created', 'created']
-    assert out['changed'] and out['clones'][2]['vmid'] is None
+    assert [c['status'] for c in out['items']] == ['created', 'created', 'failed', 'created', 'created']
+    assert out['changed'] and out['items'][2]['vmid'] is None
     assert sorted(vm.name for vm in vms_named(pve_cluster, 'flt-')) == ['flt-01', 'flt-02', 'flt-04', 'flt-05']
     result, out = clone(pve_cluster, wanted, tmp_path=tmp_path)
-    assert result.rc == 0 and [c['changed'] for c in out['clones']] == [False, False, True, False, False]
+    assert result.rc == 0 and [c['changed'] for c in out['items']] == [False, False, True, False, False]
     assert len(vms_named(pve_cluster, 'flt-')) == 5 and not any(vm.lock for vm in vms_named(pve_cluster, 'flt-'))
 
 
@@ -168,7 +168,7 @@ def test_failing_clone_task_is_reported_by_name_and_a_rerun_finishes(pve_cluster
 @pytest.mark.cluster('demo.json', time_scale=0.01, default_agent_delay_secs=200)
 def test_wait_for_ip_returns_the_lease_without_loopback_or_link_local(pve_cluster, tmp_path):
     result, out = clone(pve_cluster, ['ip-1', 'ip-2'], tmp_path=tmp_path)
-    vmids = [c['vmid'] for c in out['clones']]
+    vmids = [c['vmid'] for c in out['items']]
     start = {'name': 'start', 'register': 'out',
              'pvelab.proxmox.pve_vm': {'vms': [{'vmid': v} for v in vmids], 'state': 'started', 'wait_for_ip': True,
                                        'wait_timeout': 60}}
@@ -244,11 +244,11 @@ def test_container_clones_under_way_are_waited_for_not_made_twice(pve_cluster, t
     assert [ct.lock for ct in pve.cts if 4000 <= ct.vmid < 8000] == [None]
     first.join(120)
     assert results['first'].rc == 0 and second.rc == 0, (results['first'], second)
-    assert second.task('clone')['changed'] is False, second.task('clone')['clones']
+    assert second.task('clone')['changed'] is False, second.task('clone')['items']
     made = sorted((ct.config.get('hostname'), ct.vmid) for ct in pve.cts if 4000 <= ct.vmid < 8000)
     assert [h for h, _v in made] == wanted and not [ct for ct in pve.cts if ct.lock]
     assert pve_cluster.count_requests('POST', '/lxc/8000/clone') == 1
-    assert sorted(c['vmid'] for c in second.task('clone')['clones']) == [v for _h, v in made]
+    assert sorted(c['vmid'] for c in second.task('clone')['items']) == [v for _h, v in made]
 
 
 @pytest.mark.cluster('demo.json', statd_secs=1e9)

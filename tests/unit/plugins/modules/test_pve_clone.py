@@ -17,7 +17,7 @@ def clone(served, check=False, diff=False, **args):
 
 def test_single_clone_is_idempotent_by_name(served):
     result, failed = clone(served, name='alice', check=True)
-    assert not failed and result['changed'] and result['vmid'] == 104 and result['clones'][0]['status'] == 'planned'
+    assert not failed and result['changed'] and result['vmid'] == 104 and result['items'][0]['status'] == 'planned'
     assert served.writes() == []
     result, failed = clone(served, name='alice', diff=True)
     assert not failed and result['changed'] and result['vmid'] == 104
@@ -26,7 +26,9 @@ def test_single_clone_is_idempotent_by_name(served):
     assert result['diff'] == {'before': {}, 'after': {'alice': {'vmid': 104, 'node': result['node']}}}
     writes = len(served.writes())
     result, failed = clone(served, name='alice')
-    assert not failed and not result['changed'] and result['vmid'] == 104 and result['clones'][0]['status'] == 'exists'
+    assert not failed and not result['changed'] and result['vmid'] == 104 and result['items'][0]['status'] == 'exists'
+    assert result['items'] == [dict(key='alice', name='alice', vmid=104, node=result['node'], changed=False,
+                                    status='exists')]
     assert len(served.writes()) == writes
     assert len([vm for vm in served.pve.vms if vm.name == 'alice']) == 1
 
@@ -40,7 +42,7 @@ def test_a_clone_pvestatd_has_not_reported_yet_is_found_by_name(served):
     assert [(r['status'], r.get('name')) for r in served.resources() if r.get('vmid') == vmid] == [('unknown', None)]
     writes = len(served.writes())
     result, failed = clone(served, name='carol')
-    assert not failed and not result['changed'] and result['clones'][0]['status'] == 'exists'
+    assert not failed and not result['changed'] and result['items'][0]['status'] == 'exists'
     assert result['vmid'] == vmid and len(served.writes()) == writes
 
 
@@ -84,15 +86,16 @@ def test_bulk_with_floor_pool_tags_and_description(served):
     result, failed = clone(served, clones=[{'name': n} for n in names] + [{'name': 'teach', 'tags': ['t1']}],
                            vmid_floor=2000, pool='lab', tags=['lab', 'x'], description='student VM', parallel=3)
     assert not failed, result['msg']
-    assert [c['vmid'] for c in result['clones']] == list(range(2000, 2007))
-    for entry in result['clones']:
+    assert [c['vmid'] for c in result['items']] == list(range(2000, 2007))
+    assert [c['key'] for c in result['items']] == [c['name'] for c in result['items']] == names + ['teach']
+    for entry in result['items']:
         vm = served.vm_named(entry['name'])
         assert vm.vmid == entry['vmid'] and vm.node == entry['node'] and vm.pool == 'lab'
         assert vm.config['description'] == 'student VM'
     assert served.vm_named('s0').config['tags'] == 'lab;x'
     assert served.vm_named('teach').config['tags'] == 't1'
     # the projection spreads them over every node; pve1 runs the teacher (4 GiB), so it gets the fewest
-    nodes = [c['node'] for c in result['clones']]
+    nodes = [c['node'] for c in result['items']]
     assert len(set(nodes)) == 3 and nodes.count('pve1') < min(nodes.count('pve2'), nodes.count('pve3'))
 
 
@@ -115,12 +118,12 @@ def test_failed_clone_is_reported_by_name_and_the_rest_are_made(served):
     result, failed = clone(served, clones=[{'name': 'fine1'}, {'name': 'broken'}, {'name': 'fine2'}])
     assert failed and result['msg'].startswith('1 of 3 clones failed: broken: ')
     assert 'storage I/O error' in result['msg']
-    states = dict((c['name'], c['status']) for c in result['clones'])
+    states = dict((c['name'], c['status']) for c in result['items'])
     assert states == {'fine1': 'created', 'broken': 'failed', 'fine2': 'created'}
     assert result['changed'] and served.vm_named('broken') is None
     served.pve.ceph_io = original
     result, failed = clone(served, clones=[{'name': 'fine1'}, {'name': 'broken'}, {'name': 'fine2'}])
-    assert not failed and [c['changed'] for c in result['clones']] == [False, True, False]
+    assert not failed and [c['changed'] for c in result['items']] == [False, True, False]
 
 
 def test_half_made_clone_is_removed(served):
@@ -152,5 +155,5 @@ def test_local_storage_template_stays_on_its_node(served):
     with mock.patch.object(AnsibleModule, 'warn', autospec=True,
                            side_effect=lambda module, msg, *a, **kw: (warned.append(msg), real_warn(module, msg))[1]):
         result, failed = clone(served, clones=[{'name': 'y1'}, {'name': 'y2'}], template='tmpl-local', check=True)
-    assert not failed and set(c['node'] for c in result['clones']) == {'pve2'}
+    assert not failed and set(c['node'] for c in result['items']) == {'pve2'}
     assert any('local storage' in str(w) for w in warned)
