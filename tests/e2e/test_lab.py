@@ -184,6 +184,7 @@ def test_lab_lifecycle(pve_cluster, tmp_path):
     ({'lab_teacher_sources': ['192.0.2.999/32']}, "lab_teacher_sources '192.0.2.999/32'"),
     ({'lab_template': 'teacher'}, 'lab_template teacher: is not a template'),
     ({'lab_template': 'no-such-template'}, 'lab_template no-such-template: no such VM'),
+    ({'lab_template': 100}, 'lab_template 100: is not a template'),
 ])
 def test_bad_input_is_refused_before_any_write(pve_cluster, tmp_path, over, needle):
     result = lab(pve_cluster, tmp_path, **over)
