@@ -24,7 +24,6 @@ ARGUMENT_SPEC = dict(
         path=dict(type='path', required=True),
         content=dict(type='str', required=True, no_log=False),
         mode=dict(type='raw', default='0644'),
-        touch=dict(type='bool', default=False),
     )),
 )
 
@@ -88,10 +87,10 @@ class ActionModule(ActionBase):
                 raise AnsibleActionFail('files[{0}].path: directory {1} does not exist'.format(
                     item['path'], os.path.dirname(path)))
             files.append((path, to_bytes(item['content'], errors='surrogate_or_strict'),
-                          parse_mode(item['mode'], item['path']), item['touch']))
+                          parse_mode(item['mode'], item['path'])))
         # Everything is checked before the first write: a bad entry leaves all files as they were.
         report, diffs = [], []
-        for path, data, mode, touch in files:
+        for path, data, mode in files:
             old, old_mode = current(path)
             content_changed = old != data
             mode_changed = old_mode != mode
@@ -105,8 +104,6 @@ class ActionModule(ActionBase):
             if self._task.check_mode:
                 continue
             if not entry['changed']:
-                if touch:
-                    os.utime(path, None)
                 continue
             if content_changed:
                 write_atomically(path, data, mode)

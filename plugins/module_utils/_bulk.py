@@ -261,6 +261,6 @@ class BulkModule(PveModuleBase):
                          'after': dict((i.key, i.after) for i in items if i.before or i.after)}
         failed = [i for i in items if i.error]
         if failed:
-            self.fail('{0} of {1} {2} failed: {3}'.format(len(failed), len(items),
-                                                         self.noun if len(items) == 1 else self.nouns,
-                                                         '; '.join(i.error for i in failed)))
+            noun = self.noun if len(items) == 1 else self.nouns
+            self.fail('{0} of {1} {2} failed: {3}'.format(len(failed), len(items), noun,
+                                                          '; '.join(i.error for i in failed)))

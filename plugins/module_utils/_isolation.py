@@ -193,6 +193,19 @@ def _source_filter(vm, ctx):
     return problems, gaps
 
 
+def vm_addresses(vm):
+    """({netN: [cidr]}, the first IPv4 address or None): what each NIC's ipfilter set lets the guest send from,
+    and the address a roster shows (the one the firewall enforces: static, or learned at the first start)."""
+    addresses = {}
+    for net in sorted(nic_states(vm), key=lambda n: int(n[3:])):
+        cidrs = [norm_cidr(e['cidr']) for e in set_entries(vm, net)]
+        if cidrs:
+            addresses[net] = cidrs
+    hosts = [ipaddress.ip_network(c) for cidrs in addresses.values() for c in cidrs]
+    first = [str(n.network_address) for n in hosts if n.version == 4 and n.num_addresses == 1]
+    return addresses, (first[0] if first else None)
+
+
 def vm_report(vm, ctx):
     options = vm.get('options') or {}
     enabled = _opt(options, 'enable') == '1'
@@ -239,10 +252,13 @@ def vm_report(vm, ctx):
         status = 'isolated'
     # macfilter=0 lets the guest send with another MAC (a problem above); its source addresses stay filtered.
     spoof = 'open' if any(n == 'source_filter' for n, _t in gaps) else 'blocked'
+    addresses, ip = vm_addresses(vm)
     return {
         'vmid': vm['vmid'],
         'name': vm.get('name'),
         'node': vm.get('node'),
+        'addresses': addresses,
+        'ip': ip,
         'firewall_enabled': enabled,
         'policy_in': policy_in,
         'policy_out': policy_out,

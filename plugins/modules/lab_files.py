@@ -42,12 +42,6 @@ options:
         description: Permissions, an octal string such as V("0600").
         type: raw
         default: "0644"
-      touch:
-        description:
-          - Set the file's modification time to now even when it is unchanged (not reported as a change), so
-            the time tells when its content was last confirmed. The lab role does it for the roster JSON.
-        type: bool
-        default: false
 attributes:
   check_mode:
     support: full

@@ -360,6 +360,18 @@ report:
           type: list
           elements: str
           sample: ["net1 has no firewall=1: its traffic bypasses the firewall"]
+        addresses:
+          description:
+            - What each NIC may send from, the entries of its IP set C(ipfilter-net<N>) (static addresses, or those
+              learned from the guest agent at the first start); a NIC without a set is left out.
+          type: dict
+          sample: {"net0": ["192.0.2.101/32"]}
+        ip:
+          description:
+            - The first single IPv4 address of RV(report.vms[].addresses), or null. The lab role's roster shows it, so
+              a re-run does not ask the guest agents again.
+          type: str
+          sample: 192.0.2.101
     gaps:
       description: The gaps of the isolation found on the selected VMs (see O(accept_gaps)).
       type: list

@@ -37,6 +37,15 @@ options:
   tag:
     description: Only guests carrying this tag.
     type: str
+  lab:
+    description:
+      - Only the guests of this lab, as the lab roles recognise them (in the pool named after the lab or carrying
+        its tag, and not a template).
+    type: str
+  names:
+    description: Only guests with one of these names.
+    type: list
+    elements: str
   type:
     description: Only VMs (V(qemu)) or only containers (V(lxc)).
     type: str
@@ -61,6 +70,12 @@ EXAMPLES = r'''
     pool: netadmin
     agent_ips: true
   register: lab
+
+- name: The VMs the lab role made for these students (what its teardown removes)
+  pvelab.proxmox.pve_vm_info:
+    lab: netadmin
+    names: [netadmin-alice, netadmin-bob]
+  register: owned
 
 - name: name -> address
   ansible.builtin.debug:
@@ -143,6 +158,7 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
     is_template,
     read_ips,
 )
+from ansible_collections.pvelab.proxmox.plugins.module_utils._lab import in_lab
 from ansible_collections.pvelab.proxmox.plugins.module_utils._module import PveModuleBase, pve_module
 
 
@@ -180,6 +196,10 @@ class PveVmInfo(PveModuleBase):
                 continue
             if p['tag'] is not None and p['tag'] not in split_tags(entry.get('tags')):
                 continue
+            if p['lab'] is not None and not in_lab(entry, p['lab']):
+                continue
+            if p['names'] is not None and entry.get('name') not in p['names']:
+                continue
             out.append((entry, vm_view(entry)))
         out.sort(key=lambda pair: pair[1]['vmid'])
         if p['agent_ips']:
@@ -200,6 +220,8 @@ def main():
         node=dict(type='str'),
         pool=dict(type='str'),
         tag=dict(type='str'),
+        lab=dict(type='str'),
+        names=dict(type='list', elements='str'),
         type=dict(type='str', choices=['qemu', 'lxc']),
         agent_ips=dict(type='bool', default=False),
         parallel=dict(type='int', default=8),

@@ -3,7 +3,6 @@ entries before the first write, and honours check mode and diff."""
 
 import os
 import stat
-import time
 from unittest.mock import MagicMock
 
 import pytest
@@ -70,19 +69,3 @@ def test_every_entry_is_checked_before_the_first_write(tmp_path):
 def test_not_a_regular_file_is_refused(tmp_path):
     with pytest.raises(AnsibleActionFail, match='is not a regular file'):
         run([{'path': str(tmp_path), 'content': 'a'}])
-
-
-def test_touch_renews_the_time_without_a_change(tmp_path):
-    path = tmp_path / 'r.json'
-    path.write_text('[]')
-    os.chmod(str(path), 0o644)
-    old = time.time() - 3600
-    os.utime(str(path), (old, old))
-    result = run([{'path': str(path), 'content': '[]', 'touch': True}])
-    assert not result['changed']
-    assert time.time() - os.stat(str(path)).st_mtime < 60
-    os.utime(str(path), (old, old))
-    run([{'path': str(path), 'content': '[]', 'touch': True}], check=True)
-    assert os.stat(str(path)).st_mtime == pytest.approx(old)
-    run([{'path': str(path), 'content': '[]'}])
-    assert os.stat(str(path)).st_mtime == pytest.approx(old)

@@ -1,13 +1,11 @@
 """The lab's plan filters: every bad input is refused with a message naming it, before any write."""
 
-import os
-import time
-
 import pytest
 
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.pvelab.proxmox.plugins.filter import lab
+from ansible_collections.pvelab.proxmox.plugins.module_utils import _lab
 
 
 def plan(students, name='netadmin', **kw):
@@ -76,97 +74,50 @@ def test_passwords_given_kept_or_generated():
     assert [g['username'] for g in lab.lab_generated(students, first)] == ['alice', 'carol']
 
 
-def test_owned_vms_need_name_and_pool_or_tag():
+def test_the_lab_vms_are_those_named_by_the_plan_in_its_pool_or_with_its_tag():
+    """What teardown and reset take (pve_vm_info lab + names, _lab.lab_guests)."""
     p = plan(['alice', 'bob', 'carol'])
     vms = [{'vmid': 201, 'name': 'netadmin-alice', 'pool': 'netadmin', 'node': 'pve1'},
            {'vmid': 202, 'name': 'netadmin-bob', 'tags': ['netadmin'], 'node': 'pve2'},
            {'vmid': 203, 'name': 'netadmin-carol', 'pool': 'other', 'node': 'pve1'},
            {'vmid': 204, 'name': 'web01', 'pool': 'netadmin', 'node': 'pve1'}]
-    owned = lab.lab_owned_vms(vms, p, 'netadmin')
-    assert sorted(owned) == ['netadmin-alice', 'netadmin-bob']
+    owned = _lab.lab_guests(vms, 'netadmin', names=[s['vm_name'] for s in p])
+    assert sorted(v['name'] for v in owned) == ['netadmin-alice', 'netadmin-bob']
+
+
+CLONES = [{'key': 'netadmin-alice', 'name': 'netadmin-alice', 'vmid': 201, 'node': 'pve1', 'changed': False},
+          {'key': 'netadmin-bob', 'name': 'netadmin-bob', 'vmid': 202, 'node': 'pve2', 'changed': True}]
 
 
 def test_acl_entries_and_roster():
     p = plan(['alice', 'bob'])
-    vm_map = lab.lab_vm_map([{'name': 'netadmin-alice', 'vmid': 201, 'node': 'pve1'},
-                             {'name': 'netadmin-bob', 'vmid': 202, 'node': 'pve2'}])
-    entries = lab.lab_acl_entries(p, vm_map, 'LabStudent-netadmin')
+    entries = lab.lab_acl_entries(p, CLONES, 'LabStudent-netadmin')
     assert entries[0] == {'path': '/vms/201', 'users': ['alice@pve'], 'roles': ['LabStudent-netadmin'],
                           'propagate': False, 'state': 'present'}
-    rows = lab.lab_roster(p, vm_map, [{'vmid': 201, 'node': 'pve1', 'ips': ['10.10.0.201']}], 'https://pve:8006')
+    assert entries[1]['path'] == '/vms/202' and entries[1]['users'] == ['bob@pve']
+    rows = lab.lab_roster(p, CLONES, [{'vmid': 201, 'node': 'pve1', 'ip': '10.10.0.201'}], 'https://pve:8006')
     assert rows[0]['ip'] == '10.10.0.201' and rows[1]['ip'] == ''
     assert rows[0]['console_url'].startswith('https://pve:8006/?console=kvm&novnc=1&vmid=201&vmname=netadmin-alice')
     text = lab.lab_csv(rows, ['username', 'vmid', 'node', 'ip', 'console_url'])
     assert text.splitlines()[0] == 'username,vmid,node,ip,console_url'
 
 
-def test_template_matches_by_vmid_or_name():
-    vms = [{'vmid': 9000, 'name': 'tmpl-debian', 'template': True}, {'vmid': 100, 'name': '9000'}]
-    assert [v['vmid'] for v in lab.lab_template_matches(vms, '9000')] == [9000]
-    assert [v['vmid'] for v in lab.lab_template_matches(vms, 9000)] == [9000]
-    assert [v['vmid'] for v in lab.lab_template_matches(vms, 'tmpl-debian')] == [9000]
-    assert lab.lab_template_matches(vms, 'nope') == []
+def test_roster_takes_the_first_address_given_for_each_vm():
+    p = plan(['alice', 'bob'])
+    filters = [{'vmid': 201, 'ip': '10.0.0.9'}, {'vmid': 202, 'ip': None}]
+    started = [{'vmid': 201, 'ip': '10.0.0.77', 'ips': ['10.0.0.77']}, {'vmid': 202, 'ip': '10.0.0.2'}]
+    rows = lab.lab_roster(p, CLONES, filters + started)
+    assert [(r['username'], r['vmid'], r['node'], r['ip']) for r in rows] == [
+        ('alice', 201, 'pve1', '10.0.0.9'), ('bob', 202, 'pve2', '10.0.0.2')]
 
 
-def test_unstarted_are_the_new_clones_and_the_stopped():
-    vm_map = {'l-a': {'vmid': 201}, 'l-b': {'vmid': 202}, 'l-c': {'vmid': 203}, 'l-d': {'vmid': 204}}
-    clones = [{'name': 'l-a', 'vmid': 201, 'changed': True}, {'name': 'l-b', 'vmid': 202, 'changed': False},
-              {'name': 'l-c', 'vmid': 203, 'changed': False}, {'name': 'l-d', 'vmid': 204, 'changed': False}]
-    guests = [{'vmid': 202, 'status': 'running'}, {'vmid': 203, 'status': 'stopped'}, {'vmid': 204, 'status': 'running'}]
-    assert lab.lab_unstarted(vm_map, clones, guests) == [201, 203]
+def test_a_student_without_a_vm_gets_an_empty_roster_row():
+    rows = lab.lab_roster(plan(['alice', 'carol']), CLONES)
+    assert rows[1] == {'username': 'carol', 'vmid': None, 'node': '', 'ip': '', 'console_url': ''}
 
 
-def test_previous_roster_reads_rows_and_age(tmp_path):
-    path = tmp_path / 'l-roster.json'
-    assert lab.lab_previous_roster(str(path)) == {'age': None, 'rows': []}
-    path.write_text('[{"username": "a", "vmid": 201, "node": "pve1", "ip": "10.0.0.1", "console_url": ""}]')
-    old = time.time() - 100
-    os.utime(str(path), (old, old))
-    got = lab.lab_previous_roster(str(path))
-    assert got['rows'][0]['ip'] == '10.0.0.1'
-    assert 99 <= got['age'] <= 110
-    for text in ('not json', '{"a": 1}', '[1, 2]'):
-        path.write_text(text)
-        assert lab.lab_previous_roster(str(path)) == {'age': None, 'rows': []}, text
-
-
-def test_kept_addresses_only_for_vms_up_since_the_roster():
-    vm_map = {'l-a': {'vmid': 201}, 'l-b': {'vmid': 202}, 'l-c': {'vmid': 203}, 'l-d': {'vmid': 204},
-              'l-e': {'vmid': 205}}
-    previous = {'age': 60.0, 'rows': [{'vmid': 201, 'ip': '10.0.0.1'}, {'vmid': '202', 'ip': '10.0.0.2'},
-                                      {'vmid': 203, 'ip': '10.0.0.3'}, {'vmid': 204, 'ip': ''},
-                                      {'vmid': 205, 'ip': '10.0.0.5'}]}
-    guests = [{'vmid': 201, 'status': 'running', 'uptime': 3600, 'node': 'pve2'},
-              {'vmid': 202, 'status': 'running', 'uptime': 59, 'node': 'pve1'},   # whole seconds: still kept
-              {'vmid': 203, 'status': 'running', 'uptime': 30, 'node': 'pve1'},   # restarted since
-              {'vmid': 204, 'status': 'running', 'uptime': 3600, 'node': 'pve1'},  # had no address
-              {'vmid': 205, 'status': 'stopped', 'uptime': 0, 'node': 'pve1'}]
-    kept = lab.lab_kept_addresses(vm_map, guests, previous)
-    assert kept == [{'vmid': 201, 'node': 'pve2', 'ips': ['10.0.0.1'], 'ip': '10.0.0.1'},
-                    {'vmid': 202, 'node': 'pve1', 'ips': ['10.0.0.2'], 'ip': '10.0.0.2'}]
-    assert lab.lab_kept_addresses(vm_map, guests, {'age': None, 'rows': previous['rows']}) == []
-    # A roster row of a vmid that is no longer the lab's gives nothing.
-    assert lab.lab_kept_addresses({'l-x': {'vmid': 999}}, guests, previous) == []
-
-
-def test_start_specs_leave_out_running_vms_with_kept_addresses():
-    vm_map = {'l-a': {'vmid': 203}, 'l-b': {'vmid': 201}, 'l-c': {'vmid': 202}}
-    guests = [{'vmid': 201, 'status': 'running'}, {'vmid': 202, 'status': 'running'}, {'vmid': 203, 'status': 'stopped'}]
-    kept = [{'vmid': 201}]
-    assert lab.lab_start_specs(vm_map, guests, kept) == [{'vmid': 202}, {'vmid': 203}]
-    assert lab.lab_start_specs(vm_map, guests, kept, wait_for_ip=False) == [{'vmid': 203}]
-    all_running = guests + [{'vmid': 203, 'status': 'running'}]
-    all_kept = [{'vmid': 201}, {'vmid': 202}, {'vmid': 203}]
-    assert lab.lab_start_specs(vm_map, all_running, all_kept) == []
-    # kept never hides a VM that is not running.
-    assert lab.lab_start_specs(vm_map, guests, [{'vmid': 203}]) == [{'vmid': 201}, {'vmid': 202}, {'vmid': 203}]
-
-
-def test_roster_takes_kept_addresses_like_pve_vm_results():
-    plan_ = plan(['alice', 'bob'], name='lab')
-    vm_map = {'lab-alice': {'vmid': 201, 'node': 'pve1'}, 'lab-bob': {'vmid': 202, 'node': 'pve1'}}
-    vms = [{'vmid': 201, 'node': 'pve1', 'ips': ['10.0.0.9']},
-           {'vmid': 202, 'node': 'pve3', 'ips': ['10.0.0.2'], 'ip': '10.0.0.2'}]
-    rows = lab.lab_roster(plan_, vm_map, vms, 'https://pve:8006')
-    assert [(r['username'], r['node'], r['ip']) for r in rows] == [('alice', 'pve1', '10.0.0.9'),
-                                                                   ('bob', 'pve3', '10.0.0.2')]
+def test_clone_specs_keep_the_vmids_of_vms_cloned_again():
+    p = plan(['alice', 'bob'])
+    assert lab.lab_clone_specs(p) == [{'name': 'netadmin-alice'}, {'name': 'netadmin-bob'}]
+    keep = [{'name': 'netadmin-bob', 'vmid': 202, 'node': 'pve2', 'status': 'stopped'}]
+    assert lab.lab_clone_specs(p, keep) == [{'name': 'netadmin-alice'}, {'name': 'netadmin-bob', 'newid': 202}]

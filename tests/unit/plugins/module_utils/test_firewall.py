@@ -325,7 +325,8 @@ def test_report_isolated():
                                    'hosts': {}}
     assert rep['gaps'] == []
     first = rep['vms'][0]
-    assert first == {'vmid': 301, 'name': 'stu301', 'node': 'pve1', 'firewall_enabled': True, 'policy_in': 'DROP',
+    assert first == {'vmid': 301, 'name': 'stu301', 'node': 'pve1', 'addresses': {'net0': ['10.1.0.1/32']},
+                     'ip': '10.1.0.1', 'firewall_enabled': True, 'policy_in': 'DROP',
                      'policy_out': 'ACCEPT', 'nics_ok': True, 'group_referenced': True, 'datacenter_enabled': True,
                      'source_filter': True, 'arp_filter': True, 'status': 'isolated', 'gaps': [],
                      'paths': {'from_students': 'blocked', 'spoofing_teacher_address': 'blocked',
@@ -631,3 +632,16 @@ def test_datacenter_on_keeps_the_hosts_open_and_restore_puts_back_only_what_it_c
     assert fw.plan_datacenter_restore(record, {'enable': 1, 'policy_in': 'REJECT'}) == {
         'options': {}, 'delete': ['enable']}
     assert fw.parse_record('pvelab:lab something') is None
+
+
+def test_vm_addresses_are_what_each_source_filter_holds():
+    from ansible_collections.pvelab.proxmox.plugins.module_utils._isolation import vm_addresses
+    vm = {'current': {'net0': 'virtio=BC:24:11:00:00:01,bridge=vmbr0,firewall=1',
+                      'net1': 'virtio=BC:24:11:00:00:02,bridge=vmbr1,firewall=1',
+                      'net2': 'virtio=BC:24:11:00:00:03,bridge=vmbr2,firewall=1'},
+          'ipsets': {'net0': [{'cidr': 'fd00::5'}, {'cidr': '10.0.0.0/24'}],
+                     'net1': [{'cidr': '192.0.2.7'}], 'net2': []}}
+    addresses, ip = vm_addresses(vm)
+    assert addresses == {'net0': ['fd00::5/128', '10.0.0.0/24'], 'net1': ['192.0.2.7/32']}
+    assert ip == '192.0.2.7'  # the first single IPv4 address: not a network, not IPv6
+    assert vm_addresses({'current': {}, 'ipsets': {}}) == ({}, None)
