@@ -113,6 +113,12 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  userids:
+    description:
+      - Many users in one run, each with the top-level options (for example O(state=absent) for all of them); the
+        same as O(users) with only O(users[].userid) in each item. Can be given with O(users).
+    type: list
+    elements: str
   users:
     description:
       - Many users in one run, each a dict with the suboptions below.
@@ -206,6 +212,11 @@ EXAMPLES = r'''
 - name: Remove a student
   pvelab.proxmox.pve_user:
     userid: alice
+    state: absent
+
+- name: Remove a whole class
+  pvelab.proxmox.pve_user:
+    userids: [alice@pve, bob@pve, carol@pve]
     state: absent
 '''
 
@@ -353,7 +364,7 @@ SPEC = ItemSpec('users', dict(
     comment=dict(type='str'),
     keys=dict(type='str', no_log=False),
     state=dict(type='str', choices=['present', 'absent'], default='present'),
-), keys=['userid'], per_item=['password'])
+), keys=['userid'], per_item=['password'], selectors={'userids': 'userid'})
 
 
 def usable(view):

@@ -274,3 +274,15 @@ def test_a_failed_create_changed_nothing(access):
     assert failed and result['changes'] == [] and not result['changed'] and 'diff' not in result
     assert result['user'] == {'userid': 'alice@pve', 'state': 'absent'}
     assert result['items'][0]['msg'].startswith('alice@pve: ') and PW not in dumps(result)
+
+
+def test_userids_select_many_accounts_with_the_top_level_options(access):
+    access.run(pve_user.main, dict(users=[dict(userid='s1', password=PW), dict(userid='s2', password=PW)]))
+    result, failed = access.run(pve_user.main, dict(userids=['s1@pve', 's2', 'ghost'], state='absent'), diff=True)
+    assert not failed, result.get('msg')
+    assert [(i['key'], i['changed']) for i in result['items']] == [('s1@pve', True), ('s2@pve', True),
+                                                                    ('ghost@pve', False)]
+    assert set(access.pve.user_cfg.users) == {'root@pam'}
+    assert sorted(result['diff']['before']) == ['s1@pve', 's2@pve']
+    result, failed = access.run(pve_user.main, dict(userids=['s1'], password=PW))
+    assert failed and 'password applies to one item' in result['msg']
