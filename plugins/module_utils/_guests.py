@@ -8,7 +8,8 @@ Not a public API. A guest is named by its /cluster/resources entry (a dict with 
 `type` qemu|lxc, `name`, `status`, ...). Here: running many tasks at once with a concurrency limit
 (one status read per running task per round, lock refusals retried), power actions, config reads
 and updates that keep each NIC's MAC, a guest's addresses (guest_ips: what its agent reports,
-else its static config; never loopback or link-local ones), and delete with purge.
+else its static config; never loopback or link-local ones), delete with purge, and the bulk flow
+of modules whose items are guests (GuestBulkModule).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from concurrent.futures import wait as wait_futures
 from urllib.parse import quote, unquote
 
 from ansible_collections.pvelab.proxmox.plugins.module_utils._client import LOCK_MARKERS, PveApiError, PveError
-from ansible_collections.pvelab.proxmox.plugins.module_utils._bulk import parallel_map
+from ansible_collections.pvelab.proxmox.plugins.module_utils._bulk import BulkModule, parallel_map
 from ansible_collections.pvelab.proxmox.plugins.module_utils._cluster import split_tags
 from ansible_collections.pvelab.proxmox.plugins.module_utils._tasks import (
     POLL_FACTOR,
@@ -53,6 +54,32 @@ def label(entry):
     """How messages name a guest: 'web01 (vmid 101)'."""
     name = entry.get('name')
     return '{0} (vmid {1})'.format(name, entry['vmid']) if name else 'vmid {0}'.format(entry['vmid'])
+
+
+def item_label(item):
+    """How messages name a bulk item that is a guest: label() once found, else as asked ("'ghost'", 'vmid 5000')."""
+    if item.entry is not None:
+        return label(item.entry)
+    return repr(item.get('name')) if item.get('name') else 'vmid {0}'.format(item.get('vmid'))
+
+
+class GuestBulkModule(BulkModule):
+    """The bulk flow of a module whose items are guests (pve_vm, pve_snapshot): an item's key is its guest's label
+    (item_label), and a failure names each failed guest ('web01 (vmid 101): stop failed: ...'), where the engine
+    would say 'n of m items failed'."""
+
+    def report(self, items):
+        for item in items:
+            item.key = item_label(item)
+        self.describe(items)
+        if any(item.error for item in items):
+            self.result['items'] = [item.result() for item in items]
+            self.fail('; '.join('{0}: {1}'.format(i.key, i.error) for i in items if i.error))
+        super().report(items)
+
+    def describe(self, items):
+        """Set what each item reports (item.view; item.before and item.after for the diff) and the module's own
+        results, before a failure is reported."""
 
 
 def is_template(entry):

@@ -96,7 +96,7 @@ author:
 EXAMPLES = r'''
 - name: A clean snapshot of every student VM before the exam
   pvelab.proxmox.pve_snapshot:
-    vmids: "{{ lab.clones | map(attribute='vmid') }}"
+    vmids: "{{ lab['items'] | map(attribute='vmid') }}"
     snapname: clean
     description: before the exam
 
@@ -108,6 +108,10 @@ EXAMPLES = r'''
     missing: skip
     start_after_rollback: true
   register: reset
+
+- name: The guests rolled back (items in brackets - reset.items would be the dict's method)
+  ansible.builtin.debug:
+    msg: "{{ reset['items'] | selectattr('changed') | map(attribute='name') | list }}"
 
 - name: Delete the snapshot of one VM
   pvelab.proxmox.pve_snapshot:
@@ -123,12 +127,23 @@ missing:
   type: list
   elements: int
   sample: [2003]
-snapshots:
-  description: One entry per guest, in the order asked (vmids first, then names), also when the module fails.
+items:
+  description:
+    - One entry per guest, in the order asked (vmids first, then names; a guest asked twice once), also when the
+      module fails.
+    - It replaced C(snapshots) in this 0.x release.
   returned: always
   type: list
   elements: dict
   contains:
+    key:
+      description:
+        - The guest as messages name it, and the key of its diff - its name and vmid, or V(vmid 2001) for a guest
+          without a name.
+        - A guest that does not exist (only with O(state=absent)) as it was asked - its name in quotes, or
+          V(vmid 2001).
+      type: str
+      sample: netadmin-alice (vmid 2001)
     vmid:
       description: vmid of the guest (null for a guest that does not exist).
       type: int
@@ -159,18 +174,48 @@ snapshots:
       returned: on failure
 '''
 
+from ansible_collections.pvelab.proxmox.plugins.module_utils._bulk import Item, parallel_map
 from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveError
-from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
-    guest_path,
-    label,
-    parallel_map,
-    run_tasks,
-)
-from ansible_collections.pvelab.proxmox.plugins.module_utils._module import PveModuleBase, pve_module
+from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import GuestBulkModule, guest_path, label, run_tasks
+from ansible_collections.pvelab.proxmox.plugins.module_utils._module import pve_module
 from ansible_collections.pvelab.proxmox.plugins.module_utils._validate import validate_snapname
 
 
-class PveSnapshot(PveModuleBase):
+class Guests(object):
+    """What the bulk engine takes from an ItemSpec, for a module whose items are guests, not dicts: the guest
+    (vmid or name) or the guests (vmids, then names; both may be given), one item each, for one snapshot."""
+
+    def module(self):
+        return pve_module(
+            dict(
+                vmid=dict(type='int'),
+                name=dict(type='str'),
+                vmids=dict(type='list', elements='int'),
+                names=dict(type='list', elements='str'),
+                snapname=dict(type='str', required=True),
+                description=dict(type='str'),
+                vmstate=dict(type='bool', default=False),
+                state=dict(type='str', choices=['present', 'absent', 'rollback'], default='present'),
+                missing=dict(type='str', choices=['fail', 'skip'], default='fail'),
+                start_after_rollback=dict(type='bool', default=False),
+                timeout=dict(type='int', default=300),
+                parallel=dict(type='int', default=8),
+                lock_timeout=dict(type='int', default=120),
+            ),
+            mutually_exclusive=[('vmid', 'name', 'vmids'), ('vmid', 'name', 'names')],
+            required_one_of=[('vmid', 'name', 'vmids', 'names')],
+        )
+
+    @staticmethod
+    def items(params):
+        asked = [('', key, params[key]) for key in ('vmid', 'name') if params[key] is not None]
+        for option, key in (('vmids', 'vmid'), ('names', 'name')):
+            asked += [('{0}[{1}]'.format(option, n), key, value) for n, value in enumerate(params[option] or [])]
+        return [Item(index, where, {key: value}) for index, (where, key, value) in enumerate(asked)]
+
+
+class PveSnapshot(GuestBulkModule):
+    spec = Guests()
 
     def execute(self):
         p = self.params
@@ -182,101 +227,91 @@ class PveSnapshot(PveModuleBase):
             self.fail(str(exc))
         if p['parallel'] < 1:
             self.fail('parallel must be at least 1')
-        self.items = self.resolve()
-        live = [i for i in self.items if i['entry'] is not None]
-        self.read_snapshots(live)
-        self.plan(live)
-        if not self.check_mode:
-            self.apply([i for i in live if i['action']])
-        self.report()
+        super().execute()
 
-    def resolve(self):
-        p = self.params
-        asked = []
-        if p['vmid'] is not None or p['name'] is not None:
-            asked.append(('vmid', p['vmid']) if p['vmid'] is not None else ('name', p['name']))
-        asked += [('vmid', v) for v in p['vmids'] or []] + [('name', n) for n in p['names'] or []]
-        items, errors, seen = [], [], set()
-        for key, value in asked:
+    def resolve(self, items):
+        """Find every guest in the one cluster read; a guest asked twice (by vmid and by name) is one item."""
+        errors, seen = [], set()
+        for item in items:
+            item.exists, item.description, item.again = False, None, False
+            (key, value), = item.values.items()
             try:
-                entry = self.cluster.find_guest(**{key: value})
+                item.entry = self.cluster.find_guest(**{key: value})
             except PveError as exc:
                 errors.append(str(exc))
                 continue
-            if entry is None and p['state'] != 'absent':
-                errors.append('no guest with {0} {1!r}'.format(key, value))
+            if item.entry is None:
+                if self.params['state'] != 'absent':
+                    errors.append('no guest with {0} {1!r}'.format(key, value))
                 continue
-            if entry is not None:
-                if int(entry['vmid']) in seen:
-                    continue
-                seen.add(int(entry['vmid']))
-                # A guest pvestatd has not seen yet (just made) is 'unknown' too: only the node's own entry says
-                # whether its node is offline.
-                if self.cluster.node_offline(entry):
-                    errors.append('the node {0} of {1} is not online'.format(entry.get('node'), label(entry)))
-            items.append(dict(entry=entry, asked=(key, value), exists=False, action=None, changed=False, msg=None,
-                              description=None))
-        if errors:
-            self.fail('nothing was changed: ' + '; '.join(errors))
-        return items
-
-    def read_snapshots(self, items):
-        def read(item):
-            return self.client.get(guest_path(item['entry']) + '/snapshot') or []
-        errors = []
-        for item, snaps, error in parallel_map(read, items, self.params['parallel']):
-            if error is not None:
-                errors.append('{0}: reading its snapshots failed: {1}'.format(label(item['entry']), error))
+            if int(item.entry['vmid']) in seen:
+                item.again = True
                 continue
-            for snap in snaps:
-                if snap.get('name') == self.params['snapname']:
-                    item['exists'] = True
-                    item['description'] = snap.get('description') or ''
-        if errors:
-            self.fail('nothing was changed: ' + '; '.join(errors))
+            seen.add(int(item.entry['vmid']))
+            # A guest pvestatd has not seen yet (just made) is 'unknown' too: only the node's own entry says
+            # whether its node is offline.
+            if self.cluster.node_offline(item.entry):
+                errors.append('the node {0} of {1} is not online'.format(item.entry.get('node'), label(item.entry)))
+        return errors
 
     def plan(self, items):
         p = self.params
-        state = p['state']
+        live = [i for i in items if i.entry is not None and not i.again]
+        self.read_snapshots(live)
         missing = []
-        for item in items:
-            if state == 'present' and not item['exists']:
-                item['action'] = 'create'
-            elif state == 'present' and p['description'] is not None and \
-                    item['description'].rstrip('\n') != p['description'].rstrip('\n'):
-                item['action'] = 'describe'
-            elif state == 'absent' and item['exists']:
-                item['action'] = 'delete'
-            elif state == 'rollback':
-                if item['exists']:
-                    item['action'] = 'rollback'
+        for item in live:
+            if p['state'] == 'present' and not item.exists:
+                item.action = 'create'
+            elif p['state'] == 'present' and p['description'] is not None and \
+                    item.description.rstrip('\n') != p['description'].rstrip('\n'):
+                item.action = 'describe'
+            elif p['state'] == 'absent' and item.exists:
+                item.action = 'delete'
+            elif p['state'] == 'rollback':
+                if item.exists:
+                    item.action = 'rollback'
                 else:
                     missing.append(item)
-            if item['action']:
-                item['changed'] = True
-        self.result['missing'] = [int(i['entry']['vmid']) for i in missing]
+            if item.action:
+                item.changes = [item.action]
+        self.result['missing'] = [int(i.entry['vmid']) for i in missing]
         if missing and p['missing'] == 'fail':
             self.fail('nothing was rolled back: snapshot {0!r} does not exist on {1}'.format(
-                p['snapname'], ', '.join(label(i['entry']) for i in missing)))
+                p['snapname'], ', '.join(label(i.entry) for i in missing)))
+
+    def read_snapshots(self, items):
+        def read(item):
+            return self.client.get(guest_path(item.entry) + '/snapshot') or []
+        errors = []
+        for item, snaps, error in parallel_map(read, items, self.params['parallel']):
+            if error is not None:
+                errors.append('{0}: reading its snapshots failed: {1}'.format(label(item.entry), error))
+                continue
+            for snap in snaps:
+                if snap.get('name') == self.params['snapname']:
+                    item.exists = True
+                    item.description = snap.get('description') or ''
+        if errors:
+            self.fail('nothing was changed: ' + '; '.join(errors))
 
     def apply(self, items):
         p = self.params
         snap = p['snapname']
-        by_vmid = dict((int(i['entry']['vmid']), i) for i in items)
+        by_vmid = dict((int(i.entry['vmid']), i) for i in items)
 
         def start(vmid):
             item = by_vmid[vmid]
-            base = guest_path(item['entry']) + '/snapshot'
-            if item['action'] == 'create':
+            base = guest_path(item.entry) + '/snapshot'
+            if item.action == 'create':
                 params = dict(snapname=snap, description=p['description'])
-                if item['entry'].get('type', 'qemu') == 'qemu' and p['vmstate']:
+                if item.entry.get('type', 'qemu') == 'qemu' and p['vmstate']:
                     params['vmstate'] = 1
                 return self.client.post(base, **params)
-            if item['action'] == 'describe':
+            if item.action == 'describe':
                 # JSON: an empty form value arrives as undef and PVE would keep the old description.
                 self.client.put('{0}/{1}/config'.format(base, snap), json_body=True, description=p['description'])
                 return None
-            if item['action'] == 'delete':
+            if item.action == 'delete':
                 return self.client.delete('{0}/{1}'.format(base, snap))
             return self.client.post('{0}/{1}/rollback'.format(base, snap),
                                     start=1 if p['start_after_rollback'] else None)
@@ -284,57 +319,29 @@ class PveSnapshot(PveModuleBase):
         for vmid, error in outcome.items():
             if error is not None:
                 item = by_vmid[vmid]
-                item.update(changed=False, msg='{0} failed: {1}'.format(item['action'], error))
+                item.changes = []
+                item.fail('{0} failed: {1}'.format(item.action, error))
 
-    def report(self):
-        p = self.params
-        out = []
-        for item in self.items:
-            entry = item['entry'] or {}
-            exists = item['exists']
-            if item['changed'] and item['action'] in ('create', 'delete'):
-                exists = item['action'] == 'create'
-            view = dict(vmid=int(entry['vmid']) if entry else None,
-                        name=entry.get('name') if entry else (item['asked'][1] if item['asked'][0] == 'name' else None),
-                        node=entry.get('node'), snapname=p['snapname'], exists=exists, changed=item['changed'])
-            if item['msg']:
-                view['msg'] = item['msg']
-            out.append(view)
+    def report(self, items):
+        super().report([i for i in items if not i.again])
+
+    def describe(self, items):
+        for item in items:
+            entry = item.entry or {}
+            exists = item.exists
+            if item.changed and item.action in ('create', 'delete'):
+                exists = item.action == 'create'
+            item.view = dict(vmid=int(entry['vmid']) if entry else None,
+                             name=entry.get('name') if entry else item.get('name'), node=entry.get('node'),
+                             snapname=self.params['snapname'], exists=exists)
             if entry:
-                key = label(entry)
-                self.diff['before'][key] = {'snapshot': item['exists']}
-                self.diff['after'][key] = {'snapshot': exists}
-                if item['action'] == 'rollback':
-                    self.diff['after'][key]['rolled_back'] = bool(item['changed'])
-        self.result['snapshots'] = out
-        if any(v['changed'] for v in out):
-            self.changed()
-        failed = [(i, v) for i, v in zip(self.items, out) if v.get('msg')]
-        if failed:
-            self.fail('; '.join('{0}: {1}'.format(label(i['entry']), v['msg']) for i, v in failed))
+                item.before, item.after = {'snapshot': item.exists}, {'snapshot': exists}
+                if item.action == 'rollback':
+                    item.after['rolled_back'] = item.changed
 
 
 def main():
-    module = pve_module(
-        dict(
-            vmid=dict(type='int'),
-            name=dict(type='str'),
-            vmids=dict(type='list', elements='int'),
-            names=dict(type='list', elements='str'),
-            snapname=dict(type='str', required=True),
-            description=dict(type='str'),
-            vmstate=dict(type='bool', default=False),
-            state=dict(type='str', choices=['present', 'absent', 'rollback'], default='present'),
-            missing=dict(type='str', choices=['fail', 'skip'], default='fail'),
-            start_after_rollback=dict(type='bool', default=False),
-            timeout=dict(type='int', default=300),
-            parallel=dict(type='int', default=8),
-            lock_timeout=dict(type='int', default=120),
-        ),
-        mutually_exclusive=[('vmid', 'name', 'vmids'), ('vmid', 'name', 'names')],
-        required_one_of=[('vmid', 'name', 'vmids', 'names')],
-    )
-    PveSnapshot(module).run()
+    PveSnapshot.main()
 
 
 if __name__ == '__main__':

@@ -41,6 +41,12 @@ options:
     type: str
     choices: [qemu, lxc]
     default: qemu
+  vmids:
+    description:
+      - Many guests in one run, each with the top-level options (for example O(state=absent) for all of them); the
+        same as O(vms) with only O(vms[].vmid) in each item. Can be given with O(vms).
+    type: list
+    elements: int
   vms:
     description:
       - Many guests in one run. Each item takes the same options as the module (C(vmid) or C(name), C(state),
@@ -231,7 +237,7 @@ options:
     default: 120
 notes:
   - Config changes to a running VM that PVE cannot apply live become pending; they are returned in
-    RV(vm.pending) and applied at the next start or with O(state=restarted).
+    RV(items[].pending) and applied at the next start or with O(state=restarted).
   - A running guest with pending changes is not restarted by O(state=started).
 seealso:
   - module: pvelab.proxmox.pve_clone
@@ -277,6 +283,11 @@ EXAMPLES = r'''
     state: started
     wait_for_ip: true
     parallel: 16
+  register: started
+
+- name: Their addresses (items in brackets - started.items would be the dict's method)
+  ansible.builtin.debug:
+    msg: "{{ started['items'] | items2dict(key_name='name', value_name='ip') }}"
 
 - name: Remove a VM, stopping it first
   pvelab.proxmox.pve_vm:
@@ -286,11 +297,21 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
-vm:
-  description: The guest (single form).
-  returned: when O(vmid) or O(name) is given
-  type: dict
+items:
+  description:
+    - One entry per guest, in the order asked (the single form gives one); also when the module fails.
+    - It replaced C(vms), the result of the list form, in this 0.x release.
+  returned: always
+  type: list
+  elements: dict
   contains:
+    key:
+      description:
+        - The guest as messages name it, and the key of its diff in the list form - its name and vmid, or
+          V(vmid 2001) for a guest without a name.
+        - A guest not found (only with O(state=absent)) as it was asked - its name in quotes, or V(vmid 2001).
+      type: str
+      sample: netadmin-alice (vmid 2001)
     vmid:
       description: vmid.
       type: int
@@ -326,7 +347,7 @@ vm:
       returned: with O(wait_for_ip) or O(wait_for_agent)
       sample: [10.10.7.209]
     ip:
-      description: The first IPv4 address of RV(vm.ips) (else the first address).
+      description: The first IPv4 address of RV(items[].ips) (else the first address).
       type: str
       returned: with O(wait_for_ip) or O(wait_for_agent)
       sample: 10.10.7.209
@@ -340,24 +361,27 @@ vm:
       description: Why this guest failed.
       type: str
       returned: on failure
-vms:
-  description: One entry per item of O(vms), in order, shaped as RV(vm); also when the module fails.
-  returned: when O(vms) is given
-  type: list
-  elements: dict
+vm:
+  description: The guest of the single form - the one entry of RV(items), with the same fields.
+  returned: when O(vmid) or O(name) is given
+  type: dict
+  sample: {key: netadmin-alice (vmid 2001), vmid: 2001, name: netadmin-alice, node: pve2, type: qemu,
+           status: running, template: false, changed: true}
 '''
 
+from ansible_collections.pvelab.proxmox.plugins.module_utils._bulk import ItemSpec, parallel_map
 from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveError
 from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
     KINDS,
     STATES,
+    GuestBulkModule,
     destroy,
     agent_ping,
     first_ipv4,
     is_template,
+    item_label,
     label,
     next_config,
-    parallel_map,
     plan_config,
     power,
     power_action,
@@ -369,216 +393,174 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
     update_config,
     wait_until,
 )
-from ansible_collections.pvelab.proxmox.plugins.module_utils._module import PveModuleBase, pve_module
 from ansible_collections.pvelab.proxmox.plugins.module_utils._validate import (
     validate_tag,
     validate_vm_name,
     validate_vmid,
 )
 
-CONFIG = ('cores', 'sockets', 'memory', 'net', 'ciuser', 'cipassword', 'sshkeys', 'ipconfig', 'tags', 'description',
-          'onboot', 'agent')
-# Item options and the module options they default to.
-ITEM = ('vmid', 'name', 'node', 'type', 'state', 'force', 'purge', 'timeout') + CONFIG + ('wait_for_agent', 'wait_for_ip')
+CONFIG_FIELDS = dict(
+    cores=dict(type='int'),
+    sockets=dict(type='int'),
+    memory=dict(type='int'),
+    net=dict(type='dict'),
+    ciuser=dict(type='str'),
+    cipassword=dict(type='str', no_log=True),
+    sshkeys=dict(type='str', no_log=False),
+    ipconfig=dict(type='dict'),
+    tags=dict(type='list', elements='str'),
+    description=dict(type='str'),
+    onboot=dict(type='bool'),
+    agent=dict(type='bool'),
+)
+CONFIG = tuple(CONFIG_FIELDS)
 
-
-def at(where, text, sep=': '):
-    """A message about an item of the list form ('vms[2]: ...'), or plain for the single form."""
-    return '{0}{1}{2}'.format(where, sep, text) if where else text
-
+SPEC = ItemSpec('vms', dict(
+    vmid=dict(type='int'),
+    name=dict(type='str'),
+    node=dict(type='str'),
+    type=dict(type='str', choices=list(KINDS), default='qemu'),
+    state=dict(type='str', choices=list(STATES), default='present'),
+    force=dict(type='bool', default=False),
+    purge=dict(type='bool', default=True),
+    timeout=dict(type='int', default=300),
+    wait_for_agent=dict(type='bool', default=False),
+    wait_for_ip=dict(type='bool', default=False),
+    **CONFIG_FIELDS
+), keys=['vmid', 'name'], selectors={'vmids': 'vmid'}, top_only=dict(
+    update_cipassword=dict(type='str', choices=['on_create', 'always'], default='on_create', no_log=False),
+    wait_timeout=dict(type='int', default=300),
+    parallel=dict(type='int', default=8),
+    lock_timeout=dict(type='int', default=120),
+))
 
 # A shutdown or reboot task runs up to `timeout` in PVE; give it this much more before giving up on it.
 TASK_SLACK = 60
 
 
-class Job(object):
-    """One guest of the run: what was asked, what was found, and what happened."""
-
-    def __init__(self, index, spec, where):
-        self.index = index
-        self.spec = spec
-        self.where = where
-        self.entry = None
-        self.error = None
-        self.changed = False
-        self.status = None
-        self.template = False
-        self.pending = None
-        self.ips = None
-        self.config_changes = ({}, [])
-        self.was = (None, False)
-        self.before = {}
-        self.after = {}
-
-    @property
-    def label(self):
-        if self.entry is not None:
-            return label(self.entry)
-        return repr(self.spec['name']) if self.spec.get('name') else 'vmid {0}'.format(self.spec.get('vmid'))
-
-    def failed(self, msg):
-        if self.error is None:
-            self.error = msg
-
-    def view(self):
-        out = dict(vmid=int(self.entry['vmid']) if self.entry else self.spec.get('vmid'),
-                   name=self.entry.get('name') if self.entry else self.spec.get('name'),
-                   node=self.entry.get('node') if self.entry else None,
-                   type=(self.entry or {}).get('type') or self.spec['type'],
-                   status=self.status or 'absent', template=self.template, changed=self.changed)
-        if self.ips is not None:
-            out.update(ips=self.ips, ip=first_ipv4(self.ips))
-        if self.pending is not None:
-            out['pending'] = self.pending
-        if self.error:
-            out['msg'] = self.error
-        return out
-
-
-class PveVm(PveModuleBase):
+class PveVm(GuestBulkModule):
+    spec = SPEC
+    # apply() reads and plans config and power in check mode too; it leaves out the writes there
+    apply_in_check_mode = True
 
     def execute(self):
-        p = self.params
-        self.client.lock_timeout = p['lock_timeout']
-        self.jobs = self.requested()
-        self.resolve()
-        live = [j for j in self.jobs if j.error is None and j.entry is not None]
-        self.configure([j for j in live if j.spec['state'] != 'absent' and self.config_of(j)])
-        self.lifecycle([j for j in live if j.error is None])
-        if not self.check_mode:
-            self.wait([j for j in live if j.error is None and j.spec['state'] in ('present', 'started', 'restarted')
-                       and (j.spec['wait_for_agent'] or j.spec['wait_for_ip'])])
-        self.report()
+        if self.params['parallel'] < 1:
+            self.fail('parallel must be at least 1')
+        self.client.lock_timeout = self.params['lock_timeout']
+        super().execute()
 
     # ------------------------------------------------------------------ input
 
-    def requested(self):
-        p = self.params
-        raw = p['vms'] if p['vms'] is not None else [dict((k, p[k]) for k in ('vmid', 'name'))]
-        jobs, errors = [], []
-        for n, item in enumerate(raw):
-            spec = dict((k, item.get(k) if item.get(k) is not None else p[k]) for k in ITEM)
-            if p['vms'] is not None:
-                spec.update(vmid=item.get('vmid'), name=item.get('name'))
-            where = 'vms[{0}]'.format(n) if p['vms'] is not None else ''
-            job = Job(n, spec, where)
-            try:
-                if spec['vmid'] is None and spec['name'] is None:
-                    raise ValueError(at(where, 'give vmid or name'))
-                if spec['vmid'] is not None:
-                    spec['vmid'] = validate_vmid(spec['vmid'], at(where, 'vmid', ' '))
-                if spec['name'] is not None:
-                    validate_vm_name(spec['name'], at(where, 'name', ' '))
-                for tag in spec['tags'] or []:
-                    validate_tag(tag, at(where, 'tag', ' '))
-                if spec['type'] == 'lxc':
-                    bad = [o for o in ('sockets', 'agent', 'ciuser', 'cipassword', 'sshkeys', 'ipconfig')
-                           if spec.get(o) is not None]
-                    if bad:
-                        raise ValueError(at(where, '{0} do not apply to a container (type lxc)'.format(', '.join(bad))))
-                for option in ('cores', 'sockets', 'memory'):
-                    if spec[option] is not None and spec[option] < 1:
-                        raise ValueError(at(where, '{0} must be at least 1'.format(option)))
-            except ValueError as exc:
-                errors.append(str(exc))
-            jobs.append(job)
-        if p['parallel'] < 1:
-            errors.append('parallel must be at least 1')
-        if errors:
-            self.fail('; '.join(errors))
-        return jobs
+    def validate(self, item):
+        item.status, item.template, item.pending, item.ips = None, False, None, None
+        item.config_changes, item.was = ({}, []), (None, False)
+        if item['vmid'] is None and item['name'] is None:
+            raise ValueError(item.at('give vmid or name'))
+        if item['vmid'] is not None:
+            item.values['vmid'] = validate_vmid(item['vmid'], item.at('vmid', ' '))
+        if item['name'] is not None:
+            validate_vm_name(item['name'], item.at('name', ' '))
+        for tag in item['tags'] or []:
+            validate_tag(tag, item.at('tag', ' '))
+        if item['type'] == 'lxc':
+            bad = [o for o in ('sockets', 'agent', 'ciuser', 'cipassword', 'sshkeys', 'ipconfig')
+                   if item.get(o) is not None]
+            if bad:
+                raise ValueError(item.at('{0} do not apply to a container (type lxc)'.format(', '.join(bad))))
+        for option in ('cores', 'sockets', 'memory'):
+            if item[option] is not None and item[option] < 1:
+                raise ValueError(item.at('{0} must be at least 1'.format(option)))
 
-    def resolve(self):
+    def resolve(self, items):
         """Find every guest in the one cluster read; refuse unknown or ambiguous ones before writing anything."""
         errors, seen = [], {}
-        for job in self.jobs:
-            spec = job.spec
+        for item in items:
             try:
-                if spec['vmid'] is not None:
-                    entry = self.cluster.find_guest(vmid=spec['vmid'], kind=spec['type'], live=True)
+                if item['vmid'] is not None:
+                    entry = self.cluster.find_guest(vmid=item['vmid'], kind=item['type'], live=True)
                 else:
-                    matches = self.cluster.guests_named(spec['name'], spec['type'], live=True)
-                    if len(matches) > 1 and spec['node']:
-                        matches = [g for g in matches if g.get('node') == spec['node']] or matches
+                    matches = self.cluster.guests_named(item['name'], item['type'], live=True)
+                    if len(matches) > 1 and item['node']:
+                        matches = [g for g in matches if g.get('node') == item['node']] or matches
                     if len(matches) > 1:
                         raise PveError('name {0!r} matches {1} guests ({2}); give the vmid'.format(
-                            spec['name'], len(matches), ', '.join(str(m['vmid']) for m in matches)))
+                            item['name'], len(matches), ', '.join(str(m['vmid']) for m in matches)))
                     entry = matches[0] if matches else None
             except PveError as exc:
-                errors.append(at(job.where, str(exc)))
+                errors.append(item.at(str(exc)))
                 continue
             if entry is None:
-                if spec['state'] != 'absent':
-                    errors.append(at(job.where, 'no {0} {1} (pve_vm does not create guests; clone them with '
-                                  'pvelab.proxmox.pve_clone)'.format(
-                                      'container' if spec['type'] == 'lxc' else 'VM',
-                                      'with vmid {0}'.format(spec['vmid']) if spec['vmid'] is not None
-                                      else 'named {0!r}'.format(spec['name']))))
+                if item['state'] != 'absent':
+                    errors.append(item.at('no {0} {1} (pve_vm does not create guests; clone them with '
+                                          'pvelab.proxmox.pve_clone)'.format(
+                                              'container' if item['type'] == 'lxc' else 'VM',
+                                              'with vmid {0}'.format(item['vmid']) if item['vmid'] is not None
+                                              else 'named {0!r}'.format(item['name']))))
                 continue
-            job.entry = dict(entry)
-            if spec['node'] and entry.get('node') != spec['node']:
-                errors.append(at(job.where, '{0} is on node {1}, not {2}'.format(
-                    label(entry), entry.get('node'), spec['node'])))
+            item.entry = dict(entry)
+            if item['node'] and entry.get('node') != item['node']:
+                errors.append(item.at('{0} is on node {1}, not {2}'.format(label(entry), entry.get('node'),
+                                                                           item['node'])))
             vmid = int(entry['vmid'])
             if vmid in seen:
-                errors.append('{0} and {1} both name {2}'.format(seen[vmid], job.where or 'the guest', label(entry)))
-            seen[vmid] = job.where
-            job.status = entry.get('status')
-            job.template = is_template(entry)
-            if job.template and spec['state'] in ('started', 'stopped', 'shutdown', 'restarted'):
-                errors.append(at(job.where, '{0} is a template; it cannot be {1}'.format(label(entry), spec['state'])))
+                errors.append('{0} and {1} both name {2}'.format(seen[vmid], item.where or 'the guest', label(entry)))
+            seen[vmid] = item.where
+            item.status = entry.get('status')
+            item.template = is_template(entry)
+            if item.template and item['state'] in ('started', 'stopped', 'shutdown', 'restarted'):
+                errors.append(item.at('{0} is a template; it cannot be {1}'.format(label(entry), item['state'])))
             if self.cluster.node_offline(entry):
-                errors.append(at(job.where, 'the node {0} of {1} is not online'.format(entry.get('node'), label(entry))))
-        if errors:
-            self.fail('nothing was changed: ' + '; '.join(errors))
+                errors.append(item.at('the node {0} of {1} is not online'.format(entry.get('node'), label(entry))))
+        return errors
 
     @staticmethod
-    def config_of(job):
-        spec = job.spec
-        wanted = dict((k, spec[k]) for k in CONFIG if spec.get(k) is not None)
-        if spec['vmid'] is not None and spec['name'] is not None:
-            wanted['name'] = spec['name']
+    def config_of(item):
+        wanted = dict((k, item[k]) for k in CONFIG if item.get(k) is not None)
+        if item['vmid'] is not None and item['name'] is not None:
+            wanted['name'] = item['name']
         return wanted
 
-    # ----------------------------------------------------------------- config
+    # ------------------------------------------------------------------- plan
 
-    def configure(self, jobs):
-        """Read each guest's config (with pending changes), work out the changes, and PUT them."""
-        if not jobs:
-            return
+    def plan(self, items):
+        """The config each guest needs (its config read, with pending changes), then its staged life: config,
+        power (or removal, conversion), waiting for the agent or an address."""
+        live = [i for i in items if i.entry is not None]
+        self.plan_config([i for i in live if i['state'] != 'absent' and self.config_of(i)])
+        for item in live:
+            steps = []
+            if item.config_changes[0] or item.config_changes[1]:
+                steps.append('config')
+            if (item['state'] in ('absent', 'template') and not (item['state'] == 'template' and item.template)) \
+                    or power_action(item.status, item['state']):
+                steps.append('power')
+            if item['state'] in ('present', 'started', 'restarted') and (item['wait_for_agent'] or item['wait_for_ip']):
+                steps.append('wait')
+            item.action = steps or None
+
+    def plan_config(self, items):
+        """Read each guest's config (with pending changes) and work out the changes."""
         p = self.params
-        for job, read, error in parallel_map(lambda j: read_pending(self.client, j.entry), jobs, p['parallel']):
+        for item, read, error in parallel_map(lambda i: read_pending(self.client, i.entry), items, p['parallel']):
             if error is not None:
-                job.failed('reading its config failed: {0}'.format(error))
+                item.fail('reading its config failed: {0}'.format(error))
                 continue
             current, pending, deleted = read
             try:
-                changes, deletes, before, after = plan_config(job.entry['type'], next_config(current, pending, deleted),
-                                                              self.config_of(job), p['update_cipassword'])
+                changes, deletes, before, after = plan_config(
+                    item.entry['type'], next_config(current, pending, deleted), self.config_of(item),
+                    p['update_cipassword'])
             except ValueError as exc:
-                job.failed(str(exc))
+                item.fail(str(exc))
                 continue
-            job.pending = self.pending_view(pending, deleted)
-            job.before.update(before)
-            job.after.update(after)
-            job.config_changes = (changes, deletes)
+            item.pending = self.pending_view(pending, deleted)
+            item.before.update(before)
+            item.after.update(after)
+            item.config_changes = (changes, deletes)
             if changes or deletes:
-                job.changed = True
+                item.changes.append('config')
                 if 'name' in changes or 'hostname' in changes:
-                    job.entry['name'] = changes.get('name', changes.get('hostname'))
-        todo = [j for j in jobs if j.error is None and (j.config_changes[0] or j.config_changes[1])]
-        if self.check_mode or not todo:
-            return
-
-        def put(job):
-            update_config(self.client, job.entry, *job.config_changes)
-            if job.status == 'running':
-                # what PVE could not apply live is pending now
-                current, pending, deleted = read_pending(self.client, job.entry)
-                job.pending = self.pending_view(pending, deleted)
-        for job, _none, error in parallel_map(put, todo, p['parallel']):
-            if error is not None:
-                job.failed('changing its config failed: {0}'.format(error))
+                    item.entry['name'] = changes.get('name', changes.get('hostname'))
 
     @staticmethod
     def pending_view(pending, deleted):
@@ -586,181 +568,143 @@ class PveVm(PveModuleBase):
         view.update((k, None) for k in deleted)
         return view
 
-    # -------------------------------------------------------------- lifecycle
+    # ------------------------------------------------------------------ apply
 
-    def lifecycle(self, jobs):
+    def apply(self, items):
+        """Config PUTs, then the power stages (PVE tasks), then waiting for the agent or an address; in check mode
+        only the planned transitions."""
+        self.put_config([i for i in items if 'config' in i.action])
+        self.lifecycle([i for i in items if i.error is None and 'power' in i.action])
+        if not self.check_mode:
+            self.wait([i for i in items if i.error is None and 'wait' in i.action])
+
+    def put_config(self, items):
+        if self.check_mode:
+            return
+
+        def put(item):
+            update_config(self.client, item.entry, *item.config_changes)
+            if item.status == 'running':
+                # what PVE could not apply live is pending now
+                current, pending, deleted = read_pending(self.client, item.entry)
+                item.pending = self.pending_view(pending, deleted)
+        for item, _none, error in parallel_map(put, items, self.params['parallel']):
+            if error is not None:
+                item.fail('changing its config failed: {0}'.format(error))
+
+    def lifecycle(self, items):
         """Stops that must come first (absent, template with force), then the state's own action."""
         first, second = [], []
-        for job in jobs:
-            state, running = job.spec['state'], job.status == 'running'
+        for item in items:
+            state, running = item['state'], item.status == 'running'
             if state in ('absent', 'template'):
-                if state == 'template' and job.template:
-                    continue
                 if running:
-                    if not job.spec['force']:
-                        job.failed('it is running; set force=true to stop it before {0}'.format(
+                    if not item['force']:
+                        item.fail('it is running; set force=true to stop it before {0}'.format(
                             'removing it' if state == 'absent' else 'converting it to a template'))
                         continue
-                    first.append((job, 'stop'))
-                second.append((job, 'destroy' if state == 'absent' else 'template'))
+                    first.append((item, 'stop'))
+                second.append((item, 'destroy' if state == 'absent' else 'template'))
             else:
-                action = power_action(job.status, state)
-                if action:
-                    second.append((job, action))
+                second.append((item, power_action(item.status, state)))
         for stage in (first, second):
-            stage = [(j, a) for j, a in stage if j.error is None]
-            for job, action in stage:
-                job.changed = True
-                job.was = (job.status, job.template)
-                self.record_transition(job, action)
+            stage = [(i, a) for i, a in stage if i.error is None]
+            for item, action in stage:
+                item.changes.append(action)
+                item.was = (item.status, item.template)
+                self.record_transition(item, action)
             if not self.check_mode and stage:
                 self.run_stage(stage)
 
     @staticmethod
-    def record_transition(job, action):
-        job.before.setdefault('status', job.status)
+    def record_transition(item, action):
+        item.before.setdefault('status', item.status)
         if action in ('start', 'reboot'):
-            job.status = 'running'
+            item.status = 'running'
         elif action in ('stop', 'shutdown'):
-            job.status = 'stopped'
+            item.status = 'stopped'
         elif action == 'template':
-            job.template = True
-            job.before['template'] = False
-            job.after['template'] = True
+            item.template = True
+            item.before['template'] = False
+            item.after['template'] = True
         elif action == 'destroy':
-            job.status = 'absent'
-        job.after['status'] = job.status
+            item.status = 'absent'
+        item.after['status'] = item.status
 
     def run_stage(self, stage):
-        p = self.params
-        actions = dict((job.index, (job, action)) for job, action in stage)
-        timeout = max(job.spec['timeout'] for job, _a in stage)
+        actions = dict((item.index, (item, action)) for item, action in stage)
+        timeout = max(item['timeout'] for item, _a in stage)
 
         def start(index):
-            job, action = actions[index]
+            item, action = actions[index]
             if action == 'destroy':
-                return destroy(self.client, job.entry, purge=job.spec['purge'])
+                return destroy(self.client, item.entry, purge=item['purge'])
             if action == 'template':
-                return to_template(self.client, job.entry)
-            return power(self.client, job.entry, action,
-                         **power_params(action, job.spec['timeout'], job.spec['force']))
-        outcome = run_tasks(self.client, list(actions), start, parallel=p['parallel'], timeout=timeout + TASK_SLACK)
+                return to_template(self.client, item.entry)
+            return power(self.client, item.entry, action, **power_params(action, item['timeout'], item['force']))
+        outcome = run_tasks(self.client, list(actions), start, parallel=self.params['parallel'],
+                            timeout=timeout + TASK_SLACK)
         for index, error in outcome.items():
-            job, action = actions[index]
+            item, action = actions[index]
             if error is not None:
-                job.failed('{0} failed: {1}'.format(action, error))
-                job.status, job.template = job.was
-                job.changed = bool(job.config_changes[0] or job.config_changes[1])
+                item.fail('{0} failed: {1}'.format(action, error))
+                item.status, item.template = item.was
+                item.changes = [c for c in item.changes if c == 'config']
             elif action == 'destroy':
-                self.cluster.forget(job.entry['vmid'])
-            elif action in ('start', 'reboot') and job.pending is not None:
-                job.pending = {}  # PVE applies the pending changes when the guest starts
+                self.cluster.forget(item.entry['vmid'])
+            elif action in ('start', 'reboot') and item.pending is not None:
+                item.pending = {}  # PVE applies the pending changes when the guest starts
 
-    # ------------------------------------------------------------------- wait
-
-    def wait(self, jobs):
+    def wait(self, items):
         ready = []
-        for job in jobs:
-            if job.status == 'running':
-                ready.append(job)
+        for item in items:
+            if item.status == 'running':
+                ready.append(item)
             else:
                 # state=present leaves a stopped guest stopped: there is nothing to wait for
                 self.module.warn('{0} is not running: not waiting for its {1}'.format(
-                    job.label, 'address' if job.spec['wait_for_ip'] else 'guest agent'))
+                    item_label(item), 'address' if item['wait_for_ip'] else 'guest agent'))
         if not ready:
             return
         p = self.params
-        by_index = dict((j.index, j) for j in ready)
+        by_index = dict((i.index, i) for i in ready)
 
         def probe(index):
-            job = by_index[index]
-            if job.spec['wait_for_ip']:
-                ips = read_ips(self.client, job.entry)
-                return ips or None
-            if agent_ping(self.client, job.entry):
-                return read_ips(self.client, job.entry) if job.entry.get('type') != 'lxc' else []
+            item = by_index[index]
+            if item['wait_for_ip']:
+                return read_ips(self.client, item.entry) or None
+            if agent_ping(self.client, item.entry):
+                return read_ips(self.client, item.entry) if item.entry.get('type') != 'lxc' else []
             return None
         answers, missing = wait_until(list(by_index), probe, p['wait_timeout'], parallel=p['parallel'])
         for index, ips in answers.items():
             by_index[index].ips = ips
         for index, error in missing.items():
-            job = by_index[index]
-            job.ips = []
-            job.failed('no {0} after {1} s{2}'.format(
-                'address (other than loopback and link-local)' if job.spec['wait_for_ip'] else 'answer of the '
+            item = by_index[index]
+            item.ips = []
+            item.fail('no {0} after {1} s{2}'.format(
+                'address (other than loopback and link-local)' if item['wait_for_ip'] else 'answer of the '
                 'guest agent', p['wait_timeout'], ' (last answer: {0})'.format(error) if error else ''))
 
     # ----------------------------------------------------------------- result
 
-    def report(self):
-        views = [job.view() for job in self.jobs]
-        if any(j.changed for j in self.jobs):
-            self.changed()
-        if self.params['vms'] is not None:
-            self.result['vms'] = views
-            self.diff['before'] = dict((j.label, j.before) for j in self.jobs if j.before or j.after)
-            self.diff['after'] = dict((j.label, j.after) for j in self.jobs if j.before or j.after)
-        else:
-            self.result['vm'] = views[0]
-            self.diff['before'] = dict(self.jobs[0].before)
-            self.diff['after'] = dict(self.jobs[0].after)
-        failed = [j for j in self.jobs if j.error]
-        if failed:
-            self.fail('; '.join('{0}: {1}'.format(j.label, j.error) for j in failed))
+    def describe(self, items):
+        for item in items:
+            entry = item.entry or {}
+            item.view = dict(vmid=int(entry['vmid']) if entry else item['vmid'],
+                             name=entry.get('name') if entry else item['name'], node=entry.get('node'),
+                             type=entry.get('type') or item['type'], status=item.status or 'absent',
+                             template=item.template)
+            if item.ips is not None:
+                item.view.update(ips=item.ips, ip=first_ipv4(item.ips))
+            if item.pending is not None:
+                item.view['pending'] = item.pending
+        if items and items[0].single:
+            self.result['vm'] = items[0].result()
 
 
 def main():
-    config = dict(
-        cores=dict(type='int'),
-        sockets=dict(type='int'),
-        memory=dict(type='int'),
-        net=dict(type='dict'),
-        ciuser=dict(type='str'),
-        cipassword=dict(type='str', no_log=True),
-        sshkeys=dict(type='str', no_log=False),
-        ipconfig=dict(type='dict'),
-        tags=dict(type='list', elements='str'),
-        description=dict(type='str'),
-        onboot=dict(type='bool'),
-        agent=dict(type='bool'),
-    )
-    item = dict(
-        vmid=dict(type='int'),
-        name=dict(type='str'),
-        node=dict(type='str'),
-        type=dict(type='str', choices=list(KINDS)),
-        state=dict(type='str', choices=list(STATES)),
-        force=dict(type='bool'),
-        purge=dict(type='bool'),
-        timeout=dict(type='int'),
-        wait_for_agent=dict(type='bool'),
-        wait_for_ip=dict(type='bool'),
-    )
-    item.update(config)
-    spec = dict(
-        vmid=dict(type='int'),
-        name=dict(type='str'),
-        node=dict(type='str'),
-        type=dict(type='str', choices=list(KINDS), default='qemu'),
-        vms=dict(type='list', elements='dict', options=item),
-        state=dict(type='str', choices=list(STATES), default='present'),
-        force=dict(type='bool', default=False),
-        purge=dict(type='bool', default=True),
-        timeout=dict(type='int', default=300),
-        update_cipassword=dict(type='str', choices=['on_create', 'always'], default='on_create', no_log=False),
-        wait_for_agent=dict(type='bool', default=False),
-        wait_for_ip=dict(type='bool', default=False),
-        wait_timeout=dict(type='int', default=300),
-        parallel=dict(type='int', default=8),
-        lock_timeout=dict(type='int', default=120),
-    )
-    spec.update(config)
-    module = pve_module(
-        spec,
-        mutually_exclusive=[('vms', 'vmid'), ('vms', 'name')],
-        required_one_of=[('vmid', 'name', 'vms')],
-    )
-    PveVm(module).run()
+    PveVm.main()
 
 
 if __name__ == '__main__':

@@ -175,7 +175,7 @@ def test_wait_for_ip_returns_the_lease_without_loopback_or_link_local(pve_cluste
     info = {'name': 'info', 'register': 'info', 'pvelab.proxmox.pve_vm_info': {'agent_ips': True, 'name': 'ip-1'}}
     result, seconds = timed(pve_cluster, [start, info], tmp_path)
     assert result.rc == 0, result
-    for vm, vmid in zip(result.task('start')['vms'], vmids):
+    for vm, vmid in zip(result.task('start')['items'], vmids):
         lease = guestagent.dhcp_lease(vmid, pve_cluster.pve.dhcp_pool)[0]
         assert vm['ips'] == [lease] and vm['ip'] == lease
     # the agent answered only after its delay (200 PVE s = 2 s), with lo and an fe80:: address the module dropped

@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from ansible_collections.pvelab.proxmox.plugins.module_utils._bulk import Item
 from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveApiError, PveError
 from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
     FROM_AGENT,
@@ -16,6 +17,7 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
     guest_cidrs,
     guest_ips,
     ipv4_first,
+    item_label,
     merge_net,
     net_same,
     next_config,
@@ -467,3 +469,13 @@ def test_a_guest_of_another_name_is_no_leftover(fake):
     assert remove_leftover(leftover_client(fake), ['pve1'], 300, 's1') == ''
     assert remove_leftover(leftover_client(fake), ['pve1'], 301, 's1') == ''
     assert deletes(fake) == [] and fake.pve.vm(300) is not None
+
+
+def test_a_guest_item_is_named_by_its_guest_once_found_else_as_asked():
+    found = Item(0, 'vms[0]', {'vmid': None, 'name': 'web01'})
+    found.entry = {'vmid': 101, 'name': 'web02', 'node': 'pve2'}
+    nameless = Item(1, 'vms[1]', {'vmid': 101})
+    nameless.entry = {'vmid': 101, 'node': 'pve2'}
+    assert [item_label(i) for i in (found, nameless, Item(2, '', {'vmid': None, 'name': 'ghost'}),
+                                    Item(3, 'vmids[0]', {'vmid': 5000}))] == [
+        'web02 (vmid 101)', 'vmid 101', "'ghost'", 'vmid 5000']

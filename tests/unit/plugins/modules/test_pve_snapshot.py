@@ -18,8 +18,8 @@ def test_create_idempotent_rollback_delete(served):
                               'after': {'web01 (vmid 101)': {'snapshot': True}}}
     result, failed = snap(served, name='web01', description='before the exam')
     assert not failed and result['changed'] and web.snapshots['clean']['description'] == 'before the exam'
-    assert result['snapshots'] == [{'vmid': 101, 'name': 'web01', 'node': 'pve2', 'snapname': 'clean',
-                                    'exists': True, 'changed': True}]
+    assert result['items'] == [{'key': 'web01 (vmid 101)', 'vmid': 101, 'name': 'web01', 'node': 'pve2',
+                                'snapname': 'clean', 'exists': True, 'changed': True}]
     result, failed = snap(served, name='web01', description='before the exam')
     assert not failed and not result['changed']
     result, failed = snap(served, name='web01', description='new text')
@@ -39,7 +39,7 @@ def test_list_form_checks_everything_first(served):
     result, failed = snap(served, vmids=[100, 101], names=['web01', 'ghost'])
     assert failed and "no guest with name 'ghost'" in result['msg'] and served.writes() == []
     result, failed = snap(served, vmids=[100, 101], names=['web01'], vmstate=True)
-    assert not failed and [s['vmid'] for s in result['snapshots']] == [100, 101]
+    assert not failed and [s['vmid'] for s in result['items']] == [100, 101]
     assert served.vm_named('teacher').snapshots['clean'].get('vmstate')
     del served.vm_named('web01').snapshots['clean']
     result, failed = snap(served, vmids=[100, 101], state='rollback')
@@ -47,9 +47,9 @@ def test_list_form_checks_everything_first(served):
     assert result['missing'] == [101]
     result, failed = snap(served, vmids=[100, 101], state='rollback', missing='skip')
     assert not failed and result['missing'] == [101]
-    assert [s['changed'] for s in result['snapshots']] == [True, False]
+    assert [s['changed'] for s in result['items']] == [True, False]
     result, failed = snap(served, vmids=[100, 101, 999], state='absent')
-    assert not failed and [s['changed'] for s in result['snapshots']] == [True, False, False]
+    assert not failed and [s['changed'] for s in result['items']] == [True, False, False]
     result, failed = snap(served, name='dup')
     assert failed and 'matches 2 guests' in result['msg']
     result, failed = snap(served, name='web01', snapname='current')
@@ -60,7 +60,7 @@ def test_locked_guest_is_retried_then_reported(served):
     served.pve.snapshot_lock(101, 'backup')
     result, failed = snap(served, name='web01', lock_timeout=1)
     assert failed and 'VM is locked (backup)' in result['msg'] and 'web01 (vmid 101): create failed' in result['msg']
-    assert result['snapshots'][0]['changed'] is False
+    assert result['items'][0]['changed'] is False
     served.pve.unlock(101)
     result, failed = snap(served, name='web01')
     assert not failed and result['changed']
@@ -99,3 +99,26 @@ def test_an_unknown_guest_status_is_not_an_offline_node(served):
     result, failed = snap(served, name='web01', snapname='other')
     assert failed and 'the node pve2 of web01 (vmid 101) is not online' in result['msg']
     assert served.writes() == before and 'other' not in web.snapshots
+
+
+def test_items_are_keyed_by_the_guest_and_a_guest_asked_twice_is_one_item(served):
+    result, failed = snap(served, vmids=[101, 999], names=['web01', 'teacher', 'ghost'], state='absent', diff=True)
+    assert not failed and not result['changed']
+    assert [(i['key'], i['vmid'], i['name']) for i in result['items']] == [
+        ('web01 (vmid 101)', 101, 'web01'), ('vmid 999', None, None), ('teacher (vmid 100)', 100, 'teacher'),
+        ("'ghost'", None, 'ghost')]
+    assert result['diff'] == {'before': {'web01 (vmid 101)': {'snapshot': False},
+                                         'teacher (vmid 100)': {'snapshot': False}},
+                              'after': {'web01 (vmid 101)': {'snapshot': False},
+                                        'teacher (vmid 100)': {'snapshot': False}}}
+    assert served.writes() == []
+
+
+def test_a_failed_guest_is_named_and_the_others_go_on(served):
+    served.pve.snapshot_lock(101, 'backup')
+    result, failed = snap(served, vmids=[100, 101], lock_timeout=1)
+    assert failed and result['msg'].startswith('web01 (vmid 101): create failed: ')
+    assert [(i['key'], i['changed'], i['exists']) for i in result['items']] == [
+        ('teacher (vmid 100)', True, True), ('web01 (vmid 101)', False, False)]
+    assert result['items'][1]['msg'].startswith('create failed: ') and 'msg' not in result['items'][0]
+    assert 'clean' in served.vm_named('teacher').snapshots and result['missing'] == []

@@ -154,7 +154,7 @@ def test_absent_with_purge(served):
     result, failed = vm(served, name='teacher', state='absent')
     assert failed and 'it is running' in result['msg'] and served.vm_named('teacher') is not None
     result, failed = vm(served, vms=[{'name': 'teacher'}, {'name': 'web01'}], state='absent', force=True)
-    assert not failed and result['changed'] and [v['status'] for v in result['vms']] == ['absent', 'absent']
+    assert not failed and result['changed'] and [v['status'] for v in result['items']] == ['absent', 'absent']
     assert served.vm_named('teacher') is None and served.vm_named('web01') is None
     assert 101 not in served.pve.pools['lab']
     deletes = [r for r in served.pve.requests if r[0] == 'DELETE']
@@ -168,10 +168,10 @@ def test_list_form_reports_each_guest(served, state):
     served.vm_named('dup')
     result, failed = vm(served, vms=[{'vmid': 100}, {'vmid': 101}, {'vmid': 102, 'state': 'present'}], state=state)
     assert not failed
-    assert [v['vmid'] for v in result['vms']] == [100, 101, 102]
+    assert [v['vmid'] for v in result['items']] == [100, 101, 102]
     expected = 'running' if state == 'started' else 'stopped'
-    assert [v['status'] for v in result['vms']][:2] == [expected, expected]
-    assert result['vms'][2]['changed'] is False
+    assert [v['status'] for v in result['items']][:2] == [expected, expected]
+    assert result['items'][2]['changed'] is False
 
 
 def test_locked_vm_is_retried_until_lock_timeout(served):
@@ -182,3 +182,40 @@ def test_locked_vm_is_retried_until_lock_timeout(served):
     assert web.status == 'stopped'
     starts = [r for r in served.pve.requests if r[1].endswith('/status/start')]
     assert len(starts) >= 2
+
+
+def test_items_are_keyed_by_the_guest_label_and_the_single_form_keeps_vm(served):
+    result, failed = vm(served, name='web01', state='started')
+    assert not failed and result['vm'] == result['items'][0]
+    assert result['items'][0]['key'] == 'web01 (vmid 101)' and result['items'][0]['status'] == 'running'
+    result, failed = vm(served, diff=True, vms=[{'vmid': 101, 'name': 'web02'}, {'name': 'ghost', 'state': 'absent'},
+                                                {'vmid': 5000, 'state': 'absent'}])
+    assert not failed and 'vm' not in result
+    assert [i['key'] for i in result['items']] == ['web02 (vmid 101)', "'ghost'", 'vmid 5000']
+    assert [i['changed'] for i in result['items']] == [True, False, False]
+    assert result['items'][1] == {'key': "'ghost'", 'vmid': None, 'name': 'ghost', 'node': None, 'type': 'qemu',
+                                  'status': 'absent', 'template': False, 'changed': False}
+    assert result['diff'] == {'before': {'web02 (vmid 101)': {'name': 'web01'}},
+                              'after': {'web02 (vmid 101)': {'name': 'web02'}}}
+
+
+def test_bad_items_are_all_named_before_anything_is_read(served):
+    result, failed = vm(served, vms=[{'vmid': 42}, {'name': 'web01', 'memory': 0}, {'state': 'started'}])
+    assert failed and result['msg'].startswith('nothing was changed: vms[0] vmid 42 is out of range')
+    assert 'vms[1]: memory must be at least 1' in result['msg'] and 'vms[2]: give vmid or name' in result['msg']
+    assert served.writes() == []
+    result, failed = vm(served, name='web01', parallel=0)
+    assert failed and result['msg'] == 'parallel must be at least 1'
+
+
+def test_a_failed_guest_is_named_and_the_others_go_on(served):
+    result, failed = vm(served, vms=[{'name': 'teacher', 'state': 'absent'}, {'name': 'web01', 'state': 'started'}])
+    assert failed and result['msg'] == 'teacher (vmid 100): it is running; set force=true to stop it before removing it'
+    assert [(i['key'], i['changed'], i.get('msg', '')[:13]) for i in result['items']] == [
+        ('teacher (vmid 100)', False, 'it is running'), ('web01 (vmid 101)', True, '')]
+    assert served.vm_named('web01').status == 'running' and served.vm_named('teacher') is not None
+
+
+def test_an_empty_list_changes_nothing(served):
+    result, failed = vm(served, vms=[])
+    assert not failed and not result['changed'] and result['items'] == [] and served.writes() == []
