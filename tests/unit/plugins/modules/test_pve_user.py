@@ -280,8 +280,8 @@ def test_userids_select_many_accounts_with_the_top_level_options(access):
     access.run(pve_user.main, dict(users=[dict(userid='s1', password=PW), dict(userid='s2', password=PW)]))
     result, failed = access.run(pve_user.main, dict(userids=['s1@pve', 's2', 'ghost'], state='absent'), diff=True)
     assert not failed, result.get('msg')
-    assert [(i['key'], i['changed']) for i in result['items']] == [('s1@pve', True), ('s2@pve', True),
-                                                                    ('ghost@pve', False)]
+    keys = [(i['key'], i['changed']) for i in result['items']]
+    assert keys == [('s1@pve', True), ('s2@pve', True), ('ghost@pve', False)]
     assert set(access.pve.user_cfg.users) == {'root@pam'}
     assert sorted(result['diff']['before']) == ['s1@pve', 's2@pve']
     result, failed = access.run(pve_user.main, dict(userids=['s1'], password=PW))
