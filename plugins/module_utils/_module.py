@@ -43,6 +43,11 @@ def pve_module(argument_spec, supports_check_mode=True, required_one_of=None, re
 class PveModuleBase(object):
     """Base of every module: connection, cluster cache, result and diff bookkeeping."""
 
+    #: (option, check) pairs. run() passes each option that is set through check(value, field=option) before
+    #: execute and before the first request, and hands the results to execute by option name (None where the
+    #: option is not set); a ValueError fails the run with its message, which names the option.
+    option_checks = ()
+
     def __init__(self, module):
         self.module = module
         self.params = module.params
@@ -92,13 +97,22 @@ class PveModuleBase(object):
         if changes:
             self.diff = {'before': before, 'after': after if diff_after is None else diff_after}
 
-    def execute(self):
-        """Do the work; fill self.result (and self.diff). Subclasses implement it."""
+    def checked_options(self):
+        values = {}
+        with self.checked_input():
+            for option, check in self.option_checks:
+                value = self.params.get(option)
+                values[option] = None if value is None else check(value, field=option)
+        return values
+
+    def execute(self, **checked):
+        """Do the work with the option_checks' results; fill self.result (and self.diff). Subclasses implement it."""
         raise NotImplementedError
 
     def run(self):
+        checked = self.checked_options()
         try:
-            self.execute()
+            self.execute(**checked)
         except PveError as exc:
             self.fail(str(exc))
         if self.module._diff and (self.diff['before'] or self.diff['after']):

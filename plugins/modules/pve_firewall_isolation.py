@@ -628,6 +628,7 @@ class PveFirewallIsolation(PveModuleBase):
 
     # ----------------------------------------------------------- present
 
+
     def present(self, vms, cidrs):
         p = self.params
         c = self.client
@@ -796,6 +797,20 @@ class PveFirewallIsolation(PveModuleBase):
                     self.fail('nothing was changed: after this run node {0} port {1} would no longer answer {2}; '
                               'review the cluster firewall options and rules'.format(node, port, ', '.join(lost)))
 
+    def plan_removal(self, kind, name, ours, entry, members, lab, foreign_kind, describe):
+        """The lab's own members of a security group or IP set to remove, and whether the container goes too:
+        only when this module made it and nothing of anyone else is left in it; kept, it is warned about."""
+        own = [m for m in members or [] if fw.owned(m.get('comment'), lab)] if ours else []
+        foreign = [m for m in members or [] if not fw.owned(m.get('comment'), lab)]
+        self.result['actions'] += [describe(m) for m in own]
+        delete = ours and not foreign
+        if delete:
+            self.result['actions'].append('delete {0} {1}'.format(kind, name))
+        elif entry is not None:
+            self.module.warn('{0} {1} is kept: {2}'.format(
+                kind, name, 'it holds {0}'.format(foreign_kind) if ours else 'this module did not make it'))
+        return own, delete
+
     # ------------------------------------------------------------ absent
 
     def absent(self, vms):
@@ -816,27 +831,14 @@ class PveFirewallIsolation(PveModuleBase):
             elif not plan['ref_delete'] and fw.vm_view(vm, self.group)['group_reference']:
                 self.module.warn('vm {0} references security group {1} through a rule this module did not make; '
                                  'left alone'.format(vm['vmid'], self.group))
-        own_rules = [r for r in self.group_rules or [] if fw.owned(r.get('comment'), lab)] if self.group_ours else []
-        foreign_rules = [r for r in self.group_rules or [] if not fw.owned(r.get('comment'), lab)]
-        own_entries = [e for e in self.ipset_entries or [] if fw.owned(e.get('comment'), lab)] if self.ipset_ours \
-            else []
-        foreign_entries = [e for e in self.ipset_entries or [] if not fw.owned(e.get('comment'), lab)]
-        actions += ['group {0}: delete rule {1}'.format(self.group, fw.describe_rule(r)) for r in own_rules]
-        delete_group = self.group_ours and not foreign_rules
-        if delete_group:
-            actions.append('delete security group {0}'.format(self.group))
-        elif self.group_entry is not None:
-            self.module.warn('security group {0} is kept: {1}'.format(
-                self.group, 'it holds rules this module did not make' if self.group_ours
-                else 'this module did not make it'))
-        actions += ['remove {0} from IP set {1}'.format(e['cidr'], self.ipset) for e in own_entries]
-        delete_ipset = self.ipset_ours and not foreign_entries
-        if delete_ipset:
-            actions.append('delete IP set {0}'.format(self.ipset))
-        elif self.ipset_entry is not None:
-            self.module.warn('IP set {0} is kept: {1}'.format(
-                self.ipset, 'it holds addresses this module did not add' if self.ipset_ours
-                else 'this module did not make it'))
+        own_rules, delete_group = self.plan_removal(
+            'security group', self.group, self.group_ours, self.group_entry, self.group_rules, lab,
+            'rules this module did not make',
+            lambda r: 'group {0}: delete rule {1}'.format(self.group, fw.describe_rule(r)))
+        own_entries, delete_ipset = self.plan_removal(
+            'IP set', self.ipset, self.ipset_ours, self.ipset_entry, self.ipset_entries, lab,
+            'addresses this module did not add',
+            lambda e: 'remove {0} from IP set {1}'.format(e['cidr'], self.ipset))
         own_cluster_rules = [r for r in self.cluster_rules if fw.owned(r.get('comment'), lab)]
         actions += ['datacenter: delete rule {0}'.format(fw.describe_rule(r)) for r in own_cluster_rules]
         # The last lab puts back what the first one changed cluster wide (recorded in PVE, see _firewall.py).

@@ -112,15 +112,16 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._access import (
 from ansible_collections.pvelab.proxmox.plugins.module_utils._module import PveModuleBase, pve_module
 
 
-class PveGroup(PveModuleBase):
+def parse_members(value, field):
+    return sorted(set(parse_userid(u, field=field) for u in split_list(value)))
 
-    def execute(self):
+
+class PveGroup(PveModuleBase):
+    option_checks = (('name', validate_groupid), ('users', parse_members))
+
+    def execute(self, name, users):
         p = self.params
-        with self.checked_input():
-            groupid = validate_groupid(p['name'], field='name')
-            wanted_users = None
-            if p['users'] is not None:
-                wanted_users = sorted(set(parse_userid(u, field='users') for u in split_list(p['users'])))
+        groupid, wanted_users = name, users
         groups = dict((g['groupid'], g) for g in self.client.get('/access/groups'))
         current = groups.get(groupid)
         before = self.view(groupid, current)

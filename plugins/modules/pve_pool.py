@@ -93,10 +93,11 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._validate import va
 
 class PvePool(PveModuleBase):
 
-    def execute(self):
+    option_checks = (('name', validate_pool),)
+
+    def execute(self, name):
         p = self.params
-        with self.checked_input():
-            self.poolid = validate_pool(p['name'], 'name')
+        self.poolid = name
         current = self.read()
         before = self.view(current)
         after = dict(before)

@@ -111,11 +111,11 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._module import PveM
 
 
 class PveRole(PveModuleBase):
+    option_checks = (('name', validate_custom_role),)
 
-    def execute(self):
+    def execute(self, name):
         p = self.params
-        with self.checked_input():
-            roleid = validate_custom_role(p['name'], field='name')
+        roleid = name
         roles = dict((r['roleid'], r) for r in self.client.get('/access/roles'))
         current = roles.get(roleid)
         if current is not None and int(current.get('special') or 0):

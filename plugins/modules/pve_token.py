@@ -148,13 +148,11 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._module import PveM
 
 
 class PveToken(PveModuleBase):
+    option_checks = (('userid', parse_userid), ('token', validate_token_name), ('expire', parse_expire))
 
-    def execute(self):
+    def execute(self, userid, token, expire):
         p = self.params
-        with self.checked_input():
-            userid = parse_userid(p['userid'], field='userid')
-            name = validate_token_name(p['token'], field='token')
-            expire = parse_expire(p['expire'], field='expire')
+        name = token
         base = '/access/users/{0}/token'.format(userid)
         try:
             tokens = dict((t['tokenid'], t) for t in self.client.get(base))

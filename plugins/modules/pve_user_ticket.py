@@ -116,18 +116,15 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._module import PveM
 
 
 class PveUserTicket(PveModuleBase):
+    option_checks = (('userid', parse_userid), ('new_password', validate_password))
 
-    def execute(self):
+    def execute(self, userid, new_password):
         p = self.params
-        with self.checked_input():
-            userid = parse_userid(p['userid'], field='userid')
-            if p['new_password'] is not None:
-                validate_password(p['new_password'], field='new_password')
         self.result['password_changed'] = False
         login = user_login(p, userid, p['password'])
-        change = p['new_password'] is not None and p['new_password'] != p['password']
+        change = new_password is not None and new_password != p['password']
         if login is None and change:
-            login = user_login(p, userid, p['new_password'])
+            login = user_login(p, userid, new_password)
             change = False  # the new password already works
         if login is None:
             self.fail('PVE refused the login as {0}: wrong password, or the account is disabled or expired'.format(
@@ -140,7 +137,7 @@ class PveUserTicket(PveModuleBase):
                 # The user's own ticket reads the version: an unsupported PVE is refused before the change.
                 version = user_version(p, login)
                 check_supported(version)
-                change_own_password(p, login, userid, p['password'], p['new_password'],
+                change_own_password(p, login, userid, p['password'], new_password,
                                     confirm=confirmation_password_accepted(version))
             self.result['password_changed'] = True
             self.changed()
