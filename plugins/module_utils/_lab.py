@@ -13,6 +13,9 @@ How a lab named <lab> marks what it makes:
 
 - its pool <lab>, whose comment is `pvelab.proxmox lab <lab>` (pool_comment(lab); the lab role writes it);
 - its guests, which are in pool <lab> and carry the tag <lab> (the lab role does both);
+- the accounts it makes: their comment is `pvelab:<lab> student` or `pvelab:<lab> teacher`, then the class list's
+  own comment if it gives one (account_comment(lab, kind, comment)); accounts of an earlier version, commented
+  `pvelab.proxmox lab <lab>`, are its students;
 - its firewall objects (the security group and its rules, the IP set and its entries, each guest's group
   reference): a comment that is `pvelab:<lab>` or starts with `pvelab:<lab> ` (marker(lab)).
 
@@ -20,6 +23,8 @@ API:
 
 - MARK, marker(lab) -> 'pvelab:<lab>'; owned(comment, lab): the comment marks an object of that lab
   ('pvelab:net' does not own 'pvelab:netadmin ...').
+- account_comment(lab, kind, comment=None), account_kind(comment, lab) -> 'student', 'teacher' or None: what the
+  lab made an account for, read back from its comment.
 - POOL_COMMENT, pool_comment(lab) -> 'pvelab.proxmox lab <lab>'; is_lab_pool(comment): a pool comment the lab
   role wrote.
 - in_lab(guest, lab): a guest (a /cluster/resources, pve_vm_info or inventory entry: `pool`, `tags` as a list or
@@ -53,6 +58,28 @@ def owned(comment, lab):
     text = (comment or '').strip()
     mark = marker(lab)
     return text == mark or text.startswith(mark + ' ')
+
+
+ACCOUNT_KINDS = ('student', 'teacher')
+
+
+def account_comment(lab, kind, comment=None):
+    """The comment of an account lab <lab> makes (kind: student or teacher), the class list's comment after it."""
+    if kind not in ACCOUNT_KINDS:
+        raise ValueError('account kind {0!r} is not one of {1}'.format(kind, ', '.join(ACCOUNT_KINDS)))
+    text = '{0} {1}'.format(marker(lab), kind)
+    return '{0} {1}'.format(text, comment.strip()) if comment and comment.strip() else text
+
+
+def account_kind(comment, lab):
+    """'student' or 'teacher' for an account lab <lab> made (its comment says so), else None."""
+    text = (comment or '').strip()
+    if text == pool_comment(lab):
+        return 'student'  # the comment versions before 1.1 gave every student
+    if not owned(text, lab):
+        return None
+    words = text.split()
+    return words[1] if len(words) > 1 and words[1] in ACCOUNT_KINDS else None
 
 
 def pool_comment(lab):

@@ -1,5 +1,7 @@
 """_lab: what marks an object as a lab's (pool comment, pool and tag of a guest, firewall comment)."""
 
+import pytest
+
 from ansible_collections.pvelab.proxmox.plugins.module_utils import _firewall, _lab
 
 
@@ -42,3 +44,18 @@ def test_guest_lab_is_the_guests_pool_when_that_pool_is_a_labs():
     assert _lab.guest_lab({'pool': 'netadmin', 'tags': ['netadmin']}, None) == 'netadmin'
     assert _lab.guest_lab({'pool': 'hidden', 'tags': 'hidden;x'}, pools) == 'hidden'
     assert _lab.guest_lab({'pool': 'hidden', 'tags': []}, pools) is None
+
+
+def test_an_account_comment_says_which_lab_made_it_and_for_whom():
+    assert _lab.account_comment('netadmin', 'student') == 'pvelab:netadmin student'
+    assert _lab.account_comment('netadmin', 'teacher', ' group A ') == 'pvelab:netadmin teacher group A'
+    assert _lab.account_kind('pvelab:netadmin student group A', 'netadmin') == 'student'
+    assert _lab.account_kind('pvelab:netadmin teacher', 'netadmin') == 'teacher'
+    # what versions before wrote for every student
+    assert _lab.account_kind('pvelab.proxmox lab netadmin', 'netadmin') == 'student'
+    assert _lab.account_kind('pvelab:netadmin2 student', 'netadmin') is None
+    assert _lab.account_kind('pvelab:netadmin', 'netadmin') is None
+    assert _lab.account_kind('a student of netadmin', 'netadmin') is None
+    assert _lab.account_kind(None, 'netadmin') is None
+    with pytest.raises(ValueError):
+        _lab.account_comment('netadmin', 'assistant')
