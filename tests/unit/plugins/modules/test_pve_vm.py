@@ -15,7 +15,9 @@ def test_find_errors_before_writing(served):
     result, failed = vm(served, name='dup', state='started')
     assert failed and 'matches 2 guests' in result['msg'] and '102, 103' in result['msg']
     result, failed = vm(served, name='ghost', state='started')
-    assert failed and "no VM named 'ghost'" in result['msg'] and 'pve_clone' in result['msg']
+    assert failed and "no guest named 'ghost'" in result['msg'] and 'pve_clone' in result['msg']
+    result, failed = vm(served, name='ghost', type='qemu', state='started')
+    assert failed and "no VM named 'ghost'" in result['msg']
     result, failed = vm(served, name='web01', node='pve1', state='started')
     assert failed and 'is on node pve2, not pve1' in result['msg']
     result, failed = vm(served, name='tmpl-debian', state='started')
@@ -29,6 +31,48 @@ def test_find_errors_before_writing(served):
     assert served.writes() == []
     result, failed = vm(served, name='ghost', state='absent')
     assert not failed and not result['changed'] and result['vm']['status'] == 'absent'
+
+
+def test_without_type_a_container_is_found_and_worked_on_as_a_container(served):
+    """A vmid is unique across VMs and containers: without `type` the guest's own type decides (the lab role starts
+    its clones by vmid whatever the template was); `type` stays a filter."""
+    ct = served.pve.add_ct(300, 'ct-web', node='pve2', config={'memory': 512, 'cores': 1, 'ostype': 'debian',
+                                                               'net0': 'name=eth0,bridge=vmbr0,ip=10.30.0.5/24'})
+    served.settle()
+    result, failed = vm(served, vmids=[300, 101], state='started')
+    assert not failed and [(i['vmid'], i['type'], i['status']) for i in result['items']] == [
+        (300, 'lxc', 'running'), (101, 'qemu', 'running')]
+    assert ct.status == 'running' and served.vm_named('web01').status == 'running'
+    assert [w for w in served.writes() if w.path.endswith('/lxc/300/status/start')]
+    result, failed = vm(served, name='ct-web', cores=2)
+    assert not failed and result['changed'] and result['vm']['type'] == 'lxc' and ct.config['cores'] == 2
+    result, failed = vm(served, name='ct-web', cores=2)
+    assert not failed and not result['changed']
+    # type filters: a container by name is no VM, by vmid it is the wrong kind
+    result, failed = vm(served, name='ct-web', type='qemu', cores=2)
+    assert failed and "no VM named 'ct-web'" in result['msg']
+    result, failed = vm(served, vmid=300, type='qemu', state='started')
+    assert failed and 'is a lxc, not a qemu' in result['msg']
+    # VM-only options on a container found without type: refused before any write
+    written = len(served.writes())
+    result, failed = vm(served, vmids=[101, 300], sshkeys='ssh-ed25519 AAAAC3Nza t@lab')
+    assert failed and 'ct-web (vmid 300) is a container: sshkeys do not apply to it' in result['msg']
+    assert len(served.writes()) == written
+
+
+def test_memory_below_what_the_os_type_boots_with_is_a_warning(served):
+    served.pve.add_ct(301, 'ct-small', node='pve2', config={'memory': 512, 'ostype': 'alpine'})
+    served.settle()
+    result, failed = vm(served, vmid=101, memory=128)
+    assert not failed and result['changed'] and served.vm_named('web01').config['memory'] == 128
+    assert [w for w in result.get('warnings', []) if 'memory 128 MiB is below the 256 MiB a ostype other guest' in w]
+    served.vm_named('web01').config['ostype'] = 'win11'
+    result, failed = vm(served, vmid=101, memory=2048)
+    assert [w for w in result.get('warnings', []) if 'below the 4096 MiB a ostype win11 guest needs to boot' in w]
+    result, failed = vm(served, vmid=301, memory=32)
+    assert not failed and [w for w in result.get('warnings', []) if 'below the 64 MiB a container needs' in w]
+    result, failed = vm(served, vmid=101, memory=4096)
+    assert not failed and not [w for w in result.get('warnings', []) if 'memory' in w]
 
 
 def test_a_guest_pvestatd_has_not_reported_yet_is_found_by_name(served):
