@@ -240,7 +240,7 @@ def lab_template_type(plan, guests, template):
     keyed = [s['username'] for s in plan if s.get('ssh_key')]
     if kind == 'lxc' and keyed:
         _fail('lab_template {0}'.format(template), 'is a container template; PVE takes a container\'s SSH keys only when '
-              'it is created, not for a clone, so ssh_key cannot be given (students with one: {1}). Put the keys into '
+              'it is created, not for a clone, so ssh_key cannot be given (students with one: {0}). Put the keys into '
               'the template, or use a VM template with cloud-init'.format(', '.join(keyed)))
     return kind
 

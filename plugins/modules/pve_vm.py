@@ -583,9 +583,9 @@ class PveVm(GuestBulkModule):
         """PVE takes any memory from 16 MiB; below what the guest's OS type boots with it is set, with a warning."""
         floor = memory_floor(item.entry.get('type'), config.get('ostype'))
         if item['memory'] is not None and item['memory'] < floor:
-            self.module.warn('{0}: memory {1} MiB is below the {2} MiB a {3} guest needs to boot'.format(
-                item_label(item), item['memory'], floor,
-                'container' if item.entry.get('type') == 'lxc' else 'ostype {0}'.format(config.get('ostype') or 'other')))
+            self.module.warn('{0}: memory {1} MiB is below the {2} MiB {3} needs to boot'.format(
+                item_label(item), item['memory'], floor, 'a container' if item.entry.get('type') == 'lxc'
+                else 'a guest of ostype {0}'.format(config.get('ostype') or 'other')))
 
     @staticmethod
     def pending_view(pending, deleted):

@@ -34,7 +34,9 @@ def writes(cluster):
 
 
 def container_template(pve):
-    """An LXC template as `pct template` leaves it: its rootfs a base volume on shared storage, DHCP on net0."""
+    """An LXC template as `pct template` leaves it: its rootfs a base volume on shared storage (which then holds
+    container disks too, so clones may go to any node), DHCP on net0."""
+    pve.storages['shared-nfs']['content'] = 'images,iso,rootdir'
     pve.storages['shared-nfs']['volumes']['8000/base-8000-disk-0.raw'] = {
         'content': 'rootdir', 'format': 'raw', 'size': 4 * 1024 ** 3, 'vmid': 8000, 'ctime': 0}
     return pve.add_ct(8000, 'ct-debian', node='pve1', template=True, config={
@@ -138,7 +140,7 @@ def test_clones_are_sized_and_get_each_students_key_before_their_first_start(pve
     assert 'sshkeys' not in vms['ctlab-carol'].config
     # 200 MiB is below what an l26 guest boots with: set, and said
     sized = up.task('Size the clones')
-    assert any('memory 200 MiB is below the 256 MiB a ostype l26 guest needs to boot' in w
+    assert any('memory 200 MiB is below the 256 MiB a guest of ostype l26 needs to boot' in w
                for w in sized.get('warnings', [])), sized
     # a re-run reads the configs and writes nothing; without sizes and keys the step is not even run
     again = lab(pve_cluster, tmp_path, lab_students=[], lab_students_csv=str(tmp_path / 'class.csv'), lab_cores=1,

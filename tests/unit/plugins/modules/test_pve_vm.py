@@ -1,7 +1,10 @@
 """pve_vm against the fake PVE (LabPve, guest_fake.py): finding guests, power states, config with MACs kept and
 pending changes, agent addresses, template conversion, removal with purge, list form, check mode and diff."""
 
+from unittest import mock
+
 import pytest
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pvelab.proxmox.plugins.modules import pve_vm
 from ansible_collections.pvelab.proxmox.tests.unit.plugins.modules.guest_fake import served  # noqa: F401 pylint: disable=unused-import
@@ -60,19 +63,30 @@ def test_without_type_a_container_is_found_and_worked_on_as_a_container(served):
     assert len(served.writes()) == written
 
 
+def warned_run(served, **args):
+    """(result, failed, warnings): a module's warning is caught where the module gives it (where it ends up depends
+    on the ansible-core version, see test_pve_clone.py)."""
+    warned = []
+    real_warn = AnsibleModule.warn
+    with mock.patch.object(AnsibleModule, 'warn', autospec=True,
+                           side_effect=lambda module, msg, *a, **kw: (warned.append(msg), real_warn(module, msg))[1]):
+        result, failed = vm(served, **args)
+    return result, failed, warned
+
+
 def test_memory_below_what_the_os_type_boots_with_is_a_warning(served):
     served.pve.add_ct(301, 'ct-small', node='pve2', config={'memory': 512, 'ostype': 'alpine'})
     served.settle()
-    result, failed = vm(served, vmid=101, memory=128)
-    assert not failed and result['changed'] and served.vm_named('web01').config['memory'] == 128
-    assert [w for w in result.get('warnings', []) if 'memory 128 MiB is below the 256 MiB a ostype other guest' in w]
+    result, failed, warned = warned_run(served, vmid=101, memory=128)
+    assert not failed and result['changed'] and int(served.vm_named('web01').config['memory']) == 128
+    assert warned == ['web01 (vmid 101): memory 128 MiB is below the 256 MiB a guest of ostype other needs to boot']
     served.vm_named('web01').config['ostype'] = 'win11'
-    result, failed = vm(served, vmid=101, memory=2048)
-    assert [w for w in result.get('warnings', []) if 'below the 4096 MiB a ostype win11 guest needs to boot' in w]
-    result, failed = vm(served, vmid=301, memory=32)
-    assert not failed and [w for w in result.get('warnings', []) if 'below the 64 MiB a container needs' in w]
-    result, failed = vm(served, vmid=101, memory=4096)
-    assert not failed and not [w for w in result.get('warnings', []) if 'memory' in w]
+    result, failed, warned = warned_run(served, vmid=101, memory=2048)
+    assert not failed and [w for w in warned if 'below the 4096 MiB a guest of ostype win11 needs to boot' in w]
+    result, failed, warned = warned_run(served, vmid=301, memory=32)
+    assert not failed and warned == ['ct-small (vmid 301): memory 32 MiB is below the 64 MiB a container needs to boot']
+    result, failed, warned = warned_run(served, vmid=101, memory=4096)
+    assert not failed and warned == []
 
 
 def test_a_guest_pvestatd_has_not_reported_yet_is_found_by_name(served):
@@ -237,7 +251,7 @@ def test_items_are_keyed_by_the_guest_label_and_the_single_form_keeps_vm(served)
     assert not failed and 'vm' not in result
     assert [i['key'] for i in result['items']] == ['web02 (vmid 101)', "'ghost'", 'vmid 5000']
     assert [i['changed'] for i in result['items']] == [True, False, False]
-    assert result['items'][1] == {'key': "'ghost'", 'vmid': None, 'name': 'ghost', 'node': None, 'type': 'qemu',
+    assert result['items'][1] == {'key': "'ghost'", 'vmid': None, 'name': 'ghost', 'node': None, 'type': None,
                                   'status': 'absent', 'template': False, 'changed': False}
     assert result['diff'] == {'before': {'web02 (vmid 101)': {'name': 'web01'}},
                               'after': {'web02 (vmid 101)': {'name': 'web02'}}}
