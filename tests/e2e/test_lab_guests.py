@@ -34,14 +34,14 @@ def writes(cluster):
 
 
 def container_template(pve):
-    """An LXC template as `pct template` leaves it: its rootfs a base volume on shared storage (which then holds
-    container disks too, so clones may go to any node), DHCP on net0."""
-    pve.storages['shared-nfs']['content'] = 'images,iso,rootdir'
-    pve.storages['shared-nfs']['volumes']['8000/base-8000-disk-0.raw'] = {
+    """An LXC template as `pct template` leaves it: its rootfs a base volume on local-lvm (LVM-thin: container
+    snapshots need a storage that takes them, which raw files on NFS do not), DHCP on net0. Its clones stay on its
+    node (local storage)."""
+    pve.storages['local-lvm'].setdefault('volumes', {})['base-8000-disk-0'] = {
         'content': 'rootdir', 'format': 'raw', 'size': 4 * 1024 ** 3, 'vmid': 8000, 'ctime': 0}
     return pve.add_ct(8000, 'ct-debian', node='pve1', template=True, config={
         'hostname': 'ct-debian', 'ostype': 'debian', 'memory': 512, 'cores': 1, 'net0': CT_NET0,
-        'rootfs': 'shared-nfs:8000/base-8000-disk-0.raw,size=4G'})
+        'rootfs': 'local-lvm:base-8000-disk-0,size=4G'})
 
 
 def lab_cts(pve):
@@ -161,7 +161,7 @@ def test_bad_sizes_and_keys_are_refused_before_any_write(pve_cluster, tmp_path):
          'lab_students[1] (bob) ssh_key: the ssh-ed25519 key is not a valid key'),
         ({'lab_students': [{'username': 'alice', 'ssh_key': 'my key'}]},
          "lab_students[0] (alice) ssh_key: 'my key' is not an OpenSSH public key line"),
-        ({'lab_template': 'ct-debian', 'lab_students': [{'username': 'alice', 'ssh_key': ALICE_KEY}, 'bob']},
+        ({'lab_template': 'ct-debian', 'lab_students': [{'username': 'alice', 'ssh_key': ALICE_KEY}, {'username': 'bob'}]},
          'lab_template ct-debian: is a container template; PVE takes a container\'s SSH keys only when it is '
          'created, not for a clone, so ssh_key cannot be given (students with one: alice)'),
     ]
