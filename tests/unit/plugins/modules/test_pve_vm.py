@@ -10,6 +10,10 @@ from ansible_collections.pvelab.proxmox.plugins.modules import pve_vm
 from ansible_collections.pvelab.proxmox.tests.unit.plugins.modules.guest_fake import served  # noqa: F401 pylint: disable=unused-import
 
 
+# A real key: PVE (and the fake, tests/fakecluster/refusals.py) refuses sshkeys lines that are no public keys.
+TEACHER_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExQEOO7oDYJtPmbHDrn/ax4KcpdEZ1Y4GTiyf141eX6 teacher@lab'
+
+
 def vm(served, check=False, diff=False, **args):
     return served.run(pve_vm.main, args, check=check, diff=diff)
 
@@ -58,7 +62,7 @@ def test_without_type_a_container_is_found_and_worked_on_as_a_container(served):
     assert failed and 'is a lxc, not a qemu' in result['msg']
     # VM-only options on a container found without type: refused before any write
     written = len(served.writes())
-    result, failed = vm(served, vmids=[101, 300], sshkeys='ssh-ed25519 AAAAC3Nza t@lab')
+    result, failed = vm(served, vmids=[101, 300], sshkeys=TEACHER_KEY)
     assert failed and 'ct-web (vmid 300) is a container: sshkeys do not apply to it' in result['msg']
     assert len(served.writes()) == written
 
@@ -133,7 +137,7 @@ def test_config_keeps_mac_and_is_idempotent(served):
     web = served.vm_named('web01')
     args = dict(name='web01', cores=2, memory=2048, net={'net0': 'virtio,bridge=vmbr1,firewall=1',
                                                          'net1': {'model': 'e1000', 'bridge': 'vmbr2'}},
-                ciuser='student', cipassword='s3cret!', sshkeys='ssh-ed25519 AAAAC3Nza teacher@lab\n',
+                ciuser='student', cipassword='s3cret!', sshkeys=TEACHER_KEY + '\n',
                 ipconfig={'ipconfig0': 'ip=dhcp'}, tags=['lab', 'netadmin'], description='alice', onboot=True,
                 agent=True)
     result, failed = vm(served, check=True, diff=True, **args)
