@@ -15,6 +15,12 @@ import binascii
 import ipaddress
 import re
 
+try:
+    # ansible-core's own dependency, so on every controller; where it is missing the key's structure is checked only
+    from cryptography.hazmat.primitives.serialization import load_ssh_public_key
+except ImportError:  # pragma: no cover
+    load_ssh_public_key = None
+
 VMID_MIN = 100
 VMID_MAX = 999999999
 
@@ -201,10 +207,21 @@ def validate_ssh_public_key(value, field='ssh_key'):
     except (ValueError, binascii.Error):
         fields = []
     if not fields or fields[0] != kind.encode('ascii') or len(fields) != SSH_KEY_FIELDS[kind] \
-            or ('ed25519' in kind and len(fields[1]) != 32):
+            or ('ed25519' in kind and len(fields[1]) != 32) or not _key_loads(match.group(0)):
         raise ValueError('{0}: the {1} key is not a valid key (its base64 part is cut or is not a {1} key)'.format(
             field, kind))
     return text
+
+
+def _key_loads(line):
+    """ssh-keygen also checks the numbers (an ECDSA point on its curve, ...): an OpenSSH key parser does the same."""
+    if load_ssh_public_key is None:
+        return True
+    try:
+        load_ssh_public_key(line.encode('ascii'))
+    except Exception:  # ValueError, or UnsupportedAlgorithm for a type this cryptography does not know
+        return False
+    return True
 
 
 def _ssh_fields(blob):

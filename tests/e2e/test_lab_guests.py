@@ -16,8 +16,11 @@ STUDENTS = [{'username': 'alice'}, {'username': 'bob'}, {'username': 'carol'}]
 WRITES = ('POST', 'PUT', 'DELETE')
 # Real key lines (ssh-keygen -t ed25519 / -t ecdsa): PVE runs ssh-keygen -l on each before it takes them.
 ALICE_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAs/VsZkKD0kirVGTqRIc/7Y8Pq377N33wprEF+YPXLE alice@laptop'
-BOB_KEY = ('ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBIJ0yyRa0r06ybdP9SRj+OlgpbUm/l'
-           'mL8u+KMt6FBSgcUObkVqvW1g53VcpyDdN7NBy5R39bxpHeI4Wdhzjq2Dk= bob@desk')
+BOB_KEY = ('ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBKojyMfH0Don0HGTxOHMD1gSM+znGw21'
+           'LOJnTyVYgZZwV9r7zQCENkvD4GAHiww8klrJlypXwmnVJAzsxaw5j1Q= bob@desk')
+# Well formed, but its point is not on the curve: ssh-keygen (so PVE) refuses it.
+BAD_ECDSA = ('ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBIJ0yyRa0r06ybdP9SRj+OlgpbUm/l'
+             'mL8u+KMt6FBSgcUObkVqvW1g53VcpyDdN7NBy5R39bxpHeI4Wdhzjq2Dk= bob@desk')
 CT_NET0 = 'name=eth0,bridge=vmbr0,hwaddr=BC:24:11:00:80:00,ip=dhcp'
 
 
@@ -159,6 +162,8 @@ def test_bad_sizes_and_keys_are_refused_before_any_write(pve_cluster, tmp_path):
         ({'lab_memory': -256}, 'lab_memory: must be a whole number of at least 1 (it is -256)'),
         ({'lab_students': [{'username': 'alice'}, {'username': 'bob', 'ssh_key': ALICE_KEY[:-30]}]},
          'lab_students[1] (bob) ssh_key: the ssh-ed25519 key is not a valid key'),
+        ({'lab_students': [{'username': 'alice'}, {'username': 'bob', 'ssh_key': BAD_ECDSA}]},
+         'lab_students[1] (bob) ssh_key: the ecdsa-sha2-nistp256 key is not a valid key'),
         ({'lab_students': [{'username': 'alice', 'ssh_key': 'my key'}]},
          "lab_students[0] (alice) ssh_key: 'my key' is not an OpenSSH public key line"),
         ({'lab_template': 'ct-debian', 'lab_students': [{'username': 'alice', 'ssh_key': ALICE_KEY}, {'username': 'bob'}]},

@@ -127,6 +127,10 @@ def test_clone_specs_keep_the_vmids_of_vms_cloned_again():
 ED25519 = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAs/VsZkKD0kirVGTqRIc/7Y8Pq377N33wprEF+YPXLE alice@lab'
 
 
+BAD_ECDSA = ('ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBIJ0yyRa0r06ybdP9SRj+OlgpbUm/l'
+             'mL8u+KMt6FBSgcUObkVqvW1g53VcpyDdN7NBy5R39bxpHeI4Wdhzjq2Dk= bob@desk')
+
+
 def test_ssh_key_is_checked_and_kept_in_the_plan():
     p = plan([{'username': 'alice', 'ssh_key': '  ' + ED25519 + '\n'}, 'bob'])
     assert p[0]['ssh_key'] == ED25519 and 'ssh_key' not in p[1]
@@ -141,6 +145,8 @@ def test_ssh_key_is_checked_and_kept_in_the_plan():
     (ED25519.replace('ssh-ed25519', 'ssh-rsa'), 'the ssh-rsa key is not a valid key'),  # type and blob disagree
     ('command="ls" ' + ED25519, 'is not an OpenSSH public key line'),  # authorized_keys options are not taken
     (ED25519 + '\n' + ED25519, 'one public key on one line'),
+    # well formed, but its point is not on the curve: ssh-keygen (so PVE) refuses it
+    (BAD_ECDSA, 'the ecdsa-sha2-nistp256 key is not a valid key'),
 ])
 def test_a_key_pve_would_refuse_is_refused_naming_the_student(key, needle):
     with pytest.raises(AnsibleFilterError) as err:
