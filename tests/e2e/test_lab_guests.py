@@ -101,14 +101,21 @@ def test_a_container_class_runs_the_whole_lifecycle(pve_cluster, tmp_path):
     again = lab(pve_cluster, tmp_path, lab_template='ct-debian', lab_memory=1024)
     assert again.rc == 0 and again.changed == 0, again
 
-    # lab_reset: every container rolled back to its clean snapshot and running again, same vmids
+    # lab_reset: every container rolled back to its clean snapshot and running again, same vmids; one that lost its
+    # snapshot is cloned again with its vmid (and sized, isolated, snapshotted like the first time)
     vmids = dict((n, ct.vmid) for n, ct in cts.items())
+    cts['ctlab-bob'].snapshots.clear()
+    cts['ctlab-bob'].config.pop('parent', None)
     reset = lab(pve_cluster, tmp_path, playbook='lab_reset', lab_template='ct-debian', lab_memory=1024)
     assert reset.rc == 0, reset
     rolled = [t['id'] for t in pve.lab_state()['tasks'] if t['type'] == 'vzrollback']
-    assert sorted(rolled) == sorted(str(v) for v in vmids.values())
-    assert dict((n, ct.vmid) for n, ct in lab_cts(pve).items()) == vmids
-    assert all(ct.status == 'running' for ct in lab_cts(pve).values())
+    assert sorted(rolled) == sorted(str(vmids[n]) for n in ('ctlab-alice', 'ctlab-carol'))
+    after_reset = lab_cts(pve)
+    assert dict((n, ct.vmid) for n, ct in after_reset.items()) == vmids
+    assert all(ct.status == 'running' for ct in after_reset.values())
+    bob_ct = after_reset['ctlab-bob']
+    assert bob_ct is not cts['ctlab-bob'] and 'lab-clean' in bob_ct.snapshots and int(bob_ct.config['memory']) == 1024
+    assert nic(bob_ct.config)['firewall'] == '1'
 
     down = lab(pve_cluster, tmp_path, playbook='lab_down', lab_template='ct-debian')
     assert down.rc == 0, down
