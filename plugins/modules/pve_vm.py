@@ -280,6 +280,11 @@ EXAMPLES = r'''
       ipconfig0: ip=dhcp
     tags: [netadmin]
 
+- name: Start guests by vmid, VMs and containers alike (each one's type is read from the cluster)
+  pvelab.proxmox.pve_vm:
+    vmids: [2001, 2002, 3001]
+    state: started
+
 - name: Start a whole class at once
   pvelab.proxmox.pve_vm:
     vms:
