@@ -23,18 +23,19 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._access import (
 from ansible_collections.pvelab.proxmox.plugins.module_utils._validate import (
     validate_cidr,
     validate_lab_name,
+    validate_ssh_public_key,
     validate_vm_name,
     vm_name,
 )
 
-STUDENT_KEYS = ('username', 'password', 'email', 'firstname', 'lastname', 'comment')
+STUDENT_KEYS = ('username', 'password', 'email', 'firstname', 'lastname', 'comment', 'ssh_key')
 PASSWORD_ALPHABET = string.ascii_letters + string.digits
 
 
 def lab_students_csv(text, source='lab_students_csv'):
     """A class list CSV with a header row -> [{'username': ..., 'email': ..., ...}].
 
-    Columns other than username, password, email, firstname and lastname are ignored; a header
+    Columns other than username, password, email, firstname, lastname, comment and ssh_key are ignored; a header
     without 'username' or a row without one is an error naming the row.
     """
     if text is None:
@@ -79,17 +80,34 @@ def _fail(field, message):
     raise AnsibleFilterError('{0}: {1}'.format(field, message))
 
 
-def lab_plan(students, lab_name, realm='pve', vm_name_format='{lab}-{username}', teacher_sources=None):
+def _size(value, field):
+    """lab_cores or lab_memory: None (not given: the template's) or a whole number of at least 1."""
+    if value is None or value == '':
+        return None
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        number = None
+    if number is None or number < 1 or isinstance(value, bool) or str(number) != str(value).strip():
+        _fail(field, 'must be a whole number of at least 1 (it is {0!r})'.format(value))
+    return number
+
+
+def lab_plan(students, lab_name, realm='pve', vm_name_format='{lab}-{username}', teacher_sources=None, cores=None,
+             memory=None):
     """Check every input of a lab and return one entry per student (no passwords).
 
     Refuses, naming the input: a lab name unusable as pool/tag/firewall group, a missing or
     malformed username, a username twice, two students whose VM names collide, a password PVE
-    would refuse, a teacher source that is not a CIDR.
+    would refuse, an ssh_key that is not an OpenSSH public key line, a teacher source that is not a CIDR,
+    lab_cores or lab_memory (cores, memory) below 1.
     """
     try:
         validate_lab_name(lab_name)
     except ValueError as exc:
         raise AnsibleFilterError(str(exc)) from None
+    _size(cores, 'lab_cores')
+    _size(memory, 'lab_memory')
     if not isinstance(students, list):
         _fail('lab_students', 'must be a list of students, each with a username')
     for source in teacher_sources or []:
@@ -139,6 +157,13 @@ def lab_plan(students, lab_name, realm='pve', vm_name_format='{lab}-{username}',
                          'students or change lab_vm_name_format'.format(name, username, seen_vms[name]))
         seen_vms[name] = index
         entry = {'username': username, 'userid': userid, 'vm_name': name, 'has_password': password is not None}
+        if student.get('ssh_key'):
+            # PVE checks the key only when the config is written (after the clone): checked here, before any write.
+            try:
+                entry['ssh_key'] = validate_ssh_public_key(student['ssh_key'], field='{0} ({1}) ssh_key'.format(
+                    field, username))
+            except ValueError as exc:
+                raise AnsibleFilterError(str(exc)) from None
         for key in ('email', 'firstname', 'lastname', 'comment'):
             if student.get(key):
                 entry[key] = str(student[key])
@@ -205,6 +230,38 @@ def lab_clone_specs(plan, keep=None):
                                             else {})) for s in plan]
 
 
+def lab_template_type(plan, guests, template):
+    """The type (qemu or lxc) of lab_template among the guests pve_vm_info read (the role has checked it is one
+    template). A container takes SSH keys only when it is created (pct create's ssh-public-keys), never in the config
+    of a clone: a container lab whose class list gives ssh_key is refused, naming the students, before any write."""
+    by_vmid = str(template).strip().isdigit()
+    found = [g for g in guests or [] if (str(g.get('vmid')) if by_vmid else g.get('name')) == str(template).strip()]
+    kind = (found[0].get('type') or 'qemu') if found else 'qemu'
+    keyed = [s['username'] for s in plan if s.get('ssh_key')]
+    if kind == 'lxc' and keyed:
+        _fail('lab_template {0}'.format(template), 'is a container template; PVE takes a container\'s SSH keys only when '
+              'it is created, not for a clone, so ssh_key cannot be given (students with one: {0}). Put the keys into '
+              'the template, or use a VM template with cloud-init'.format(', '.join(keyed)))
+    return kind
+
+
+def lab_guest_specs(plan, vms, cores=None, memory=None):
+    """pve_vm's list for what the lab sets on its clones after cloning, before their first start: lab_cores and
+    lab_memory on every clone when given, each student's ssh_key as the VM's cloud-init sshkeys. Students with nothing
+    to set are left out, so without any of them the list is empty (and the role's step skipped).
+    vms: pve_clone's items (name, vmid)."""
+    cores, memory = _size(cores, 'lab_cores'), _size(memory, 'lab_memory')
+    by_name = _by_name(vms)
+    specs = []
+    for s in plan:
+        vm = by_name.get(s['vm_name'])
+        spec = dict((k, v) for k, v in (('cores', cores), ('memory', memory), ('sshkeys', s.get('ssh_key')))
+                    if v is not None)
+        if vm and spec:
+            specs.append(dict(spec, vmid=int(vm['vmid'])))
+    return specs
+
+
 def lab_acl_entries(plan, vms, role, state='present'):
     """One ACL entry per student: its role on its own VM only (/vms/<vmid>), nothing above it. vms: pve_clone's
     items (name, vmid)."""
@@ -218,18 +275,20 @@ def lab_acl_entries(plan, vms, role, state='present'):
     return entries
 
 
-def lab_console_url(base, vmid, name, node):
-    """The noVNC console of a VM in PVE's web UI."""
-    return '{0}/?console=kvm&novnc=1&vmid={1}&vmname={2}&node={3}&resize=off&cmd='.format(
-        str(base).rstrip('/'), vmid, name, node)
+def lab_console_url(base, vmid, name, node, kind='qemu'):
+    """The noVNC console of a guest in PVE's web UI, as its Console button opens it (pve-manager's
+    PVE.Utils.openVNCViewer): console=kvm for a VM, console=lxc for a container."""
+    return '{0}/?console={1}&novnc=1&vmid={2}&vmname={3}&node={4}&resize=off&cmd='.format(
+        str(base).rstrip('/'), 'lxc' if kind == 'lxc' else 'kvm', vmid, name, node)
 
 
-def lab_roster(plan, vms, addresses=None, console_base=''):
+def lab_roster(plan, vms, addresses=None, console_base='', kind='qemu'):
     """Roster rows (username, vmid, node, ip, console_url) in class-list order; no passwords.
 
     vms: pve_clone's items (name, vmid, node). addresses: per-guest results that may carry an `ip` (the
     isolation reports, whose ip is what the guest's source filter lets it send from; pve_vm's items after a
-    start); for each vmid the first one with an address wins, so put the most trusted first.
+    start); for each vmid the first one with an address wins, so put the most trusted first. kind: the
+    template's type (lab_template_type), which every clone shares.
     """
     ips = {}
     for entry in addresses or []:
@@ -242,7 +301,7 @@ def lab_roster(plan, vms, addresses=None, console_base=''):
         vmid = int(vm['vmid']) if vm else None
         node = vm.get('node') or ''
         rows.append({'username': s['username'], 'vmid': vmid, 'node': node, 'ip': ips.get(vmid, ''),
-                     'console_url': lab_console_url(console_base, vmid, s['vm_name'], node) if vmid else ''})
+                     'console_url': lab_console_url(console_base, vmid, s['vm_name'], node, kind) if vmid else ''})
     return rows
 
 
@@ -259,5 +318,7 @@ class FilterModule(object):
             'lab_user_specs': lab_user_specs,
             'lab_clone_specs': lab_clone_specs,
             'lab_acl_entries': lab_acl_entries,
+            'lab_template_type': lab_template_type,
+            'lab_guest_specs': lab_guest_specs,
             'lab_roster': lab_roster,
         }

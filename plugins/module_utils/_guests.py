@@ -44,6 +44,23 @@ NET_MODELS = ('e1000', 'e1000-82540em', 'e1000-82544gc', 'e1000-82545em', 'e1000
 # Defaults PVE assumes for a key the config does not hold.
 CONFIG_DEFAULTS = {'cores': 1, 'sockets': 1, 'memory': 512}
 CLOUD_INIT = ('ciuser', 'cipassword', 'sshkeys', 'ipconfig')
+# Options only a VM has (a container's config has none of them).
+QEMU_ONLY = CLOUD_INIT + ('sockets', 'agent')
+# The least memory (MiB) a guest of a qemu-server ostype boots with: the OS vendors' stated minimums (Debian and
+# most current Linux distributions 256 MiB, Windows 7 and Server 2008 1 GiB, Windows 8 and 10 64-bit 2 GiB,
+# Windows 11 4 GiB). PVE itself takes 16 MiB and up; below these the guest is set but will not boot (a warning).
+MEMORY_FLOORS = {'l26': 256, 'other': 256, 'l24': 64, 'w2k': 64, 'wxp': 128, 'w2k3': 128, 'wvista': 512,
+                 'win7': 1024, 'w2k8': 1024, 'solaris': 1024, 'win8': 2048, 'win10': 2048, 'win11': 4096}
+# A container shares its node's kernel: its floor is a distribution's init and shell, whatever its ostype.
+CONTAINER_MEMORY_FLOOR = 64
+
+
+def memory_floor(kind, ostype):
+    """The least memory (MiB) a guest of this kind (qemu or lxc) and ostype boots with (MEMORY_FLOORS); a VM
+    without an ostype is PVE's `other`."""
+    if kind == 'lxc':
+        return CONTAINER_MEMORY_FLOOR
+    return MEMORY_FLOORS.get(str(ostype or 'other'), MEMORY_FLOORS['other'])
 
 
 def guest_path(entry):
@@ -461,7 +478,7 @@ def plan_config(kind, config, wanted, update_cipassword='on_create'):
                 changes[key] = send if send is not None else new_value
 
     if kind == 'lxc':
-        for option in CLOUD_INIT + ('sockets', 'agent'):
+        for option in QEMU_ONLY:
             if wanted.get(option) is not None:
                 raise ValueError('{0} is not an option of a container (type lxc)'.format(option))
     name_key = 'hostname' if kind == 'lxc' else 'name'

@@ -10,8 +10,16 @@ bad input before it writes anything.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import re
+
+try:
+    # ansible-core's own dependency, so on every controller; where it is missing the key's structure is checked only
+    from cryptography.hazmat.primitives.serialization import load_ssh_public_key
+except ImportError:  # pragma: no cover
+    load_ssh_public_key = None
 
 VMID_MIN = 100
 VMID_MAX = 999999999
@@ -165,3 +173,64 @@ def validate_lab_name(value, field='lab_name'):
                          'group, so it needs 2 to {2} characters, a lower case letter first, then lower case '
                          'letters, digits, "-" or "_"'.format(field, value, FW_GROUP_MAX))
     return value
+
+
+# OpenSSH public key types (ssh-keygen -l reads these; PVE's validate_ssh_public_keys runs it on every line of a
+# VM's sshkeys and refuses the config with "SSH public key validation error" when it fails).
+SSH_KEY_TYPES = ('ssh-ed25519', 'ssh-rsa', 'ssh-dss', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384',
+                 'ecdsa-sha2-nistp521', 'sk-ssh-ed25519@openssh.com', 'sk-ecdsa-sha2-nistp256@openssh.com')
+# How many fields each type's blob holds: the type, then (RFC 4253, RFC 5656, PROTOCOL.u2f) rsa e n; dss p q g y;
+# ecdsa curve Q; ed25519 its 32 bytes; the security-key types their application after the key.
+SSH_KEY_FIELDS = {'ssh-ed25519': 2, 'ssh-rsa': 3, 'ssh-dss': 5, 'ecdsa-sha2-nistp256': 3, 'ecdsa-sha2-nistp384': 3,
+                  'ecdsa-sha2-nistp521': 3, 'sk-ssh-ed25519@openssh.com': 3, 'sk-ecdsa-sha2-nistp256@openssh.com': 4}
+SSH_KEY_RE = re.compile(r'^(\S+)\s+([A-Za-z0-9+/]+={0,2})(?:\s+(.*))?$')
+
+
+def validate_ssh_public_key(value, field='ssh_key'):
+    """One OpenSSH public key line (`type base64 [comment]`, as in a .pub file); returns it stripped.
+
+    What ssh-keygen -l checks is what counts: a known type, and a blob that is base64 and starts with that type
+    (the blob's first field is the key type as a length-prefixed string), so a truncated or pasted-wrong key is
+    refused here and not by PVE after the lab has begun writing. authorized_keys options before the type are not
+    taken: one student, one plain key line.
+    """
+    text = str(value if value is not None else '').strip()
+    if '\n' in text or '\r' in text:
+        raise ValueError('{0}: one public key on one line, not several lines'.format(field))
+    match = SSH_KEY_RE.match(text)
+    if not match or match.group(1) not in SSH_KEY_TYPES:
+        raise ValueError('{0}: {1!r} is not an OpenSSH public key line ("<type> <base64> [comment]", type one of '
+                         '{2})'.format(field, text[:40] + ('...' if len(text) > 40 else ''), ', '.join(SSH_KEY_TYPES)))
+    kind = match.group(1)
+    try:
+        fields = _ssh_fields(base64.b64decode(match.group(2), validate=True))
+    except (ValueError, binascii.Error):
+        fields = []
+    if not fields or fields[0] != kind.encode('ascii') or len(fields) != SSH_KEY_FIELDS[kind] \
+            or ('ed25519' in kind and len(fields[1]) != 32) or not _key_loads(match.group(0)):
+        raise ValueError('{0}: the {1} key is not a valid key (its base64 part is cut or is not a {1} key)'.format(
+            field, kind))
+    return text
+
+
+def _key_loads(line):
+    """ssh-keygen also checks the numbers (an ECDSA point on its curve, ...): an OpenSSH key parser does the same."""
+    if load_ssh_public_key is None:
+        return True
+    try:
+        load_ssh_public_key(line.encode('ascii'))
+    except Exception:  # ValueError, or UnsupportedAlgorithm for a type this cryptography does not know
+        return False
+    return True
+
+
+def _ssh_fields(blob):
+    """The length-prefixed strings an OpenSSH key blob is made of; ValueError when the blob does not end with one."""
+    fields, at = [], 0
+    while at < len(blob):
+        size = int.from_bytes(blob[at:at + 4], 'big')
+        if at + 4 + size > len(blob):
+            raise ValueError('cut')
+        fields.append(blob[at + 4:at + 4 + size])
+        at += 4 + size
+    return fields

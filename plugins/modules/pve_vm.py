@@ -12,9 +12,11 @@ module: pve_vm
 short_description: Manage the power state, config and life of existing Proxmox VE guests, one or many at once
 version_added: 0.1.0
 description:
-  - Finds a VM (or, with O(type=lxc), a container) by vmid or by name and brings it to a state - started, stopped,
+  - Finds a guest - a VM or a container - by vmid or by name and brings it to a state - started, stopped,
     shut down, restarted, converted to a template or removed - and to a config (CPU, memory, NICs keeping their
     MAC addresses, cloud-init, tags, description, start at boot, guest agent).
+  - Whether a guest is a VM or a container is read from the cluster (a vmid is unique across both); O(type)
+    only narrows the search.
   - The list form O(vms) handles many guests in one run - one read of the cluster, config reads and power
     actions in parallel (O(parallel) at a time), each task followed to its end.
   - Can wait until the guest agent answers and until the guest reports an IP address.
@@ -37,10 +39,10 @@ options:
     type: str
   type:
     description:
-      - V(qemu) for a VM, V(lxc) for a container.
+      - V(qemu) for a VM, V(lxc) for a container. Not set - either; the guest's own type is used.
+      - Given, a guest of the other type is an error (by vmid), or is not a match (by name).
     type: str
     choices: [qemu, lxc]
-    default: qemu
   vmids:
     description:
       - Many guests in one run, each with the top-level options (for example O(state=absent) for all of them); the
@@ -162,7 +164,12 @@ options:
     description: CPU sockets (VMs only).
     type: int
   memory:
-    description: Memory in MiB.
+    description:
+      - Memory in MiB.
+      - Below what the guest's OS type (its config's C(ostype)) needs to boot, the module warns - the floors are
+        256 MiB for Linux 2.6+ (V(l26)) and V(other), 64 MiB for V(l24), 1024 MiB for Solaris, Windows 7 and
+        Server 2008 (V(win7), V(w2k8)), 2048 MiB for later Windows (V(win8), V(win10), V(w2k12) ...), 4096 MiB
+        for Windows 11 (V(win11)), and 64 MiB for every container.
     type: int
   net:
     description:
@@ -273,6 +280,11 @@ EXAMPLES = r'''
       ipconfig0: ip=dhcp
     tags: [netadmin]
 
+- name: Start guests by vmid, VMs and containers alike (each one's type is read from the cluster)
+  pvelab.proxmox.pve_vm:
+    vmids: [2001, 2002, 3001]
+    state: started
+
 - name: Start a whole class at once
   pvelab.proxmox.pve_vm:
     vms:
@@ -373,6 +385,7 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._bulk import ItemSp
 from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveError
 from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
     KINDS,
+    QEMU_ONLY,
     STATES,
     GuestBulkModule,
     destroy,
@@ -381,6 +394,7 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
     is_template,
     item_label,
     label,
+    memory_floor,
     next_config,
     plan_config,
     power,
@@ -419,7 +433,7 @@ SPEC = ItemSpec('vms', dict(
     vmid=dict(type='int'),
     name=dict(type='str'),
     node=dict(type='str'),
-    type=dict(type='str', choices=list(KINDS), default='qemu'),
+    type=dict(type='str', choices=list(KINDS)),
     state=dict(type='str', choices=list(STATES), default='present'),
     force=dict(type='bool', default=False),
     purge=dict(type='bool', default=True),
@@ -463,13 +477,16 @@ class PveVm(GuestBulkModule):
         for tag in item['tags'] or []:
             validate_tag(tag, item.at('tag', ' '))
         if item['type'] == 'lxc':
-            bad = [o for o in ('sockets', 'agent', 'ciuser', 'cipassword', 'sshkeys', 'ipconfig')
-                   if item.get(o) is not None]
+            bad = self.qemu_only(item)
             if bad:
                 raise ValueError(item.at('{0} do not apply to a container (type lxc)'.format(', '.join(bad))))
         for option in ('cores', 'sockets', 'memory'):
             if item[option] is not None and item[option] < 1:
                 raise ValueError(item.at('{0} must be at least 1'.format(option)))
+
+    @staticmethod
+    def qemu_only(item):
+        return [o for o in QEMU_ONLY if item.get(o) is not None]
 
     def resolve(self, items):
         """Find every guest in the one cluster read; refuse unknown or ambiguous ones before writing anything."""
@@ -493,11 +510,15 @@ class PveVm(GuestBulkModule):
                 if item['state'] != 'absent':
                     errors.append(item.at('no {0} {1} (pve_vm does not create guests; clone them with '
                                           'pvelab.proxmox.pve_clone)'.format(
-                                              'container' if item['type'] == 'lxc' else 'VM',
+                                              {'lxc': 'container', 'qemu': 'VM'}.get(item['type'], 'guest'),
                                               'with vmid {0}'.format(item['vmid']) if item['vmid'] is not None
                                               else 'named {0!r}'.format(item['name']))))
                 continue
             item.entry = dict(entry)
+            # Without `type` the guest's own type decides; a container refuses the VM-only options before any write.
+            if entry.get('type') == 'lxc' and item['type'] is None and self.qemu_only(item):
+                errors.append(item.at('{0} is a container: {1} do not apply to it'.format(
+                    label(entry), ', '.join(self.qemu_only(item)))))
             if item['node'] and entry.get('node') != item['node']:
                 errors.append(item.at('{0} is on node {1}, not {2}'.format(label(entry), entry.get('node'),
                                                                            item['node'])))
@@ -553,6 +574,7 @@ class PveVm(GuestBulkModule):
             except ValueError as exc:
                 item.fail(str(exc))
                 continue
+            self.warn_memory(item, next_config(current, pending, deleted))
             item.pending = self.pending_view(pending, deleted)
             item.before.update(before)
             item.after.update(after)
@@ -561,6 +583,14 @@ class PveVm(GuestBulkModule):
                 item.changes.append('config')
                 if 'name' in changes or 'hostname' in changes:
                     item.entry['name'] = changes.get('name', changes.get('hostname'))
+
+    def warn_memory(self, item, config):
+        """PVE takes any memory from 16 MiB; below what the guest's OS type boots with it is set, with a warning."""
+        floor = memory_floor(item.entry.get('type'), config.get('ostype'))
+        if item['memory'] is not None and item['memory'] < floor:
+            self.module.warn('{0}: memory {1} MiB is below the {2} MiB {3} needs to boot'.format(
+                item_label(item), item['memory'], floor, 'a container' if item.entry.get('type') == 'lxc'
+                else 'a guest of ostype {0}'.format(config.get('ostype') or 'other')))
 
     @staticmethod
     def pending_view(pending, deleted):

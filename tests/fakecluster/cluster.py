@@ -171,6 +171,12 @@ class LabPve(PveVersions, Refusals, AccessApi, AccessControl, PveFirewall, Contr
         finally:
             vm.agent = None
 
+    async def _lxc_interfaces(self, user, v):
+        # What the container's own network holds (guestagent.container_interfaces): a DHCP lease too.
+        answer = await super()._lxc_interfaces(user, v)
+        ct = self._find_ct(v['node'], v['vmid'])
+        return guestagent.container_interfaces(ct.vmid, ct.config, answer, self.dhcp_pool)
+
     # ------------------------------------------------------- clones and tasks
 
     async def task(self, node, ttype, tid, user, body, vm=None, lock=True, log=()):

@@ -1,4 +1,5 @@
-"""What a VM's guest agent reports about its network: the answer to network-get-interfaces.
+"""What a guest reports about its network: a VM agent's answer to network-get-interfaces, a container's
+/interfaces.
 
 A guest with a static `ipconfig0` (ip=a.b.c.d/nn) has that address. Real templates use DHCP (ip=dhcp, or no
 ipconfig0 at all): the guest then gets a lease that is derived from its vmid, so it is the same after every
@@ -7,6 +8,7 @@ so callers have to pick the address they want instead of taking the first one.
 """
 
 import ipaddress
+import re
 
 from fakepve.qemu import NET_MODELS
 
@@ -74,3 +76,22 @@ def interfaces(vmid, config, pool=DHCP_POOL):
                 'ip-addresses': [{'ip-address': ip, 'ip-address-type': kind, 'prefix': prefix}
                                  for ip, prefix, kind in addresses]})
     return out
+
+
+def container_interfaces(vmid, config, answer, pool=DHCP_POOL):
+    """A running container's /interfaces with what DHCP gave it: pve-container reads the addresses inside the
+    container, so a NIC with ip=dhcp shows its lease (the one its vmid derives, as a VM's), and every NIC its
+    link-local IPv6 address; stock fakepve lists only the configured ip=/ip6=. answer: stock fakepve's answer."""
+    # stock fakepve's answer: lo, then one interface per netN in key order
+    keys = sorted(k for k in config if re.fullmatch(r'net\d+', k))
+    for key, iface in zip(keys, (answer or [])[1:]):
+        props = dict(p.partition('=')[::2] for p in str(config[key]).split(','))
+        if key == 'net0' and props.get('ip') == 'dhcp' and not iface.get('inet'):
+            address, prefix = dhcp_lease(vmid, pool)
+            iface['inet'] = '{0}/{1}'.format(address, prefix)
+            iface['ip-addresses'].append({'ip-address-type': 'inet', 'ip-address': address, 'prefix': str(prefix)})
+        mac = str(iface.get('hwaddr') or '').lower()
+        if mac and not iface.get('inet6'):
+            iface['inet6'] = '{0}/64'.format(link_local(mac))
+            iface['ip-addresses'].append({'ip-address-type': 'inet6', 'ip-address': link_local(mac), 'prefix': '64'})
+    return answer

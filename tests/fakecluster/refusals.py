@@ -11,14 +11,36 @@
 - ICMP types are names only: the `icmp-type` parameter has the format `pve-fw-icmp-type-spec` (pve-firewall
   `src/PVE/Firewall.pm` `pve_fw_verify_icmp_type_spec`), checked with the other parameters before the
   handler runs, whatever the protocol: `invalid icmp-type value '8'`.
+- A VM's cloud-init `sshkeys` (format `urlencoded`, which fakepve checks as pve-common's
+  `pve_verify_urlencoded` does) is unescaped by qemu-server's create and config update, which run `ssh-keygen -l`
+  on every line that is not blank (pve-common `PVE::Tools::validate_ssh_public_keys`): a line that is no public
+  key is the 500 `SSH public key validation error`, before anything is written. Here cryptography's OpenSSH key
+  parser stands in for ssh-keygen.
 """
 
+import re
 import urllib.parse
+
+from cryptography.hazmat.primitives.serialization import load_ssh_public_key
 
 from fakepve import PveError
 from fakepve.firewall import ICMP_TYPES, ICMPV6_TYPES
 
 ICMP_TYPE_FORMAT = 'pve-fw-icmp-type-spec'
+# The hand-written routes that take a VM's sshkeys: its config (PUT and POST) and its creation.
+SSHKEYS_ROUTE = re.compile(r'/nodes/[^/]+/qemu(?:/\d+/config)?$')
+
+
+def ssh_key_lines_valid(text):
+    """Whether every line of an unescaped sshkeys value that is not blank is a public key ssh-keygen -l reads."""
+    for line in str(text).split('\n'):
+        if not line.strip():
+            continue
+        try:
+            load_ssh_public_key(line.strip().encode())
+        except Exception:  # ValueError, or cryptography's UnsupportedAlgorithm for a type it does not know
+            return False
+    return True
 
 
 def perl_true(text):
@@ -80,6 +102,15 @@ class Refusals(object):
             if value not in ICMP_TYPES and value not in ICMPV6_TYPES and value != '':
                 errors[name] = "invalid icmp-type value '{0}'".format(value)
         return errors
+
+    def _verify(self, request, values, drop=()):
+        checked = super()._verify(request, values, drop)
+        keys = values.get('sshkeys')
+        if keys is not None and request.method in ('PUT', 'POST') and SSHKEYS_ROUTE.search(request.path):
+            # after the schema's checks (a value that is not urlencoded is fakepve's 400 already)
+            if not ssh_key_lines_valid(urllib.parse.unquote(str(keys))):
+                raise PveError(500, 'SSH public key validation error')
+        return checked
 
     # --------------------------------------------- empty values do not survive
 

@@ -207,8 +207,12 @@ OVERRIDES = {'_authenticate', '_check', 'allowed', 'check_password', 'check_perm
              '_qm_create', '_resources', 'add_node', 'task', 'answer', 'resolve', '_version'}
 # refusals.py: PVE's parameter decoding and format checks, empty values that do not survive a config file.
 OVERRIDES |= {'answer', '_pool_update', '_qm_snapshot_config_put', '_lxc_snapshot_config_put'}
+# refusals.py: a VM's sshkeys checked as public keys after the schema's checks.
+OVERRIDES |= {'_verify'}
 # cluster.py: a clone under way shows only its lock; the node's task list by source.
 OVERRIDES |= {'_vm_status', '_config_get', '_pending', '_task_list'}
+# cluster.py: a DHCP container's lease in its /interfaces.
+OVERRIDES |= {'_lxc_interfaces'}
 # pvefw.py: the firewall compile is noted before requests, task steps and pauses; /cluster/status shows node ips.
 OVERRIDES |= {'pause', '_cluster_status'}
 

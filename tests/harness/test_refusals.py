@@ -5,6 +5,7 @@
 """
 
 import json
+import urllib.parse
 
 import pytest
 import requests
@@ -114,7 +115,36 @@ def test_icmp_type_names_are_accepted(pve_cluster):
         'echo-request', 'neighbor-solicitation']
 
 
+# ---------------------------------------------------------- cloud-init sshkeys
+
+KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAs/VsZkKD0kirVGTqRIc/7Y8Pq377N33wprEF+YPXLE alice@lab'
+
+
+def test_an_sshkeys_line_that_is_no_public_key_is_refused(either_fake, refused):
+    """validate_ssh_public_keys runs ssh-keygen -l on each unescaped line: a cut key is a 500, nothing written."""
+    api = either_fake.api()
+    status, message = refused(api.nodes('pve1').qemu(100).config.put,
+                              sshkeys=urllib.parse.quote(KEY[:40] + ' alice@lab\n', safe=''))
+    assert status == 500 and 'SSH public key validation error' in message
+    assert 'sshkeys' not in either_fake.pve.vm(100).config
+
+
+def test_urlencoded_public_keys_are_taken(pve_cluster):
+    api = pve_cluster.api()
+    value = urllib.parse.quote(KEY + '\n\n' + KEY.replace('alice', 'bob') + '\n', safe='')
+    api.nodes('pve1').qemu(100).config.put(sshkeys=value)
+    assert pve_cluster.pve.vm(100).config['sshkeys'] == value
+
+
 # ------------------------------------------ already refused by fakepve as by PVE
+
+def test_sshkeys_must_be_urlencoded(pve_cluster, refused):
+    """pve_verify_urlencoded: a key sent as plain text (its spaces, '+' and '/') is a 400 before anything."""
+    api = pve_cluster.api()
+    status, message = refused(api.nodes('pve1').qemu(100).config.put, sshkeys=KEY)
+    assert status == 400 and 'invalid urlencoded string' in message
+    assert 'sshkeys' not in pve_cluster.pve.vm(100).config
+
 
 def test_a_new_pool_name_must_start_with_a_letter(pve_cluster, refused):
     """pve-manager PVE/API2/Pool.pm create_pool (PVE 9): the pve-poolid format allows '1lab', create does not."""

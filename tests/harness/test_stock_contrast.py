@@ -51,6 +51,18 @@ def test_agent_answers_for_a_started_clone(either_fake):
     assert {'ip-address': '10.10.1.44', 'ip-address-type': 'ipv4', 'prefix': 16} in eth0['ip-addresses']
 
 
+def test_a_dhcp_container_reports_its_lease(either_fake):
+    """pve-container's /interfaces reads the running container's own addresses: a DHCP NIC shows its lease."""
+    either_fake.pve.add_ct(300, 'ct-s1', node='pve1',
+                           config={'net0': 'name=eth0,bridge=vmbr0,hwaddr=BC:24:11:00:03:00,ip=dhcp'})
+    root = either_fake.api()
+    wait_task(root, 'pve1', root.nodes('pve1').lxc(300).status.start.post())
+    eth0 = [i for i in root.nodes('pve1').lxc(300).interfaces.get() if i['name'] == 'eth0'][0]
+    assert eth0.get('inet') == '10.10.1.44/16'
+    assert {'ip-address-type': 'inet', 'ip-address': '10.10.1.44', 'prefix': '16'} in eth0['ip-addresses']
+    assert eth0.get('inet6', '').startswith('fe80::')
+
+
 def test_a_clone_takes_clone_secs(either_fake):
     either_fake.pve.time_scale = 0.01
     either_fake.pve.clone_secs = 40  # 0.4 s of wall time

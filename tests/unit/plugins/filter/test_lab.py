@@ -121,3 +121,76 @@ def test_clone_specs_keep_the_vmids_of_vms_cloned_again():
     assert lab.lab_clone_specs(p) == [{'name': 'netadmin-alice'}, {'name': 'netadmin-bob'}]
     keep = [{'name': 'netadmin-bob', 'vmid': 202, 'node': 'pve2', 'status': 'stopped'}]
     assert lab.lab_clone_specs(p, keep) == [{'name': 'netadmin-alice'}, {'name': 'netadmin-bob', 'newid': 202}]
+
+
+# A real ed25519 key line (ssh-keygen -t ed25519): a 32-byte key after its type in the base64 blob.
+ED25519 = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAs/VsZkKD0kirVGTqRIc/7Y8Pq377N33wprEF+YPXLE alice@lab'
+
+
+BAD_ECDSA = ('ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBIJ0yyRa0r06ybdP9SRj+OlgpbUm/l'
+             'mL8u+KMt6FBSgcUObkVqvW1g53VcpyDdN7NBy5R39bxpHeI4Wdhzjq2Dk= bob@desk')
+
+
+def test_ssh_key_is_checked_and_kept_in_the_plan():
+    p = plan([{'username': 'alice', 'ssh_key': '  ' + ED25519 + '\n'}, 'bob'])
+    assert p[0]['ssh_key'] == ED25519 and 'ssh_key' not in p[1]
+    rows = lab.lab_students_csv('username,ssh_key\nalice,{0}\nbob,\n'.format(ED25519))
+    assert rows == [{'username': 'alice', 'ssh_key': ED25519}, {'username': 'bob'}]
+
+
+@pytest.mark.parametrize('key, needle', [
+    ('hello', "lab_students[1] (bob) ssh_key: 'hello' is not an OpenSSH public key line"),
+    ('ssh-ed25519 AAAAC3Nza bob', 'lab_students[1] (bob) ssh_key: the ssh-ed25519 key is not a valid key'),
+    (ED25519[:-20], 'the ssh-ed25519 key is not a valid key'),  # cut short when pasted
+    (ED25519.replace('ssh-ed25519', 'ssh-rsa'), 'the ssh-rsa key is not a valid key'),  # type and blob disagree
+    ('command="ls" ' + ED25519, 'is not an OpenSSH public key line'),  # authorized_keys options are not taken
+    (ED25519 + '\n' + ED25519, 'one public key on one line'),
+    # well formed, but its point is not on the curve: ssh-keygen (so PVE) refuses it
+    (BAD_ECDSA, 'the ecdsa-sha2-nistp256 key is not a valid key'),
+])
+def test_a_key_pve_would_refuse_is_refused_naming_the_student(key, needle):
+    with pytest.raises(AnsibleFilterError) as err:
+        plan(['alice', {'username': 'bob', 'ssh_key': key}])
+    assert needle in str(err.value)
+
+
+@pytest.mark.parametrize('over, needle', [
+    ({'cores': 0}, "lab_cores: must be a whole number of at least 1 (it is 0)"),
+    ({'memory': -512}, "lab_memory: must be a whole number of at least 1 (it is -512)"),
+    ({'memory': '1.5'}, "lab_memory: must be a whole number"),
+    ({'cores': True}, "lab_cores: must be a whole number"),
+])
+def test_sizes_below_one_are_refused(over, needle):
+    with pytest.raises(AnsibleFilterError) as err:
+        plan(['alice'], **over)
+    assert needle in str(err.value)
+
+
+def test_guest_specs_size_every_clone_and_give_each_key():
+    p = plan([{'username': 'alice', 'ssh_key': ED25519}, 'bob', 'carol'])
+    clones = [{'name': 'netadmin-alice', 'vmid': 201}, {'name': 'netadmin-bob', 'vmid': 202}]
+    assert lab.lab_guest_specs(p, clones, 2, '1024') == [
+        {'vmid': 201, 'cores': 2, 'memory': 1024, 'sshkeys': ED25519}, {'vmid': 202, 'cores': 2, 'memory': 1024}]
+    # nothing given: only the students with a key; no key either: nothing to do (the role skips the step)
+    assert lab.lab_guest_specs(p, clones) == [{'vmid': 201, 'sshkeys': ED25519}]
+    assert lab.lab_guest_specs(plan(['alice', 'bob']), clones, None, '') == []
+
+
+def test_template_type_and_a_container_lab_refuses_ssh_keys():
+    guests = [{'vmid': 9000, 'name': 'tmpl-debian', 'type': 'qemu', 'template': 1},
+              {'vmid': 8000, 'name': 'ct-tmpl', 'type': 'lxc', 'template': 1}]
+    keyed = plan([{'username': 'alice', 'ssh_key': ED25519}, 'bob'])
+    assert lab.lab_template_type(keyed, guests, 'tmpl-debian') == 'qemu'
+    assert lab.lab_template_type(plan(['alice']), guests, 8000) == 'lxc'
+    assert lab.lab_template_type(plan(['alice']), guests, '8000') == 'lxc'
+    with pytest.raises(AnsibleFilterError) as err:
+        lab.lab_template_type(keyed, guests, 'ct-tmpl')
+    assert 'lab_template ct-tmpl: is a container template' in str(err.value)
+    assert 'students with one: alice)' in str(err.value)
+
+
+def test_a_container_roster_links_the_container_console():
+    p = plan(['alice'])
+    rows = lab.lab_roster(p, [{'name': 'netadmin-alice', 'vmid': 201, 'node': 'pve2'}], [], 'https://pve:8006', 'lxc')
+    assert rows[0]['console_url'] == ('https://pve:8006/?console=lxc&novnc=1&vmid=201&vmname=netadmin-alice'
+                                      '&node=pve2&resize=off&cmd=')

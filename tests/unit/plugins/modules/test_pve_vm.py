@@ -1,10 +1,17 @@
 """pve_vm against the fake PVE (LabPve, guest_fake.py): finding guests, power states, config with MACs kept and
 pending changes, agent addresses, template conversion, removal with purge, list form, check mode and diff."""
 
+from unittest import mock
+
 import pytest
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pvelab.proxmox.plugins.modules import pve_vm
 from ansible_collections.pvelab.proxmox.tests.unit.plugins.modules.guest_fake import served  # noqa: F401 pylint: disable=unused-import
+
+
+# A real key: PVE (and the fake, tests/fakecluster/refusals.py) refuses sshkeys lines that are no public keys.
+TEACHER_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExQEOO7oDYJtPmbHDrn/ax4KcpdEZ1Y4GTiyf141eX6 teacher@lab'
 
 
 def vm(served, check=False, diff=False, **args):
@@ -15,7 +22,9 @@ def test_find_errors_before_writing(served):
     result, failed = vm(served, name='dup', state='started')
     assert failed and 'matches 2 guests' in result['msg'] and '102, 103' in result['msg']
     result, failed = vm(served, name='ghost', state='started')
-    assert failed and "no VM named 'ghost'" in result['msg'] and 'pve_clone' in result['msg']
+    assert failed and "no guest named 'ghost'" in result['msg'] and 'pve_clone' in result['msg']
+    result, failed = vm(served, name='ghost', type='qemu', state='started')
+    assert failed and "no VM named 'ghost'" in result['msg']
     result, failed = vm(served, name='web01', node='pve1', state='started')
     assert failed and 'is on node pve2, not pve1' in result['msg']
     result, failed = vm(served, name='tmpl-debian', state='started')
@@ -29,6 +38,59 @@ def test_find_errors_before_writing(served):
     assert served.writes() == []
     result, failed = vm(served, name='ghost', state='absent')
     assert not failed and not result['changed'] and result['vm']['status'] == 'absent'
+
+
+def test_without_type_a_container_is_found_and_worked_on_as_a_container(served):
+    """A vmid is unique across VMs and containers: without `type` the guest's own type decides (the lab role starts
+    its clones by vmid whatever the template was); `type` stays a filter."""
+    ct = served.pve.add_ct(300, 'ct-web', node='pve2', config={'memory': 512, 'cores': 1, 'ostype': 'debian',
+                                                               'net0': 'name=eth0,bridge=vmbr0,ip=10.30.0.5/24'})
+    served.settle()
+    result, failed = vm(served, vmids=[300, 101], state='started')
+    assert not failed and [(i['vmid'], i['type'], i['status']) for i in result['items']] == [
+        (300, 'lxc', 'running'), (101, 'qemu', 'running')]
+    assert ct.status == 'running' and served.vm_named('web01').status == 'running'
+    assert [w for w in served.writes() if w.path.endswith('/lxc/300/status/start')]
+    result, failed = vm(served, name='ct-web', cores=2)
+    assert not failed and result['changed'] and result['vm']['type'] == 'lxc' and ct.config['cores'] == 2
+    result, failed = vm(served, name='ct-web', cores=2)
+    assert not failed and not result['changed']
+    # type filters: a container by name is no VM, by vmid it is the wrong kind
+    result, failed = vm(served, name='ct-web', type='qemu', cores=2)
+    assert failed and "no VM named 'ct-web'" in result['msg']
+    result, failed = vm(served, vmid=300, type='qemu', state='started')
+    assert failed and 'is a lxc, not a qemu' in result['msg']
+    # VM-only options on a container found without type: refused before any write
+    written = len(served.writes())
+    result, failed = vm(served, vmids=[101, 300], sshkeys=TEACHER_KEY)
+    assert failed and 'ct-web (vmid 300) is a container: sshkeys do not apply to it' in result['msg']
+    assert len(served.writes()) == written
+
+
+def warned_run(served, **args):
+    """(result, failed, warnings): a module's warning is caught where the module gives it (where it ends up depends
+    on the ansible-core version, see test_pve_clone.py)."""
+    warned = []
+    real_warn = AnsibleModule.warn
+    with mock.patch.object(AnsibleModule, 'warn', autospec=True,
+                           side_effect=lambda module, msg, *a, **kw: (warned.append(msg), real_warn(module, msg))[1]):
+        result, failed = vm(served, **args)
+    return result, failed, warned
+
+
+def test_memory_below_what_the_os_type_boots_with_is_a_warning(served):
+    served.pve.add_ct(301, 'ct-small', node='pve2', config={'memory': 512, 'ostype': 'alpine'})
+    served.settle()
+    result, failed, warned = warned_run(served, vmid=101, memory=128)
+    assert not failed and result['changed'] and int(served.vm_named('web01').config['memory']) == 128
+    assert warned == ['web01 (vmid 101): memory 128 MiB is below the 256 MiB a guest of ostype other needs to boot']
+    served.vm_named('web01').config['ostype'] = 'win11'
+    result, failed, warned = warned_run(served, vmid=101, memory=2048)
+    assert not failed and [w for w in warned if 'below the 4096 MiB a guest of ostype win11 needs to boot' in w]
+    result, failed, warned = warned_run(served, vmid=301, memory=32)
+    assert not failed and warned == ['ct-small (vmid 301): memory 32 MiB is below the 64 MiB a container needs to boot']
+    result, failed, warned = warned_run(served, vmid=101, memory=4096)
+    assert not failed and warned == []
 
 
 def test_a_guest_pvestatd_has_not_reported_yet_is_found_by_name(served):
@@ -75,7 +137,7 @@ def test_config_keeps_mac_and_is_idempotent(served):
     web = served.vm_named('web01')
     args = dict(name='web01', cores=2, memory=2048, net={'net0': 'virtio,bridge=vmbr1,firewall=1',
                                                          'net1': {'model': 'e1000', 'bridge': 'vmbr2'}},
-                ciuser='student', cipassword='s3cret!', sshkeys='ssh-ed25519 AAAAC3Nza teacher@lab\n',
+                ciuser='student', cipassword='s3cret!', sshkeys=TEACHER_KEY + '\n',
                 ipconfig={'ipconfig0': 'ip=dhcp'}, tags=['lab', 'netadmin'], description='alice', onboot=True,
                 agent=True)
     result, failed = vm(served, check=True, diff=True, **args)
@@ -193,7 +255,7 @@ def test_items_are_keyed_by_the_guest_label_and_the_single_form_keeps_vm(served)
     assert not failed and 'vm' not in result
     assert [i['key'] for i in result['items']] == ['web02 (vmid 101)', "'ghost'", 'vmid 5000']
     assert [i['changed'] for i in result['items']] == [True, False, False]
-    assert result['items'][1] == {'key': "'ghost'", 'vmid': None, 'name': 'ghost', 'node': None, 'type': 'qemu',
+    assert result['items'][1] == {'key': "'ghost'", 'vmid': None, 'name': 'ghost', 'node': None, 'type': None,
                                   'status': 'absent', 'template': False, 'changed': False}
     assert result['diff'] == {'before': {'web02 (vmid 101)': {'name': 'web01'}},
                               'after': {'web02 (vmid 101)': {'name': 'web02'}}}
