@@ -216,18 +216,23 @@ def lab_user_specs(plan, passwords, lab_name, enable=True):
     return specs
 
 
-def lab_teacher_plan(teachers, plan, lab_name, realm=DEFAULT_REALM):
+def lab_teacher_plan(teachers, plan, lab_name, realm=DEFAULT_REALM, teacher_role=None, student_role=None):
     """Check lab_teachers against the class plan; one entry per teacher: userid, made (the lab makes the account,
     in realm; else it exists), username (made only), field (where it is in lab_teachers). No passwords.
 
     Refuses, naming the entry: an entry that is neither {username, password?} nor {userid}, a name PVE would
     refuse, a password PVE would refuse or one in a directory realm, a teacher twice, a teacher who is also a
-    student (a teacher holds every VM of the lab, a student only their own: one account cannot be both).
+    student (a teacher holds every VM of the lab, a student only their own: one account cannot be both), a
+    teacher role that is also the students' role.
     """
     if teachers is None:
         return []
     if not isinstance(teachers, list):
         _fail('lab_teachers', 'must be a list of teachers, each {username: ..., password: ...} or {userid: ...}')
+    if teachers and teacher_role and teacher_role == student_role:
+        # One role cannot hold both privilege lists, and the lab removes the teacher role when it has no teachers.
+        _fail('lab_teacher_role', '{0!r} is also lab_student_role; the teachers need a role of their own'.format(
+            teacher_role))
     students = dict((s['userid'], index) for index, s in enumerate(plan or []))
     out = []
     seen = {}

@@ -187,6 +187,12 @@ def test_teacher_plan_refuses_naming_the_entry(teachers, needle):
     assert 'short' not in str(info.value).replace('password', '')
 
 
+def test_teacher_role_must_not_be_the_students_role():
+    with pytest.raises(AnsibleFilterError, match="lab_teacher_role: 'LabX' is also lab_student_role"):
+        lab.lab_teacher_plan(['tom'], [], 'netadmin', teacher_role='LabX', student_role='LabX')
+    assert lab.lab_teacher_plan([], [], 'netadmin', teacher_role='LabX', student_role='LabX') == []
+
+
 def test_teacher_password_refused_in_a_directory_realm():
     with pytest.raises(AnsibleFilterError, match=r"lab_teachers\[0\]: a password is given for 'tom', but accounts "
                                                  r"of realm school"):
