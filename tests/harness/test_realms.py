@@ -68,4 +68,3 @@ def test_deleting_a_pool_or_a_role_drops_their_acl_entries(pve_api):
         [('/vms/100', 'LabTeacher-x')]
     pve_api.access.roles('LabTeacher-x').delete()
     assert [a for a in pve_api.access.acl.get() if a['ugid'] == 'tom@pve'] == []
-
