@@ -1,6 +1,6 @@
-"""The /access API on top of access.py's state: login, password, users, tokens, groups, roles, ACL.
+"""The /access API on top of access.py's state: login, password, users, tokens, groups, roles, ACL, realms.
 
-Follows pve-access-control's API2/AccessControl.pm, User.pm, Group.pm, Role.pm and ACL.pm: the same checks,
+Follows pve-access-control's API2/AccessControl.pm, User.pm, Group.pm, Role.pm, ACL.pm and Domains.pm: the same checks,
 in the same order where it matters, and PVE's messages. A change that fails a check changes nothing.
 """
 
