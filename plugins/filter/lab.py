@@ -15,11 +15,13 @@ import string
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.pvelab.proxmox.plugins.module_utils._access import (
+    DEFAULT_REALM,
     PASSWORD_MAX_LENGTH,
     PASSWORD_MIN_LENGTH,
     parse_userid,
     validate_password,
 )
+from ansible_collections.pvelab.proxmox.plugins.module_utils._lab import account_comment
 from ansible_collections.pvelab.proxmox.plugins.module_utils._validate import (
     validate_cidr,
     validate_lab_name,
@@ -29,6 +31,8 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._validate import (
 )
 
 STUDENT_KEYS = ('username', 'password', 'email', 'firstname', 'lastname', 'comment', 'ssh_key')
+# A teacher the lab makes ({username, password?}) or an existing account of any realm ({userid}).
+TEACHER_KEYS = {'username': ('username', 'password'), 'userid': ('userid',)}
 PASSWORD_ALPHABET = string.ascii_letters + string.digits
 
 
@@ -93,6 +97,21 @@ def _size(value, field):
     return number
 
 
+def _check_password(field, username, password, realm):
+    """A password from the class list: PVE keeps passwords for its own realm only; a directory realm (LDAP, AD,
+    OpenID) has its own, and PVE refuses to set one there. Refused rather than dropped: the list is wrong."""
+    if password is None:
+        return
+    if realm != DEFAULT_REALM:
+        _fail(field, 'a password is given for {0!r}, but accounts of realm {1} log in with the password their '
+                     'directory keeps (PVE sets none there): remove it from the class list'.format(username, realm))
+    try:
+        validate_password(str(password))
+    except ValueError:
+        _fail(field, 'the password of {0!r} must be {1} to {2} characters long (PVE refuses others)'.format(
+            username, PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH))
+
+
 def lab_plan(students, lab_name, realm='pve', vm_name_format='{lab}-{username}', teacher_sources=None, cores=None,
              memory=None):
     """Check every input of a lab and return one entry per student (no passwords).
@@ -141,12 +160,7 @@ def lab_plan(students, lab_name, realm='pve', vm_name_format='{lab}-{username}',
             _fail(field, 'username {0!r} is already lab_students[{1}]'.format(username, seen_users[username]))
         seen_users[username] = index
         password = student.get('password')
-        if password is not None:
-            try:
-                validate_password(str(password))
-            except ValueError:
-                _fail(field, 'the password of {0!r} must be {1} to {2} characters long (PVE refuses others)'.format(
-                    username, PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH))
+        _check_password(field, username, password, realm)
         name = vm_name(vm_name_format.format(lab=lab_name, username=username))
         try:
             validate_vm_name(name, field='{0} VM name'.format(field))
@@ -171,13 +185,21 @@ def lab_plan(students, lab_name, realm='pve', vm_name_format='{lab}-{username}',
     return plan
 
 
-def lab_passwords(students, known=None, length=16):
-    """{username: password}: the given one, else the one already generated (.secrets), else a new one."""
+def lab_passwords(students, known=None, length=16, realm=DEFAULT_REALM):
+    """{username: password}: the given one, else the one already generated (.secrets), else a new one.
+
+    students: the class list's entries, and the teachers the lab makes (an existing account, {userid}, has none).
+    In a directory realm (realm other than pve) nobody gets a password from the lab: {}.
+    """
     known = dict(known or {})
     out = {}
+    if realm != DEFAULT_REALM:
+        return out
     for student in students:
         if isinstance(student, str):
             student = {'username': student}
+        if not student.get('username'):
+            continue
         username = str(student['username']).strip()
         if student.get('password'):
             out[username] = str(student['password'])
@@ -208,13 +230,114 @@ def lab_user_specs(plan, passwords, lab_name, enable=True):
     """pve_user's list form for the students: one account each, marked with the lab in its comment."""
     specs = []
     for s in plan:
-        spec = {'userid': s['userid'], 'password': passwords[s['username']], 'enable': enable,
-                'comment': s.get('comment') or 'pvelab.proxmox lab {0}'.format(lab_name)}
+        spec = {'userid': s['userid'], 'enable': enable,
+                'comment': account_comment(lab_name, 'student', s.get('comment'))}
+        if s['username'] in passwords:
+            spec['password'] = passwords[s['username']]   # none in a directory realm
         for key in ('email', 'firstname', 'lastname'):
             if s.get(key):
                 spec[key] = s[key]
         specs.append(spec)
     return specs
+
+
+def lab_teacher_plan(teachers, plan, lab_name, realm=DEFAULT_REALM, teacher_role=None, student_role=None):
+    """Check lab_teachers against the class plan; one entry per teacher: userid, made (the lab makes the account,
+    in realm; else it exists), username (made only), field (where it is in lab_teachers). No passwords.
+
+    Refuses, naming the entry: an entry that is neither {username, password?} nor {userid}, a name PVE would
+    refuse, a password PVE would refuse or one in a directory realm, a teacher twice, a teacher who is also a
+    student (a teacher holds every VM of the lab, a student only their own: one account cannot be both), a
+    teacher role that is also the students' role.
+    """
+    if teachers is None:
+        return []
+    if not isinstance(teachers, list):
+        _fail('lab_teachers', 'must be a list of teachers, each {username: ..., password: ...} or {userid: ...}')
+    if teachers and teacher_role and teacher_role == student_role:
+        # One role cannot hold both privilege lists, and the lab removes the teacher role when it has no teachers.
+        _fail('lab_teacher_role', '{0!r} is also lab_student_role; the teachers need a role of their own'.format(
+            teacher_role))
+    students = dict((s['userid'], index) for index, s in enumerate(plan or []))
+    out = []
+    seen = {}
+    for index, teacher in enumerate(teachers):
+        field = 'lab_teachers[{0}]'.format(index)
+        if isinstance(teacher, str):
+            teacher = {'username': teacher}
+        kinds = [k for k in TEACHER_KEYS if isinstance(teacher, dict) and teacher.get(k)]
+        if len(kinds) != 1:
+            _fail(field, 'give either username (an account the lab makes in realm {0}, optionally with a password) '
+                         'or userid (an existing account of any realm), exactly one of them'.format(realm))
+        unknown = sorted(set(teacher) - set(TEACHER_KEYS[kinds[0]]))
+        if unknown:
+            _fail(field, 'unknown keys {0} beside {1} (known: {2})'.format(
+                ', '.join(unknown), kinds[0], ', '.join(TEACHER_KEYS[kinds[0]])))
+        made = kinds[0] == 'username'
+        name = str(teacher[kinds[0]]).strip()
+        if made and '@' in name:
+            _fail(field, 'username {0!r} names a realm: the lab makes its teachers in lab_realm ({1}); give an '
+                         'existing account as userid'.format(name, realm))
+        try:
+            userid = parse_userid(name, field='{0}: {1}'.format(field, kinds[0]), default_realm=realm if made
+                                  else DEFAULT_REALM)
+        except ValueError as exc:
+            raise AnsibleFilterError(str(exc)) from None
+        if made:
+            _check_password(field, name, teacher.get('password'), realm)
+        if userid in seen:
+            _fail(field, '{0} is already lab_teachers[{1}]'.format(userid, seen[userid]))
+        seen[userid] = index
+        if userid in students:
+            _fail(field, '{0} is also a student (lab_students[{1}]); a teacher holds every VM of lab {2}, a student '
+                         'only their own: give the teacher another account'.format(userid, students[userid], lab_name))
+        entry = {'userid': userid, 'made': made, 'field': field}
+        if made:
+            entry['username'] = name
+        out.append(entry)
+    return out
+
+
+def lab_teacher_specs(teachers, passwords, lab_name):
+    """pve_user's list form for the teachers the lab makes: each marked as this lab's teacher in its comment (how
+    teardown knows it), with its password (none in a directory realm, or for a dry run: passwords {})."""
+    specs = []
+    for t in teachers or []:
+        if t['made']:
+            spec = {'userid': t['userid'], 'enable': True, 'comment': account_comment(lab_name, 'teacher')}
+            if t['username'] in passwords:
+                spec['password'] = passwords[t['username']]
+            specs.append(spec)
+    return specs
+
+
+def lab_teacher_errors(teachers, accounts, lab_name):
+    """What a dry run of pve_user (check mode: lab_teacher_specs without passwords, and the existing teachers'
+    userids; accounts is its items) says is wrong, before any write: an existing teacher's account that does not
+    exist, an account the lab would make that exists and is not the lab's (the lab would take it over and remove
+    it at teardown)."""
+    changes = dict((a.get('userid'), a.get('changes') or []) for a in accounts or [])
+    errors = []
+    for t in teachers or []:
+        found = changes.get(t['userid'])
+        if found is None:
+            continue
+        if not t['made'] and 'created' in found:
+            errors.append('{0}: userid {1} does not exist; an existing account is given as userid, an account the '
+                          'lab makes as username'.format(t['field'], t['userid']))
+        elif t['made'] and 'created' not in found and 'comment' in found:
+            errors.append('{0}: {1} already exists and lab {2} did not make it (its comment is not {3!r}); give it as '
+                          'userid to make that account a teacher of the lab'.format(
+                              t['field'], t['userid'], lab_name, account_comment(lab_name, 'teacher')))
+    return errors
+
+
+def lab_owned_teachers(teachers, accounts):
+    """The userids of the teachers the lab made that a dry run (see lab_teacher_errors) finds with the lab's
+    teacher comment: what teardown may remove of the teachers the class list names."""
+    changes = dict((a.get('userid'), a.get('changes') or []) for a in accounts or [])
+    return [t['userid'] for t in teachers or [] if t['made'] and t['userid'] in changes
+            and not set(changes[t['userid']]) & {'created', 'comment'}]
 
 
 def _by_name(vms):
@@ -317,6 +440,10 @@ class FilterModule(object):
             'lab_csv': lab_csv,
             'lab_user_specs': lab_user_specs,
             'lab_clone_specs': lab_clone_specs,
+            'lab_teacher_plan': lab_teacher_plan,
+            'lab_teacher_specs': lab_teacher_specs,
+            'lab_teacher_errors': lab_teacher_errors,
+            'lab_owned_teachers': lab_owned_teachers,
             'lab_acl_entries': lab_acl_entries,
             'lab_template_type': lab_template_type,
             'lab_guest_specs': lab_guest_specs,

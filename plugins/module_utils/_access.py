@@ -185,6 +185,24 @@ def realm_of(userid):
     return userid.rsplit('@', 1)[1]
 
 
+# Every cluster has these two realms (domains.cfg); only other realms need GET /access/domains to be known.
+BUILTIN_REALMS = ('pam', 'pve')
+
+
+def missing_realms(userids, domains):
+    """The realms of userids that are not among domains (GET /access/domains), each with its userids, sorted.
+
+    PVE writes an account whatever realm its userid names (API2/User.pm create_user checks the realm only to store
+    a password), and such an account can never log in, so a caller checks the realm itself.
+    """
+    known = set(BUILTIN_REALMS) | set(d.get('realm') for d in domains or [])
+    missing = {}
+    for userid in userids:
+        if realm_of(userid) not in known:
+            missing.setdefault(realm_of(userid), []).append(userid)
+    return sorted((realm, sorted(ids)) for realm, ids in missing.items())
+
+
 def validate_token_name(value, field='token'):
     text = '' if value is None else str(value)
     if not TOKEN_NAME_RE.match(text):

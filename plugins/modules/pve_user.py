@@ -27,6 +27,9 @@ options:
         passwords PVE stores), so V(alice) is V(alice@pve).
       - Users of the V(pam) realm are Linux accounts of the nodes; this module updates existing ones but does
         not create them.
+      - An account of a directory realm (LDAP, AD, OpenID) is made without a password; the realm must exist
+        (C(GET /access/domains)). PVE would make an account of a realm that does not exist, which could never log
+        in, so the module refuses it before anything is written.
       - Mutually exclusive with O(users); one of them is required.
     type: str
     aliases: [name]
@@ -324,10 +327,12 @@ import re
 import time
 
 from ansible_collections.pvelab.proxmox.plugins.module_utils._access import (
+    BUILTIN_REALMS,
     DEFAULT_REALM,
     TEXT_FIELDS,
     confirmation_password_accepted,
     has_empty,
+    missing_realms,
     parse_expire,
     parse_userid,
     password_works,
@@ -430,6 +435,7 @@ class PveUser(BulkModule):
                 if not self.check_mode:
                     return [msg]
                 self.module.warn(msg + ' - in check mode this only warns, as an earlier task may create them')
+        errors += self.check_realms([i.key for i in items if i['state'] == 'present' and i.key not in users])
         for item in items:
             item.entry = users.get(item.key)
             if item.entry is None and item['state'] == 'present' and realm_of(item.key) == 'pam':
@@ -437,6 +443,17 @@ class PveUser(BulkModule):
                               '(create the Linux user on every node, or use the pve realm: {1})'.format(
                                   item.key, item.key.rsplit('@', 1)[0]))
         return errors
+
+    def check_realms(self, userids):
+        """The accounts to be made in a realm that does not exist: one read of GET /access/domains, and only for
+        realms other than pam and pve (PVE would make them, and they could never log in)."""
+        if not [u for u in userids if realm_of(u) not in BUILTIN_REALMS]:
+            return []
+        domains = self.client.get('/access/domains')
+        known = ', '.join(sorted(set(BUILTIN_REALMS) | set(d.get('realm') for d in domains)))
+        return ['realm {0} does not exist (this cluster has: {1}; add it under Datacenter > Permissions > Realms '
+                'first); asked for by {2}'.format(realm, known, ', '.join(ids))
+                for realm, ids in missing_realms(userids, domains)]
 
     def plan(self, items):
         for item in items:

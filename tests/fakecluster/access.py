@@ -57,7 +57,13 @@ CAP_SECTIONS = {'vms': ('VM.', 'Permissions.Modify'), 'access': ('User.', 'Group
                 'sdn': ('SDN.', 'Permissions.Modify'), 'dc': ('Sys.Audit', 'Sys.Modify', 'SDN.'),
                 'mapping': ('Mapping.', 'Permissions.Modify')}
 CAP_PATHS = ('/', '/nodes', '/access/groups', '/vms', '/storage', '/sdn', '/mapping')
+# The two built-in realms every cluster has (domains.cfg), and the types a realm of one's own can have
+# (PVE::Auth::Plugin's subclasses) with the options each type needs (their options() without `optional`).
 REALMS = {'pam': 'Linux PAM standard authentication', 'pve': 'Proxmox VE authentication server'}
+REALM_TYPES = {'ldap': ('server1', 'base_dn', 'user_attr'), 'ad': ('server1', 'domain'),
+               'openid': ('issuer-url', 'client-id')}
+# Auth/Plugin.pm's realm_regex.
+REALM_ID = re.compile(r'^[A-Za-z][A-Za-z0-9.\-_]+$')
 USER_FIELDS = ('firstname', 'lastname', 'email', 'comment', 'keys')
 # The privilege that, besides Permissions.Modify, lets one set ACL entries on an object (check_perm_modify).
 OWN_ALLOCATE = (('/storage/', 'Datastore.Allocate'), ('/vms/', 'VM.Allocate'), ('/pool/', 'Pool.Allocate'))
@@ -143,6 +149,8 @@ class AccessControl(object):
 
     def _init_access(self):
         self.user_cfg = UserConfig(self.builtin_roles)
+        # domains.cfg: realm -> its options (type, comment, and the type's own: server1, base_dn, ...).
+        self.realms = dict((realm, {'type': realm, 'comment': comment}) for realm, comment in REALMS.items())
         # Access control is on from the start: a user holds nothing until an ACL entry grants it.
         self.acl = {}
         # Linux accounts on the nodes: pam users that can hold a password (PAM's store_password runs usermod).
@@ -186,6 +194,26 @@ class AccessControl(object):
             token = dict(token)
             self.add_token(userid, token.pop('tokenid'), **token)
         return user
+
+    def add_realm(self, realm, type, comment=None, **options):
+        """A directory realm as POST /access/domains adds it (ValueError on bad input). Nothing behind it is
+        modelled: its users are accounts of user.cfg that can never log in (no LDAP bind, no OpenID flow)."""
+        if not REALM_ID.match(str(realm)):
+            raise ValueError("realm '{0}': value does not look like a valid realm".format(realm))
+        if realm in self.realms:
+            raise ValueError("domain '{0}' already exists".format(realm))
+        if type not in REALM_TYPES:
+            raise ValueError("realm '{0}': type must be one of {1}, not {2!r}".format(
+                realm, ', '.join(sorted(REALM_TYPES)), type))
+        missing = [key for key in REALM_TYPES[type] if not options.get(key)]
+        if missing:
+            raise ValueError("realm '{0}': {1} is missing (type {2} needs it)".format(realm, missing[0], type))
+        self.realms[realm] = dict(options, type=type, comment=comment)
+        return self.realms[realm]
+
+    def realm_type(self, realm):
+        """The type of a realm of domains.cfg, or None if there is no such realm."""
+        return (self.realms.get(realm) or {}).get('type')
 
     def add_group(self, groupid, comment=None):
         if not re.fullmatch(_SEG, groupid):

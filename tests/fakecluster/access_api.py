@@ -1,6 +1,6 @@
-"""The /access API on top of access.py's state: login, password, users, tokens, groups, roles, ACL.
+"""The /access API on top of access.py's state: login, password, users, tokens, groups, roles, ACL, realms.
 
-Follows pve-access-control's API2/AccessControl.pm, User.pm, Group.pm, Role.pm and ACL.pm: the same checks,
+Follows pve-access-control's API2/AccessControl.pm, User.pm, Group.pm, Role.pm, ACL.pm and Domains.pm: the same checks,
 in the same order where it matters, and PVE's messages. A change that fails a check changes nothing.
 """
 
@@ -11,7 +11,7 @@ from fakepve import PveError
 from fakepve.routing import die, param_error, split_list
 from fakepve.server import USER, ok, params
 
-from .access import REALMS, USER_FIELDS, User, normalize_path
+from .access import USER_FIELDS, User, normalize_path
 
 
 class AccessApi(object):
@@ -81,8 +81,11 @@ class AccessApi(object):
                 self.password = password
             else:
                 self.users[userid] = password
-        else:
+        elif self.realm_type(realm) is None:
             raise die("{0}auth domain '{1}' does not exist".format(fail, realm))
+        else:
+            # Auth::Plugin::store_password: a directory (ldap, ad, openid) keeps its own passwords.
+            raise die("{0}can't set password on auth type '{1}'".format(fail, self.realm_type(realm)))
 
     async def _permissions(self, v, user):
         """GET /access/permissions: one's own (or one's tokens'), or anyone's with Sys.Audit on /access."""
@@ -102,6 +105,7 @@ class AccessApi(object):
         groups = '/access/groups'
         roles = '/access/roles'
         return [('GET', '/access/domains', self._access_realm_index),
+                ('POST', '/access/domains', self._access_realm_create),
                 ('GET', users, self._access_user_index), ('POST', users, self._access_user_create),
                 ('GET', one, self._access_user_read), ('PUT', one, self._access_user_update),
                 ('DELETE', one, self._access_user_delete),
@@ -119,7 +123,25 @@ class AccessApi(object):
                 ('GET', '/access/acl', self._access_acl_index), ('PUT', '/access/acl', self._access_acl_update)]
 
     async def _access_realm_index(self, v, user):
-        return [{'realm': realm, 'type': realm, 'comment': comment} for realm, comment in sorted(REALMS.items())]
+        # API2/Domains.pm index: realm, type, and the comment when there is one (no login needed: the login box).
+        return [dict({'realm': realm, 'type': d['type']}, **({'comment': d['comment']} if d.get('comment') else {}))
+                for realm, d in sorted(self.realms.items())]
+
+    async def _access_realm_create(self, v, user):
+        # API2/Domains.pm create: the reserved names and types first, then the type's own options.
+        fail = 'add auth server failed: '
+        realm, kind = v['realm'], v['type']
+        if realm in self.realms:
+            raise die("{0}domain '{1}' already exists".format(fail, realm))
+        if realm in ('pam', 'pve'):
+            raise die("{0}unable to use reserved name '{1}'".format(fail, realm))
+        if kind in ('pam', 'pve'):
+            raise die("{0}unable to create builtin type '{1}'".format(fail, kind))
+        options = dict((k, val) for k, val in v.items() if k not in ('realm', 'type', 'comment', 'password'))
+        try:
+            self.add_realm(realm, kind, comment=v.get('comment') or None, **options)
+        except ValueError as exc:
+            raise param_error(**{'realm': str(exc)}) from None
 
     def _user(self, userid, fail=''):
         found = self.user_cfg.users.get(userid)
@@ -146,8 +168,8 @@ class AccessApi(object):
             if v.get('enabled') is not None and bool(entry.enable) != bool(v['enabled']):
                 continue
             item = dict(entry.fields(), userid=userid)
-            if entry.realm in REALMS:
-                item['realm-type'] = entry.realm
+            if self.realm_type(entry.realm):
+                item['realm-type'] = self.realm_type(entry.realm)
             if v.get('full'):
                 item['groups'] = ','.join(self.user_cfg.groups_of(userid))
                 item['tokens'] = [dict(t.info(), tokenid=name) for name, t in sorted(entry.tokens.items())]

@@ -143,6 +143,8 @@ class ControlChannel(object):
             'groups': [{'groupid': g.groupid, 'comment': g.comment, 'members': sorted(g.users)}
                        for _gid, g in sorted(cfg.groups.items())],
             'roles': roles,
+            'realms': [{'realm': realm, 'type': d['type'], 'comment': d.get('comment')}
+                       for realm, d in sorted(self.realms.items())],
             'acl': self.acl_entries(),
             'tokens': tokens,
             'pools': [{'poolid': name, 'comment': self.pool_info.get(name, {}).get('comment'), 'vms': sorted(ids),

@@ -9,6 +9,8 @@
               {"vmid": 100, "name": "teacher", "status": "running", "pool": "web", "start_secs": 5, ...}],
       "groups": [{"groupid": "ops", "comment": "..."}],
       "roles": [{"roleid": "OpsAuditor", "privs": "VM.Audit,Sys.Audit"}],
+      "realms": [{"realm": "school", "type": "ldap", "server1": "ldap.example.org", "base_dn": "ou=people,dc=example,dc=org",
+                  "user_attr": "uid", "comment": "..."}],
       "users": [{"userid": "other@pve", "password": "...", "groups": ["ops"], "enable": 1,
                  "tokens": [{"tokenid": "ci", "privsep": 1, "secret": "..."}]}],
       "acl": [{"path": "/vms/101", "type": "user", "ugid": "other@pve", "roleid": "PVEVMUser", "propagate": 1}],
@@ -45,7 +47,7 @@ SETTINGS = {'time_scale': float, 'clone_secs': float, 'default_start_secs': floa
             'ticket_ttl': float, 'lock_wait': float, 'statd_secs': float, 'pve_version': str, 'localnet': str,
             'firewall_secs': float}
 NETWORK = ('latency', 'jitter', 'drop_rate', 'hang_rate', 'hang_secs', 'seed')
-SECTIONS = ('nodes', 'storages', 'pools', 'vms', 'groups', 'roles', 'users', 'acl', 'firewall', 'comment')
+SECTIONS = ('nodes', 'storages', 'pools', 'vms', 'groups', 'roles', 'realms', 'users', 'acl', 'firewall', 'comment')
 VM_KEYS = ('vmid', 'name', 'node', 'status', 'qmpstatus', 'template', 'config', 'pool', 'lock', 'start_secs',
            'shutdown_secs', 'stop_secs', 'acpi', 'start_error', 'agent_hangs', 'agent_delay_secs', 'agent',
            'ha_state', 'stats')
@@ -92,6 +94,9 @@ def build(description='small.json', *, host='127.0.0.1', port=0, user='root@pam'
         pve.add_group(group['groupid'], group.get('comment'))
     for role in desc.get('roles', []):
         pve.add_role(role['roleid'], role.get('privs', ()))
+    for entry in desc.get('realms', []):
+        entry = dict(entry)
+        pve.add_realm(entry.pop('realm'), entry.pop('type'), **entry)
     for entry in desc.get('users', []):
         entry = dict(entry)
         pve.add_user(entry.pop('userid'), **entry)

@@ -85,6 +85,19 @@ def test_a_role_on_a_pool_reaches_the_pools_vms_only(pve_api, student, refused):
     assert [vm['vmid'] for vm in student.cluster.resources.get(type='vm')] == [101]
 
 
+def test_a_pool_role_without_propagate_reaches_the_pools_vms_and_a_vm_joining_later(pve_api, student, refused):
+    # RPCEnvironment's compile_acl_path asks roles() for /pool/<pool> itself, where an entry's propagate flag
+    # does not matter; what the pool gives its VMs is never propagated further (the lab's teachers rely on both).
+    pve_api.pools.post(poolid='lab1')
+    pve_api.access.acl.put(path='/pool/lab1', users='alice@pve', roles='PVEVMUser', propagate=0)
+    assert refused(student.nodes('pve1').qemu(101).status.current.get)[0] == 403
+    pve_api.pools('lab1').put(vms='101')
+    assert student.nodes('pve1').qemu(101).status.current.get()['vmid'] == 101
+    held = student.access.permissions.get(path='/vms/101')['/vms/101']
+    assert held.get('VM.Console') == 0 and held.get('VM.PowerMgmt') == 0
+    assert refused(student.nodes('pve1').qemu(100).status.current.get)[0] == 403
+
+
 def test_noaccess_on_a_vm_beats_its_pools_role(pve_api, student, refused):
     pve_api.pools.post(poolid='lab1')
     pve_api.pools('lab1').put(vms='100,101')

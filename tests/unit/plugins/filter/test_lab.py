@@ -194,3 +194,97 @@ def test_a_container_roster_links_the_container_console():
     rows = lab.lab_roster(p, [{'name': 'netadmin-alice', 'vmid': 201, 'node': 'pve2'}], [], 'https://pve:8006', 'lxc')
     assert rows[0]['console_url'] == ('https://pve:8006/?console=lxc&novnc=1&vmid=201&vmname=netadmin-alice'
                                       '&node=pve2&resize=off&cmd=')
+
+
+# ------------------------------------------------------------------ teachers and directory realms
+
+def test_a_directory_realm_takes_no_password_and_generates_none():
+    p = plan([{'username': 'alice'}, 'bob'], realm='school')
+    assert [s['userid'] for s in p] == ['alice@school', 'bob@school']
+    with pytest.raises(AnsibleFilterError, match=r"lab_students\[1\]: a password is given for 'bob', but accounts of "
+                                                 r"realm school"):
+        plan(['alice', {'username': 'bob', 'password': 'long-enough-pw'}], realm='school')
+    assert lab.lab_passwords(['alice', 'bob'], {'alice': 'kept-password'}, 16, realm='school') == {}
+    assert lab.lab_generated(['alice', 'bob'], {}) == []
+    specs = lab.lab_user_specs(p, {}, 'netadmin')
+    assert [sorted(s) for s in specs] == [['comment', 'enable', 'userid']] * 2
+
+
+def test_teacher_plan_made_and_existing_accounts():
+    students = plan(['alice', 'bob'])
+    t = lab.lab_teacher_plan([{'username': 'tom', 'password': 'tom-password'}, 'uma', {'userid': 'ann@pam'},
+                              {'userid': 'zed'}], students, 'netadmin')
+    assert [(e['userid'], e['made'], e.get('username'), e['field']) for e in t] == [
+        ('tom@pve', True, 'tom', 'lab_teachers[0]'), ('uma@pve', True, 'uma', 'lab_teachers[1]'),
+        ('ann@pam', False, None, 'lab_teachers[2]'), ('zed@pve', False, None, 'lab_teachers[3]')]
+    assert all('password' not in e for e in t)
+    assert lab.lab_teacher_plan(None, students, 'netadmin') == []
+    # Made ones in the lab's realm, existing ones in theirs.
+    t = lab.lab_teacher_plan(['tom', {'userid': 'ann@pve'}], plan(['alice'], realm='school'), 'netadmin',
+                             realm='school')
+    assert [e['userid'] for e in t] == ['tom@school', 'ann@pve']
+
+
+def test_teacher_passwords_specs_and_secrets_beside_the_students():
+    students = [{'username': 'alice'}, {'username': 'bob', 'password': 'bob-given-pw'}]
+    teachers = [{'username': 'tom'}, {'username': 'uma', 'password': 'uma-given-pw'}, {'userid': 'ann@pam'}]
+    passwords = lab.lab_passwords(students + teachers, {'tom': 'tom-kept-pw'}, 16)
+    assert sorted(passwords) == ['alice', 'bob', 'tom', 'uma'] and passwords['tom'] == 'tom-kept-pw'
+    assert [g['username'] for g in lab.lab_generated(students + teachers, passwords)] == ['alice', 'tom']
+    t = lab.lab_teacher_plan(teachers, plan(students), 'netadmin')
+    specs = lab.lab_teacher_specs(t, passwords, 'netadmin')
+    assert specs == [
+        {'userid': 'tom@pve', 'enable': True, 'comment': 'pvelab:netadmin teacher', 'password': 'tom-kept-pw'},
+        {'userid': 'uma@pve', 'enable': True, 'comment': 'pvelab:netadmin teacher', 'password': 'uma-given-pw'}]
+    assert all(_lab.account_kind(s['comment'], 'netadmin') == 'teacher' for s in specs)
+    assert [sorted(s) for s in lab.lab_teacher_specs(t, {}, 'netadmin')] == [['comment', 'enable', 'userid']] * 2
+
+
+@pytest.mark.parametrize('teachers, needle', [
+    ('tom', 'lab_teachers: must be a list'),
+    ([{'username': 'tom', 'userid': 'tom@pam'}], 'lab_teachers[0]: give either username'),
+    ([{'password': 'x' * 10}], 'lab_teachers[0]: give either username'),
+    ([{'userid': 'ann@pam', 'password': 'x' * 10}], "lab_teachers[0]: unknown keys password beside userid"),
+    ([{'username': 'tom', 'email': 'tom@example.org'}], 'unknown keys email beside username'),
+    ([{'username': 'tom@pam'}], "lab_teachers[0]: username 'tom@pam' names a realm"),
+    ([{'username': 'to m'}], "lab_teachers[0]: username 'to m'"),
+    ([{'username': 'tom', 'password': 'short'}], "lab_teachers[0]: the password of 'tom' must be 8 to 64"),
+    (['tom', {'userid': 'tom@pve'}], 'lab_teachers[1]: tom@pve is already lab_teachers[0]'),
+    (['carol', 'bob'], 'lab_teachers[1]: bob@pve is also a student (lab_students[1])'),
+    ([{'userid': 'alice'}], 'lab_teachers[0]: alice@pve is also a student (lab_students[0])'),
+])
+def test_teacher_plan_refuses_naming_the_entry(teachers, needle):
+    with pytest.raises(AnsibleFilterError) as info:
+        lab.lab_teacher_plan(teachers, plan(['alice', 'bob']), 'netadmin')
+    assert needle in str(info.value)
+    assert 'short' not in str(info.value).replace('password', '')
+
+
+def test_teacher_role_must_not_be_the_students_role():
+    with pytest.raises(AnsibleFilterError, match="lab_teacher_role: 'LabX' is also lab_student_role"):
+        lab.lab_teacher_plan(['tom'], [], 'netadmin', teacher_role='LabX', student_role='LabX')
+    assert lab.lab_teacher_plan([], [], 'netadmin', teacher_role='LabX', student_role='LabX') == []
+
+
+def test_teacher_password_refused_in_a_directory_realm():
+    with pytest.raises(AnsibleFilterError, match=r"lab_teachers\[0\]: a password is given for 'tom', but accounts "
+                                                 r"of realm school"):
+        lab.lab_teacher_plan([{'username': 'tom', 'password': 'tom-password'}], [], 'netadmin', realm='school')
+
+
+def test_teacher_errors_and_owned_teachers_from_a_dry_run():
+    t = lab.lab_teacher_plan(['tom', 'uma', 'vic', {'userid': 'ann@pam'}, {'userid': 'ben@school'}], [], 'netadmin')
+    dry_run = [{'userid': 'tom@pve', 'changes': []},                 # the lab's (made earlier)
+               {'userid': 'uma@pve', 'changes': ['comment']},        # someone else's account
+               {'userid': 'vic@pve', 'changes': ['created']},        # to be made
+               {'userid': 'ann@pam', 'changes': ['enable']},         # exists (disabled)
+               {'userid': 'ben@school', 'changes': ['created']}]     # does not exist
+    errors = lab.lab_teacher_errors(t, dry_run, 'netadmin')
+    assert errors == [
+        "lab_teachers[1]: uma@pve already exists and lab netadmin did not make it (its comment is not "
+        "'pvelab:netadmin teacher'); give it as userid to make that account a teacher of the lab",
+        'lab_teachers[4]: userid ben@school does not exist; an existing account is given as userid, an account the '
+        'lab makes as username']
+    assert lab.lab_owned_teachers(t, dry_run) == ['tom@pve']
+    assert lab.lab_owned_teachers(t, [dict(dry_run[0], changes=['enable'])]) == ['tom@pve']
+    assert lab.lab_teacher_errors(t, [], 'netadmin') == [] and lab.lab_owned_teachers(t, None) == []

@@ -343,3 +343,10 @@ def test_acl_paths_by_release(path, release, ok):
         with pytest.raises(ValueError, match=r"path '{0}': /sdn/[a-z-]+ is an ACL path of Proxmox VE 9\.[01] and "
                                              r"later; this cluster runs Proxmox VE {1}".format(path, release)):
             a.check_acl_path_release(path, version(release))
+
+
+def test_missing_realms_names_each_realm_with_its_accounts():
+    domains = [{'realm': 'pam', 'type': 'pam'}, {'realm': 'pve', 'type': 'pve'}, {'realm': 'school', 'type': 'ldap'}]
+    userids = ['b@corp', 'a@school', 'x@pve', 'a@corp', 'r@pam', 'z@sso']
+    assert a.missing_realms(userids, domains) == [('corp', ['a@corp', 'b@corp']), ('sso', ['z@sso'])]
+    assert a.missing_realms(['x@pve', 'root@pam'], []) == []  # the built-in realms need no listing

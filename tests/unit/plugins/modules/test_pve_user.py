@@ -286,3 +286,22 @@ def test_userids_select_many_accounts_with_the_top_level_options(access):
     assert sorted(result['diff']['before']) == ['s1@pve', 's2@pve']
     result, failed = access.run(pve_user.main, dict(userids=['s1'], password=PW))
     assert failed and 'password applies to one item' in result['msg']
+
+
+def test_an_account_of_a_realm_that_does_not_exist_fails_before_any_write(access):
+    users = [{'userid': 'ann@school'}, {'userid': 'ben@pve'}, {'userid': 'cy@corp'}, {'userid': 'di@corp'}]
+    for check in (False, True):
+        result, failed = access.run(pve_user.main, dict(users=users), check=check)
+        assert failed and 'realm corp does not exist' in result['msg'] and 'cy@corp, di@corp' in result['msg']
+        assert 'realm school does not exist' in result['msg'] and 'this cluster has: pam, pve' in result['msg']
+        assert access.writes() == [] and access.count('GET', '/access/domains') == 1 + check
+    access.pve.add_realm('school', 'ldap', server1='ldap.example.org', base_dn='dc=example', user_attr='uid')
+    access.pve.add_realm('corp', 'ad', server1='dc.example.org', domain='corp.example.org')
+    result, failed = access.run(pve_user.main, dict(users=users, comment='from the directory'))
+    assert not failed and [r['changes'] for r in result['items']] == [['created']] * 4
+    assert user(access, 'ann@school')['comment'] == 'from the directory'
+    # Existing accounts and the built-in realms need no read of the realms.
+    access.forget_requests()
+    result, failed = access.run(pve_user.main, dict(users=users + [{'userid': 'ed@pve'}], comment='from the directory'))
+    assert not failed and result['items'][4]['changes'] == ['created']
+    assert access.count('GET', '/access/domains') == 0
