@@ -13,6 +13,7 @@ import secrets
 import string
 
 from ansible.errors import AnsibleFilterError
+from ansible.utils.display import Display
 
 from ansible_collections.pvelab.proxmox.plugins.module_utils._access import (
     DEFAULT_REALM,
@@ -21,7 +22,7 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._access import (
     parse_userid,
     validate_password,
 )
-from ansible_collections.pvelab.proxmox.plugins.module_utils._lab import account_comment
+from ansible_collections.pvelab.proxmox.plugins.module_utils._lab import account_comment, lab_guests
 from ansible_collections.pvelab.proxmox.plugins.module_utils._validate import (
     validate_cidr,
     validate_lab_name,
@@ -405,14 +406,65 @@ def lab_console_url(base, vmid, name, node, kind='qemu'):
         str(base).rstrip('/'), 'lxc' if kind == 'lxc' else 'kvm', vmid, name, node)
 
 
-def lab_roster(plan, vms, addresses=None, console_base='', kind='qemu'):
+ROSTER_COLUMNS = ('username', 'vmid', 'node', 'ip', 'console_url')
+
+
+def lab_select(plan, only=None):
+    """The students of the class plan that lab_only names, in class-list order (all of them without lab_only).
+    A name that is not in the class list is refused, naming it: acting on nobody by a typo helps no one."""
+    if not only:
+        return plan
+    if not isinstance(only, list):
+        _fail('lab_only', 'must be a list of usernames of the class list')
+    names = [str(n).strip() for n in only]
+    known = set(s['username'] for s in plan)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        _fail('lab_only', '{0} {1} not in the class list'.format(', '.join(repr(n) for n in unknown),
+                                                                'is' if len(unknown) == 1 else 'are'))
+    return [s for s in plan if s['username'] in names]
+
+
+def lab_dropped(plan, guests, accounts, lab_name, vm_name_format='{lab}-{username}', warn=True):
+    """What lab <lab_name> made for students no longer in the class list, read from PVE: its guests
+    (_lab.in_lab) that no student's VM name names, and its students' accounts (pve_user_info lab=..., lab_kind
+    student) that no student has. Returns {'vmids': [...], 'userids': [...], 'students': [one line each]}; with
+    warn, each dropped student is also a warning naming the account and the VM (lab_prune: false keeps them)."""
+    names = set(s['vm_name'] for s in plan)
+    userids = set(s['userid'] for s in plan)
+    vms = dict((g.get('name'), g) for g in lab_guests(guests, lab_name) if g.get('name') not in names)
+    lines, out_vmids, out_userids = [], [], []
+    for account in accounts or []:
+        if account.get('lab_kind') != 'student' or account['userid'] in userids:
+            continue
+        username = account['userid'].rpartition('@')[0]
+        vm = vms.pop(vm_name(vm_name_format.format(lab=lab_name, username=username)), None)
+        out_userids.append(account['userid'])
+        what = 'account {0}'.format(account['userid'])
+        if vm is not None:
+            out_vmids.append(int(vm['vmid']))
+            what += ', VM {0} (vmid {1})'.format(vm.get('name'), vm['vmid'])
+        lines.append('{0} ({1})'.format(username, what))
+    for name, vm in sorted(vms.items(), key=lambda pair: int(pair[1]['vmid'])):
+        out_vmids.append(int(vm['vmid']))
+        lines.append('VM {0} (vmid {1}), no student of the class list'.format(name, vm['vmid']))
+    if warn:
+        for line in lines:
+            Display().warning('lab {0}: {1} is no longer in the class list and is kept; lab_prune: true removes '
+                              'it'.format(lab_name, line))
+    return {'vmids': sorted(out_vmids), 'userids': sorted(out_userids), 'students': lines}
+
+
+def lab_roster(plan, vms, addresses=None, console_base='', kind='qemu', kept=None):
     """Roster rows (username, vmid, node, ip, console_url) in class-list order; no passwords.
 
     vms: pve_clone's items (name, vmid, node). addresses: per-guest results that may carry an `ip` (the
     isolation reports, whose ip is what the guest's source filter lets it send from; pve_vm's items after a
     start); for each vmid the first one with an address wins, so put the most trusted first. kind: the
-    template's type (lab_template_type), which every clone shares.
+    template's type (lab_template_type), which every clone shares. kept: the rows of the roster written before
+    (with lab_only): a student this run did not act on keeps that row as it was.
     """
+    kept = dict((r.get('username'), r) for r in kept or [] if isinstance(r, dict))
     ips = {}
     for entry in addresses or []:
         if entry.get('vmid') is not None and entry.get('ip') and int(entry['vmid']) not in ips:
@@ -421,6 +473,9 @@ def lab_roster(plan, vms, addresses=None, console_base='', kind='qemu'):
     rows = []
     for s in plan:
         vm = by_name.get(s['vm_name']) or {}
+        if not vm and s['username'] in kept:
+            rows.append(dict((k, kept[s['username']].get(k)) for k in ROSTER_COLUMNS))
+            continue
         vmid = int(vm['vmid']) if vm else None
         node = vm.get('node') or ''
         rows.append({'username': s['username'], 'vmid': vmid, 'node': node, 'ip': ips.get(vmid, ''),
@@ -448,4 +503,6 @@ class FilterModule(object):
             'lab_template_type': lab_template_type,
             'lab_guest_specs': lab_guest_specs,
             'lab_roster': lab_roster,
+            'lab_select': lab_select,
+            'lab_dropped': lab_dropped,
         }

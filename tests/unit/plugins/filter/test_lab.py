@@ -288,3 +288,43 @@ def test_teacher_errors_and_owned_teachers_from_a_dry_run():
     assert lab.lab_owned_teachers(t, dry_run) == ['tom@pve']
     assert lab.lab_owned_teachers(t, [dict(dry_run[0], changes=['enable'])]) == ['tom@pve']
     assert lab.lab_teacher_errors(t, [], 'netadmin') == [] and lab.lab_owned_teachers(t, None) == []
+
+
+# ------------------------------------------------------------------ lab_only and dropped students
+
+def test_lab_select_takes_the_named_students_and_refuses_a_name_not_in_the_class():
+    p = plan(['alice', 'bob', 'carol'])
+    assert [s['username'] for s in lab.lab_select(p, ['carol', 'alice'])] == ['alice', 'carol']
+    assert lab.lab_select(p, []) == p and lab.lab_select(p, None) == p
+    with pytest.raises(AnsibleFilterError, match=r"lab_only: 'dave' is not in the class list"):
+        lab.lab_select(p, ['alice', 'dave'])
+
+
+def test_dropped_students_are_what_pve_holds_for_the_lab_beyond_the_class(monkeypatch):
+    warnings = []
+    monkeypatch.setattr(lab.Display, 'warning', lambda self, msg, *a, **k: warnings.append(msg))
+    p = plan(['alice'])
+    guests = [{'vmid': 201, 'name': 'netadmin-alice', 'pool': 'netadmin', 'tags': ['netadmin']},
+              {'vmid': 202, 'name': 'netadmin-bob', 'pool': 'netadmin', 'tags': ['netadmin']},
+              {'vmid': 203, 'name': 'netadmin-x', 'tags': 'netadmin'},
+              {'vmid': 204, 'name': 'netadmin-carol', 'pool': 'web', 'tags': []},        # not the lab's
+              {'vmid': 9000, 'name': 'netadmin-tmpl', 'pool': 'netadmin', 'tags': ['netadmin'], 'template': 1}]
+    accounts = [{'userid': 'alice@pve', 'lab_kind': 'student'}, {'userid': 'bob@pve', 'lab_kind': 'student'},
+                {'userid': 'carol@pve', 'lab_kind': 'student'}, {'userid': 'tim@pve', 'lab_kind': 'teacher'}]
+    out = lab.lab_dropped(p, guests, accounts, 'netadmin')
+    assert out['vmids'] == [202, 203] and out['userids'] == ['bob@pve', 'carol@pve']
+    assert out['students'] == ['bob (account bob@pve, VM netadmin-bob (vmid 202))', 'carol (account carol@pve)',
+                               'VM netadmin-x (vmid 203), no student of the class list']
+    assert len(warnings) == 3 and 'lab netadmin: bob (account bob@pve' in warnings[0]
+    assert 'lab_prune: true' in warnings[0]
+    warnings[:] = []
+    assert lab.lab_dropped(plan(['alice', 'bob', 'carol']), guests, accounts, 'netadmin', warn=False)['vmids'] == [203]
+    assert warnings == []
+
+
+def test_with_lab_only_the_roster_keeps_the_other_students_rows():
+    p = plan(['alice', 'bob'])
+    kept = [{'username': 'bob', 'vmid': 202, 'node': 'pve3', 'ip': '10.0.0.2', 'console_url': 'u', 'x': 1}]
+    rows = lab.lab_roster(p, [{'name': 'netadmin-alice', 'vmid': 201, 'node': 'pve2'}], [], '', kept=kept)
+    assert rows[0]['vmid'] == 201 and rows[1] == {'username': 'bob', 'vmid': 202, 'node': 'pve3', 'ip': '10.0.0.2',
+                                                  'console_url': 'u'}
