@@ -132,6 +132,13 @@ def test_lab_only_acts_on_the_named_students_and_rebuild_clones_them_afresh(pve_
     assert [r['username'] for r in json.loads((tmp_path / 'roster.json').read_text())] == ['alice', 'bob', 'carol']
     assert json.loads((tmp_path / 'roster.json').read_text())[0] == rows[0]
 
+    # lab_reset with lab_only: alice's VM is rolled back (and its isolation re-applied), nobody else's is written.
+    mark = len(pve.request_log())
+    reset = lab(pve_cluster, tmp_path, ['alice', 'bob', 'carol'], playbook='lab_reset', lab_only=['alice'])
+    assert reset.rc == 0, reset
+    assert written_vmids(pve_cluster, mark) == {alice}
+    assert any(t['type'] == 'qmrollback' and t['id'] == str(alice) for t in pve.lab_state()['tasks'])
+
     # lab_up with lab_only: carol joins, nobody else is written.
     mark = len(pve.request_log())
     joined = lab(pve_cluster, tmp_path, ['alice', 'bob', 'carol'], lab_only=['carol'])
