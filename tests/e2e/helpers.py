@@ -46,6 +46,24 @@ def lab_connection_vars(cluster):
             'pve_api_password': cluster.password, 'pve_ca_path': cluster.ca_path}
 
 
+WRITES = ('POST', 'PUT', 'DELETE')
+
+
+def run_lab(cluster, tmp_path, lab_name, playbook='lab_up', **lab_vars):
+    """One of the collection's lab playbooks (lab_up, lab_down, lab_reset, lab_rebuild) for lab <lab_name>, with
+    the teacher 192.0.2.10/32 and the roster <lab_name>-roster.csv in tmp_path unless lab_vars say otherwise."""
+    extra = lab_connection_vars(cluster)
+    extra.update({'lab_name': lab_name, 'lab_teacher_sources': ['192.0.2.10/32'],
+                  'lab_roster_path': str(tmp_path / '{0}-roster.csv'.format(lab_name))})
+    extra.update(lab_vars)
+    return run_playbook(cluster, playbook='pvelab.proxmox.' + playbook, extra_vars=extra, tmp_path=tmp_path)
+
+
+def api_writes(cluster, since=0):
+    """The API writes (logins aside) the fake has seen, from request number `since` on."""
+    return [r for r in cluster.pve.request_log()[since:] if r[0] in WRITES and not r[1].endswith('/access/ticket')]
+
+
 def connection_vars(cluster):
     return {'api_host': cluster.host, 'api_port': cluster.port, 'api_user': cluster.user,
             'api_password': cluster.password, 'ca_path': cluster.ca_path}

@@ -6,18 +6,11 @@ import json
 
 import pytest
 
-from e2e.helpers import lab_connection_vars, run_playbook
-
-WRITES = ('POST', 'PUT', 'DELETE')
-
+from e2e.helpers import api_writes, run_lab
 
 def lab(cluster, tmp_path, students, playbook='lab_up', **over):
-    extra = lab_connection_vars(cluster)
-    extra.update({'lab_name': 'netadmin', 'lab_template': 'tmpl-debian',
-                  'lab_students': [{'username': s} for s in students],
-                  'lab_teacher_sources': ['192.0.2.10/32'], 'lab_roster_path': str(tmp_path / 'roster.csv')})
-    extra.update(over)
-    return run_playbook(cluster, playbook='pvelab.proxmox.' + playbook, extra_vars=extra, tmp_path=tmp_path)
+    return run_lab(cluster, tmp_path, 'netadmin', playbook, lab_template='tmpl-debian',
+                   lab_students=[{'username': s} for s in students], lab_roster_path=str(tmp_path / 'roster.csv'), **over)
 
 
 def lab_objects(state):
@@ -36,8 +29,8 @@ def written_vmids(cluster, since):
     """vmids named by the API writes after request number `since` (the shared lab objects aside; a clone's POST
     names the template, which it leaves as it is)."""
     out = set()
-    for method, path, *_rest in cluster.pve.request_log()[since:]:
-        if method in WRITES and not path.endswith('/clone'):
+    for method, path, *_rest in api_writes(cluster, since):
+        if not path.endswith('/clone'):
             parts = path.split('/')
             for kind in ('qemu', 'lxc'):
                 if kind in parts and parts.index(kind) + 1 < len(parts) and parts[parts.index(kind) + 1].isdigit():
@@ -74,7 +67,7 @@ def test_students_join_drop_out_are_pruned_and_teardown_finds_the_rest(pve_clust
     assert kept.rc == 0, kept
     assert sorted(n.split(' : ')[-1] for n, r in kept.tasks() if r.get('changed')) == [
         'Keep generated passwords in the secrets file (mode 0600)', 'Write the roster (CSV and JSON)']
-    assert not [r for r in pve.request_log()[mark:] if r[0] in WRITES and not r[1].endswith('/access/ticket')]
+    assert not api_writes(pve_cluster, mark)
     output = kept.stdout + kept.stderr
     for name in ('carol', 'dave'):
         assert 'lab netadmin: {0} (account {0}@pve, VM netadmin-{0} (vmid {1}))'.format(
@@ -116,8 +109,7 @@ def test_lab_only_acts_on_the_named_students_and_rebuild_clones_them_afresh(pve_
     mark = len(pve.request_log())
     bad = lab(pve_cluster, tmp_path, ['alice', 'bob'], playbook='lab_rebuild', lab_only=['bobby'])
     assert bad.rc != 0 and "lab_only: 'bobby' is not in the class list" in bad.stdout + bad.stderr, bad
-    assert written_vmids(pve_cluster, mark) == set() and not [r for r in pve.request_log()[mark:] if r[0] in WRITES
-                                                               and not r[1].endswith('/access/ticket')]
+    assert not api_writes(pve_cluster, mark)
 
     # bob's VM is rebuilt: the same vmid, a fresh clone of the template (the clone task), a new clean snapshot;
     # alice's VM is not written at all, and the roster keeps her row.

@@ -10,10 +10,9 @@ import pytest
 
 from fakecluster import guestagent
 
-from e2e.helpers import lab_connection_vars, run_playbook
+from e2e.helpers import api_writes, run_lab
 
 STUDENTS = [{'username': 'alice'}, {'username': 'bob'}, {'username': 'carol'}]
-WRITES = ('POST', 'PUT', 'DELETE')
 # Real key lines (ssh-keygen -t ed25519 / -t ecdsa): PVE runs ssh-keygen -l on each before it takes them.
 ALICE_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAs/VsZkKD0kirVGTqRIc/7Y8Pq377N33wprEF+YPXLE alice@laptop'
 BOB_KEY = ('ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBKojyMfH0Don0HGTxOHMD1gSM+znGw21'
@@ -25,15 +24,11 @@ CT_NET0 = 'name=eth0,bridge=vmbr0,hwaddr=BC:24:11:00:80:00,ip=dhcp'
 
 
 def lab(cluster, tmp_path, playbook='lab_up', **over):
-    extra = lab_connection_vars(cluster)
-    extra.update({'lab_name': 'ctlab', 'lab_template': 'tmpl-debian', 'lab_students': STUDENTS,
-                  'lab_teacher_sources': ['192.0.2.10/32'], 'lab_roster_path': str(tmp_path / 'ctlab-roster.csv')})
-    extra.update(over)
-    return run_playbook(cluster, playbook='pvelab.proxmox.' + playbook, extra_vars=extra, tmp_path=tmp_path)
+    return run_lab(cluster, tmp_path, 'ctlab', playbook, **dict(dict(lab_template='tmpl-debian', lab_students=STUDENTS), **over))
 
 
 def writes(cluster):
-    return [r for r in cluster.pve.request_log() if r[0] in WRITES and not r[1].endswith('/access/ticket')]
+    return api_writes(cluster)
 
 
 def container_template(pve):

@@ -8,13 +8,12 @@ import os
 import pytest
 from proxmoxer.core import ResourceException
 
-from e2e.helpers import lab_connection_vars, run_playbook
+from e2e.helpers import api_writes, run_lab
 from fakecluster import load
 
 STUDENTS = [{'username': 'alice'}, {'username': 'bob', 'password': 'bob-given-pw'}]
 ROLE = 'LabTeacher-netadmin'
 TEACHER_PRIVS = ['Pool.Audit', 'VM.Audit', 'VM.Console', 'VM.PowerMgmt', 'VM.Snapshot', 'VM.Snapshot.Rollback']
-WRITES = ('POST', 'PUT', 'DELETE')
 # An existing account (staff, not the lab's) and the school's directory realm.
 DEMO = load('demo.json')
 DEMO['users'].append({'userid': 'ann@pve', 'password': 'ann-own-password', 'email': 'ann@example.org',
@@ -24,11 +23,7 @@ DEMO['realms'] = [{'realm': 'school', 'type': 'ldap', 'server1': 'ldap.example.o
 
 
 def lab(cluster, tmp_path, playbook='lab_up', **over):
-    extra = lab_connection_vars(cluster)
-    extra.update({'lab_name': 'netadmin', 'lab_template': 'tmpl-debian', 'lab_students': STUDENTS,
-                  'lab_teacher_sources': ['192.0.2.10/32'], 'lab_roster_path': str(tmp_path / 'netadmin-roster.csv')})
-    extra.update(over)
-    return run_playbook(cluster, playbook='pvelab.proxmox.' + playbook, extra_vars=extra, tmp_path=tmp_path)
+    return run_lab(cluster, tmp_path, 'netadmin', playbook, **dict(dict(lab_template='tmpl-debian', lab_students=STUDENTS), **over))
 
 
 def secrets(tmp_path):
@@ -43,7 +38,7 @@ def refused(call, *args, **kwargs):
 
 
 def writes(cluster):
-    return [r for r in cluster.pve.request_log() if r[0] in WRITES and not r[1].endswith('/access/ticket')]
+    return api_writes(cluster)
 
 
 def wait(api, node, upid):
