@@ -420,8 +420,8 @@ def lab_select(plan, only=None):
     known = set(s['username'] for s in plan)
     unknown = [n for n in names if n not in known]
     if unknown:
-        _fail('lab_only', '{0} {1} not in the class list'.format(', '.join(repr(n) for n in unknown),
-                                                                'is' if len(unknown) == 1 else 'are'))
+        _fail('lab_only', '{0} {1} not in the class list'.format(
+            ', '.join(repr(n) for n in unknown), 'is' if len(unknown) == 1 else 'are'))
     return [s for s in plan if s['username'] in names]
 
 

@@ -628,7 +628,6 @@ class PveFirewallIsolation(PveModuleBase):
 
     # ----------------------------------------------------------- present
 
-
     def present(self, vms, cidrs):
         p = self.params
         c = self.client

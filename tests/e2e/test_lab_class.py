@@ -8,6 +8,7 @@ import pytest
 
 from e2e.helpers import api_writes, run_lab
 
+
 def lab(cluster, tmp_path, students, playbook='lab_up', **over):
     return run_lab(cluster, tmp_path, 'netadmin', playbook, lab_template='tmpl-debian',
                    lab_students=[{'username': s} for s in students], lab_roster_path=str(tmp_path / 'roster.csv'), **over)
@@ -79,8 +80,8 @@ def test_students_join_drop_out_are_pruned_and_teardown_finds_the_rest(pve_clust
     assert pruned.rc == 0, pruned
     third = lab_objects(pve.lab_state())
     assert third == dict((k, v) for k, v in second.items() if k not in ('carol', 'dave'))
-    assert not [a for a in pve.lab_state()['acl'] if a['path'] in ('/vms/{0}'.format(second['carol'][0]),
-                                                                  '/vms/{0}'.format(second['dave'][0]))]
+    gone = ('/vms/{0}'.format(second['carol'][0]), '/vms/{0}'.format(second['dave'][0]))
+    assert not [a for a in pve.lab_state()['acl'] if a['path'] in gone]
     again = lab(pve_cluster, tmp_path, ['alice', 'bob', 'erin', 'frank'], lab_prune=True)
     assert again.rc == 0 and again.changed == 0, again
 
