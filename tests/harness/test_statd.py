@@ -88,11 +88,28 @@ def test_pool_membership_shows_only_with_pool_audit(either_fake):
 
 
 def test_the_default_fake_is_realistic(either_fake):
-    """Without any setting: a clone takes time (lock only meanwhile) and /cluster/resources does not know it yet."""
+    """Without any setting: a clone takes time (lock only meanwhile) and /cluster/resources does not know it yet.
+
+    The defaults are one pvestatd broadcast every 0.1 s and clones of 0.2 s (real time), so on a loaded machine
+    the four reads below can straddle a broadcast: such an attempt proves nothing and is made again, on a new
+    vmid. An attempt counts only when no broadcast fell due and the clone's time had not run out before the
+    last read; what it saw is then asserted."""
+    pve = either_fake.pve
+    grid = getattr(pve, '_statd_now', lambda: None)  # which broadcast period it is now (LabPve only)
     root = either_fake.api()
-    guests(root)
-    upid = root.nodes('pve1').qemu(9000).clone.post(newid=300, name='s1')
-    assert root.nodes('pve1').tasks(upid).status.get()['status'] == 'running'
-    assert 'name' not in root.nodes('pve1').qemu(300).config.get()
-    assert 'name' not in guests(root)[300]
-    assert wait_task(root, 'pve1', upid)['exitstatus'] == 'OK'
+    for vmid in range(300, 310):
+        guests(root)  # the broadcast that fell due, if any
+        period, started = grid(), time.monotonic()
+        upid = root.nodes('pve1').qemu(9000).clone.post(newid=vmid, name='s1')
+        status = root.nodes('pve1').tasks(upid).status.get()['status']
+        config = root.nodes('pve1').qemu(vmid).config.get()
+        entry = guests(root)[vmid]
+        counts = grid() == period and time.monotonic() - started < 0.1
+        task = wait_task(root, 'pve1', upid)
+        if counts:
+            break
+    assert counts, 'no attempt ran within one pvestatd period: the machine is too loaded for this test'
+    assert status == 'running'
+    assert 'name' not in config
+    assert 'name' not in entry
+    assert task['exitstatus'] == 'OK'
