@@ -46,3 +46,21 @@ def pve_cluster(request):
 def pve_api(pve_cluster):
     """proxmoxer's ProxmoxAPI logged in to pve_cluster as root@pam, verifying with the fake's CA."""
     return pve_cluster.api()
+
+
+_DURATIONS = {}
+
+
+def pytest_runtest_logreport(report):
+    """With PVELAB_E2E_DURATIONS set: each test's seconds (setup, call and teardown), which scripts/e2e-shards.py
+    balances the e2e shards by (tests/e2e/durations.json)."""
+    if os.environ.get('PVELAB_E2E_DURATIONS'):
+        _DURATIONS[report.nodeid] = round(_DURATIONS.get(report.nodeid, 0.0) + report.duration, 2)
+
+
+def pytest_sessionfinish(session):
+    path = os.environ.get('PVELAB_E2E_DURATIONS')
+    if path and _DURATIONS:
+        import json
+        with open(path, 'w') as out:
+            json.dump(_DURATIONS, out, indent=0, sort_keys=True)
