@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Split the collected e2e test ids into shards of about equal running time.
 
     e2e-shards.py IDS SHARDS OUT_PREFIX
@@ -40,15 +39,15 @@ def main(ids_path, shards, prefix):
         key = path if whole_files[path] else test
         groups.setdefault(key, []).append((order, test))
     loads = [0.0] * shards
-    chosen = [[] for _ in range(shards)]
-    weight = dict((key, sum(durations.get(t, default) for _, t in tests)) for key, tests in groups.items())
+    chosen = [[] for unused in range(shards)]
+    weight = dict((key, sum(durations.get(t, default) for unused, t in tests)) for key, tests in groups.items())
     for key in sorted(groups, key=lambda k: (-weight[k], k)):
         i = loads.index(min(loads))
         loads[i] += weight[key]
         chosen[i].extend(groups[key])
     for i, tests in enumerate(chosen, 1):
         with open('{0}{1}.args'.format(prefix, i), 'w') as out:
-            out.writelines(t + '\n' for _, t in sorted(tests))
+            out.writelines(t + '\n' for unused, t in sorted(tests))
         print('e2e shard {0}: {1} tests, about {2:.0f} s'.format(i, len(tests), loads[i - 1]))
 
 
