@@ -23,7 +23,7 @@ from concurrent.futures import wait as wait_futures
 from urllib.parse import quote, unquote
 
 from ansible_collections.pvelab.proxmox.plugins.module_utils._client import LOCK_MARKERS, PveApiError, PveError
-from ansible_collections.pvelab.proxmox.plugins.module_utils._bulk import BulkModule, parallel_map
+from ansible_collections.pvelab.proxmox.plugins.module_utils._bulk import BulkModule, Item, parallel_map
 from ansible_collections.pvelab.proxmox.plugins.module_utils._cluster import split_tags
 from ansible_collections.pvelab.proxmox.plugins.module_utils._tasks import (
     POLL_FACTOR,
@@ -97,6 +97,24 @@ class GuestBulkModule(BulkModule):
     def describe(self, items):
         """Set what each item reports (item.view; item.before and item.after for the diff) and the module's own
         results, before a failure is reported."""
+
+
+class GuestSelection(object):
+    """The item spec of a module whose items are guests, not dicts (pve_snapshot, pve_backup): the guest (vmid or
+    name) or the guests (vmids, then names; both may be given), one item each, all with the module's options.
+    A subclass's module() adds its own options to OPTIONS."""
+
+    OPTIONS = dict(vmid=dict(type='int'), name=dict(type='str'), vmids=dict(type='list', elements='int'),
+                   names=dict(type='list', elements='str'))
+    RULES = dict(mutually_exclusive=[('vmid', 'name', 'vmids'), ('vmid', 'name', 'names')],
+                 required_one_of=[('vmid', 'name', 'vmids', 'names')])
+
+    @staticmethod
+    def items(params):
+        asked = [('', key, params[key]) for key in ('vmid', 'name') if params[key] is not None]
+        for option, key in (('vmids', 'vmid'), ('names', 'name')):
+            asked += [('{0}[{1}]'.format(option, n), key, value) for n, value in enumerate(params[option] or [])]
+        return [Item(index, where, {key: value}) for index, (where, key, value) in enumerate(asked)]
 
 
 def is_template(entry):

@@ -174,24 +174,20 @@ items:
       returned: on failure
 '''
 
-from ansible_collections.pvelab.proxmox.plugins.module_utils._bulk import Item, parallel_map
+from ansible_collections.pvelab.proxmox.plugins.module_utils._bulk import parallel_map
 from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveError
-from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import GuestBulkModule, guest_path, label, run_tasks
+from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import GuestBulkModule, GuestSelection, guest_path, label, run_tasks
 from ansible_collections.pvelab.proxmox.plugins.module_utils._module import pve_module
 from ansible_collections.pvelab.proxmox.plugins.module_utils._validate import validate_snapname
 
 
-class Guests(object):
-    """What the bulk engine takes from an ItemSpec, for a module whose items are guests, not dicts: the guest
-    (vmid or name) or the guests (vmids, then names; both may be given), one item each, for one snapshot."""
+class Guests(GuestSelection):
+    """The guests to snapshot, and the snapshot."""
 
     def module(self):
         return pve_module(
             dict(
-                vmid=dict(type='int'),
-                name=dict(type='str'),
-                vmids=dict(type='list', elements='int'),
-                names=dict(type='list', elements='str'),
+                self.OPTIONS,
                 snapname=dict(type='str', required=True),
                 description=dict(type='str'),
                 vmstate=dict(type='bool', default=False),
@@ -202,16 +198,8 @@ class Guests(object):
                 parallel=dict(type='int', default=8),
                 lock_timeout=dict(type='int', default=120),
             ),
-            mutually_exclusive=[('vmid', 'name', 'vmids'), ('vmid', 'name', 'names')],
-            required_one_of=[('vmid', 'name', 'vmids', 'names')],
+            **self.RULES
         )
-
-    @staticmethod
-    def items(params):
-        asked = [('', key, params[key]) for key in ('vmid', 'name') if params[key] is not None]
-        for option, key in (('vmids', 'vmid'), ('names', 'name')):
-            asked += [('{0}[{1}]'.format(option, n), key, value) for n, value in enumerate(params[option] or [])]
-        return [Item(index, where, {key: value}) for index, (where, key, value) in enumerate(asked)]
 
 
 class PveSnapshot(GuestBulkModule):

@@ -39,6 +39,7 @@ from .pvefw import PveFirewall
 from .statd import PveStatd
 from .versions import PveVersions
 from .refusals import Refusals
+from .vzdump import Vzdump
 
 GiB = 1024 ** 3
 # The defaults of every fake the tests start: a small full clone takes 20 s in PVE, 0.2 s here.
@@ -49,7 +50,7 @@ NODE_DEFAULTS = {'maxmem': 16 * GiB, 'base_mem': 2 * GiB, 'maxcpu': 8, 'maxdisk'
 NODE_STATS = ('uptime', 'cpu', 'mem', 'disk', 'maxcpu', 'maxmem', 'maxdisk')
 
 
-class LabPve(PveVersions, Refusals, AccessApi, AccessControl, PveFirewall, ControlChannel, PveStatd, FakePve):
+class LabPve(PveVersions, Refusals, AccessApi, AccessControl, PveFirewall, ControlChannel, PveStatd, Vzdump, FakePve):
     """The extended fake: access control on, node memory, guest agent, task durations, /_fake control routes."""
 
     def __init__(self, user='root@pam', password='secret', host=None, port=PORT):
@@ -57,6 +58,7 @@ class LabPve(PveVersions, Refusals, AccessApi, AccessControl, PveFirewall, Contr
         self._init_access()
         self._init_statd()
         self._init_firewall()
+        self._init_vzdump()
         # Real PVE by default: PVE seconds pass at time_scale real seconds each (tasks run after their POST
         # returns), a clone takes clone_secs (fakepve copies the disks in no time), /cluster/resources lags by up
         # to statd_secs (statd.py). time_scale 0 turns all of it off: every task ends before its POST returns.

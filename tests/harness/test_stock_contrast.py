@@ -79,3 +79,14 @@ def test_privsep_token_without_acl_sees_no_vms(either_fake):
     token = root.access.users('bob@pve').token('ci').post()
     api = either_fake.api(token='bob@pve!ci', secret=token['value'])
     assert api.cluster.resources.get(type='vm') == []
+
+
+def test_a_backup_appears_in_the_storage_content_with_its_notes(either_fake):
+    """pve-manager's vzdump: the task ends with a backup volume in the storage's content, notes from the template."""
+    root = either_fake.api()
+    upid = root.nodes('pve1').vzdump.post(vmid='100', storage='local', mode='snapshot', compress='zstd',
+                                          **{'notes-template': 'exam of {{guestname}} ({{vmid}})'})
+    assert wait_task(root, 'pve1', upid)['exitstatus'] == 'OK'
+    backups = root.nodes('pve1').storage('local').content.get(content='backup', vmid=100)
+    assert [(b['vmid'], b['notes'], b['format']) for b in backups] == [(100, 'exam of alpha (100)', 'vma.zst')]
+    assert backups[0]['volid'].startswith('local:backup/vzdump-qemu-100-')
