@@ -52,7 +52,6 @@ class Vzdump(object):
 
     def _init_vzdump(self):
         self.backup_secs = 30.0    # PVE seconds per guest
-        self.cluster_name = 'lab-cluster'
         self._vzdump_locks = {}
 
     def _routes_lab_vzdump(self):

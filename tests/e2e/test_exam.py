@@ -1,0 +1,118 @@
+"""The practical evaluation end to end (playbook lab_exam, roles/lab/tasks/exam.yml): real ansible-playbook runs on
+the realistic fake, checked against what the fake holds, what pve-firewall (as compiled) lets through, and what a
+student's own login may still do."""
+
+import csv
+
+import pytest
+from proxmoxer import ProxmoxAPI
+from proxmoxer.core import AuthenticationError, ResourceException
+
+from e2e.helpers import run_lab
+
+STUDENTS = [{'username': 'alice'}, {'username': 'bob'}, {'username': 'carol'}]
+TEACHER = '192.0.2.10'
+OUTSIDE = '198.51.100.80'    # a host on the internet
+MARK = 'pvelab:netadmin exam exam'
+
+
+def lab(cluster, tmp_path, playbook='lab_up', **over):
+    return run_lab(cluster, tmp_path, 'netadmin', playbook,
+                   **dict(dict(lab_template='tmpl-debian', lab_students=STUDENTS, lab_backup_storage='local'), **over))
+
+
+def exam(cluster, tmp_path, state, **over):
+    return lab(cluster, tmp_path, 'lab_exam', lab_exam_state=state, **over)
+
+
+def vms(cluster):
+    return dict((vm.name, vm) for vm in cluster.pve.vms if vm.name.startswith('netadmin-'))
+
+
+def passwords(tmp_path):
+    with open(tmp_path / 'netadmin-roster.csv.secrets') as fh:
+        return dict((r['username'], r['password']) for r in csv.DictReader(fh))
+
+
+def login(cluster, username, password):
+    return ProxmoxAPI(cluster.host, port=cluster.port, user=username + '@pve', password=password,
+                      verify_ssl=cluster.ca_path)
+
+
+def verdict(cluster, vmid, dest, proto='tcp', dport=443):
+    return cluster.run(cluster.pve.fw_simulate, {'vmid': vmid}, {'ip': dest}, proto=proto, dport=dport)['verdict']
+
+
+def backups(cluster):
+    out = []
+    for storage in ('local',):
+        out += [(vol['vmid'], vol.get('notes')) for vol in cluster.pve.backups(storage).values()]
+    return sorted(out)
+
+
+@pytest.mark.cluster('demo.json')
+def test_an_exam_from_start_to_reopening(pve_cluster, tmp_path):
+    cluster = pve_cluster
+    assert lab(cluster, tmp_path).rc == 0
+    students = vms(cluster)
+    alice = students['netadmin-alice'].vmid
+    assert verdict(cluster, alice, OUTSIDE) == 'ACCEPT'          # lab_outbound any: the internet is open
+    secret = passwords(tmp_path)
+
+    started = exam(cluster, tmp_path, 'started')
+    assert started.rc == 0, started
+    for vm in students.values():
+        assert 'exam-start' in vm.snapshots, vm.name
+    assert verdict(cluster, alice, OUTSIDE) == 'DROP'            # cut for the exam
+    assert verdict(cluster, alice, TEACHER, dport=22) == 'ACCEPT'
+    assert verdict(cluster, alice, OUTSIDE, proto='udp', dport=53) == 'ACCEPT'   # DNS still answers
+    during = login(cluster, 'alice', secret['alice'])               # a session opened during the exam
+    assert during.nodes(students['netadmin-alice'].node).qemu(alice).status.current.get()['vmid'] == alice
+    again = exam(cluster, tmp_path, 'started')
+    assert again.rc == 0 and again.changed == 0, again.tasks()
+    assert [s for s in students['netadmin-bob'].snapshots if s.startswith('exam-')] == ['exam-start']
+
+    ended = exam(cluster, tmp_path, 'ended')
+    assert ended.rc == 0, ended
+    for vm in students.values():
+        assert 'exam-end' in vm.snapshots and vm.status == 'running', vm.name
+    assert backups(cluster) == sorted((vm.vmid, MARK) for vm in students.values())
+    with pytest.raises(AuthenticationError):
+        login(cluster, 'bob', secret['bob'])                       # no login any more
+    with pytest.raises(ResourceException) as err:                # and the exam's session gets nothing
+        during.nodes(students['netadmin-alice'].node).qemu(alice).vncproxy.post()
+    assert err.value.status_code == 401
+    again = exam(cluster, tmp_path, 'ended')
+    assert again.rc == 0 and again.changed == 0, again.tasks()
+    assert len(backups(cluster)) == len(students)                # a re-run adds no backup
+
+    reopened = lab(cluster, tmp_path)
+    assert reopened.rc == 0, reopened
+    assert verdict(cluster, alice, OUTSIDE) == 'ACCEPT'          # lab_outbound restored
+    assert login(cluster, 'bob', secret['bob']).version.get()
+
+    down = lab(cluster, tmp_path, 'lab_down')
+    assert down.rc == 0, down
+    assert vms(cluster) == {}
+    removal = [notes for _vmid, notes in backups(cluster) if notes != MARK]
+    assert len(removal) == len(students) and all(n.startswith('pvelab:netadmin before removal ') for n in removal)
+
+
+@pytest.mark.cluster('demo.json')
+@pytest.mark.parametrize('over, why', [
+    ({'lab_exam_state': 'paused'}, 'lab_exam_state paused: must be started or ended'),
+    ({'lab_exam_state': 'started', 'lab_exam_name': '1st'}, 'lab_exam_name 1st: a letter first'),
+    ({'lab_exam_state': 'started', 'lab_exam_name': 'e' * 35}, 'at most 34'),
+])
+def test_a_bad_exam_is_refused_before_any_write(pve_cluster, tmp_path, over, why):
+    before = len(pve_cluster.pve.request_log())
+    run = lab(pve_cluster, tmp_path, 'lab_exam', **over)
+    assert run.rc != 0 and why in str(run.failures()), run
+    assert pve_cluster.pve.request_log()[before:] == []
+
+
+@pytest.mark.cluster('demo.json')
+def test_an_exam_needs_the_lab_up(pve_cluster, tmp_path):
+    run = exam(pve_cluster, tmp_path, 'started')
+    assert run.rc != 0 and 'run lab_up first' in str(run.failures()), run
+    assert [r for r in pve_cluster.pve.request_log() if r[0] != 'GET' and not r[1].endswith('/access/ticket')] == []
