@@ -3,6 +3,9 @@ the realistic fake, checked against what the fake holds, what pve-firewall (as c
 student's own login may still do."""
 
 import csv
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from proxmoxer import ProxmoxAPI
@@ -14,6 +17,36 @@ STUDENTS = [{'username': 'alice'}, {'username': 'bob'}, {'username': 'carol'}]
 TEACHER = '192.0.2.10'
 OUTSIDE = '198.51.100.80'    # a host on the internet
 MARK = 'pvelab:netadmin exam exam'
+
+
+class Receiver(object):
+    """A course website's hook on loopback: keeps every JSON body lab_notify_url sends, answers 204."""
+
+    def __init__(self):
+        bodies = self.bodies = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                bodies.append(json.loads(self.rfile.read(int(self.headers['Content-Length'])).decode()))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+        self.server = HTTPServer(('127.0.0.1', 0), Handler)
+        self.url = 'http://127.0.0.1:{0}/hook'.format(self.server.server_port)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    hook = Receiver()
+    yield hook
+    hook.close()
 
 
 def lab(cluster, tmp_path, playbook='lab_up', **over):
@@ -51,15 +84,15 @@ def backups(cluster):
 
 
 @pytest.mark.cluster('demo.json')
-def test_an_exam_from_start_to_reopening(pve_cluster, tmp_path):
+def test_an_exam_from_start_to_reopening(pve_cluster, tmp_path, receiver):
     cluster = pve_cluster
-    assert lab(cluster, tmp_path).rc == 0
+    assert lab(cluster, tmp_path, lab_notify_url=receiver.url).rc == 0
     students = vms(cluster)
     alice = students['netadmin-alice'].vmid
     assert verdict(cluster, alice, OUTSIDE) == 'ACCEPT'          # lab_outbound any: the internet is open
     secret = passwords(tmp_path)
 
-    started = exam(cluster, tmp_path, 'started')
+    started = exam(cluster, tmp_path, 'started', lab_notify_url=receiver.url)
     assert started.rc == 0, started
     for vm in students.values():
         assert 'exam-start' in vm.snapshots, vm.name
@@ -72,7 +105,7 @@ def test_an_exam_from_start_to_reopening(pve_cluster, tmp_path):
     assert again.rc == 0 and again.changed == 0, again.tasks()
     assert [s for s in students['netadmin-bob'].snapshots if s.startswith('exam-')] == ['exam-start']
 
-    ended = exam(cluster, tmp_path, 'ended')
+    ended = exam(cluster, tmp_path, 'ended', lab_notify_url=receiver.url)
     assert ended.rc == 0, ended
     for vm in students.values():
         assert 'exam-end' in vm.snapshots and vm.status == 'running', vm.name
@@ -91,11 +124,30 @@ def test_an_exam_from_start_to_reopening(pve_cluster, tmp_path):
     assert verdict(cluster, alice, OUTSIDE) == 'ACCEPT'          # lab_outbound restored
     assert login(cluster, 'bob', secret['bob']).version.get()
 
-    down = lab(cluster, tmp_path, 'lab_down')
+    down = lab(cluster, tmp_path, 'lab_down', lab_notify_url=receiver.url)
     assert down.rc == 0, down
     assert vms(cluster) == {}
     removal = [notes for _vmid, notes in backups(cluster) if notes != MARK]
     assert len(removal) == len(students) and all(n.startswith('pvelab:netadmin before removal ') for n in removal)
+
+    # lab_notify_url heard of each step, with what it needs and no secret
+    assert [(b['event'], b['status'], b['students'], b['lab']) for b in receiver.bodies] == [
+        ('up', 'success', 3, 'netadmin'), ('exam_started', 'success', 3, 'netadmin'),
+        ('exam_ended', 'success', 3, 'netadmin'), ('down', 'success', 3, 'netadmin')]
+    assert receiver.bodies[0]['roster'] == str(tmp_path / 'netadmin-roster.csv')
+    assert [b['roster'] for b in receiver.bodies[1:]] == ['', '', '']
+    sent = json.dumps(receiver.bodies)
+    assert not [p for p in list(secret.values()) + [cluster.password] if p in sent]
+
+
+@pytest.mark.cluster('demo.json')
+def test_a_failed_run_is_notified_with_its_step(pve_cluster, tmp_path, receiver):
+    run = lab(pve_cluster, tmp_path, lab_template='tmpl-missing', lab_notify_url=receiver.url)
+    assert run.rc != 0
+    [body] = receiver.bodies
+    assert (body['event'], body['status'], body['lab']) == ('up', 'failure', 'netadmin')
+    assert body['failed_task'] == 'Check that lab_template is a template'
+    assert 'tmpl-missing' in body['message'] and pve_cluster.password not in json.dumps(body)
 
 
 @pytest.mark.cluster('demo.json')
