@@ -124,16 +124,28 @@ def test_locked_vm_is_retried_then_reported(pve_cluster, tmp_path):
     pve = pve_cluster.pve
     result, out = clone(pve_cluster, ['lock-1'], tmp_path=tmp_path)
     vmid = out['items'][0]['vmid']
-    # another task holds the config lock for 600 PVE s (6 s here): the start is retried until it gets through
-    pve_cluster.call(pve.hold_config_lock(vmid, 600))
+    # another task holds the config lock until the first start task has failed on it (released then, however slow
+    # the machine is): the start is retried until it gets through
+    pve_cluster.call(pve.hold_config_lock(vmid, None))
+
+    def refused_starts():
+        return [t for t in pve_cluster.run(lambda: list(pve.tasklog))
+                if t['type'] == 'qmstart' and t['status'] == 'stopped' and t.get('exitstatus') != 'OK']
+
+    def release_after_a_refusal():
+        deadline = time.monotonic() + 120
+        while not refused_starts() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pve_cluster.run(pve.release_config_lock, vmid)
+    releaser = threading.Thread(target=release_after_a_refusal, daemon=True)
+    releaser.start()
     start = {'name': 'start', 'pvelab.proxmox.pve_vm': {'vmid': vmid, 'state': 'started', 'lock_timeout': 60},
              'register': 'out', 'ignore_errors': True}
-    began = time.monotonic()
     result = run_playbook(pve_cluster, tasks=[start], tmp_path=tmp_path)
-    waited = time.monotonic() - began
+    releaser.join(5)
     assert result.rc == 0 and result.task('start')['changed'], result
-    assert pve.vm(vmid).status == 'running' and waited >= 5
-    assert pve_cluster.count_requests('POST', '/status/start') >= 2
+    assert pve.vm(vmid).status == 'running'
+    assert 'lock' in refused_starts()[0]['exitstatus'] and pve_cluster.count_requests('POST', '/status/start') >= 2
     # held for good: reported after lock_timeout, naming the VM
     pve_cluster.call(pve.hold_config_lock(vmid, None))
     stop = {'name': 'stop', 'pvelab.proxmox.pve_vm': {'vmid': vmid, 'state': 'stopped', 'lock_timeout': 3},
