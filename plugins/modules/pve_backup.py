@@ -10,7 +10,7 @@ DOCUMENTATION = r'''
 ---
 module: pve_backup
 short_description: Back up one or many Proxmox VE guests with vzdump, once per mark
-version_added: 0.3.0
+version_added: 0.1.0
 description:
   - Backs up guests (VMs and containers) to a backup storage with PVE's vzdump (C(POST /nodes/{node}/vzdump)),
     one task per guest, sent to the guest's own node (vzdump skips the guests of other nodes without an error),

@@ -10,7 +10,7 @@ DOCUMENTATION = r'''
 ---
 module: pve_user_info
 short_description: List Proxmox VE user accounts, or the accounts a lab made
-version_added: 1.1.0
+version_added: 0.1.0
 description:
   - Reads every account in one call (C(GET /access/users?full=1)) and returns those that match all the filters
     given. Never returns a password (PVE has none to give) nor a token secret.
