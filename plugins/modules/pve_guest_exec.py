@@ -10,7 +10,7 @@ DOCUMENTATION = r'''
 ---
 module: pve_guest_exec
 short_description: Run a command in many Proxmox VE VMs at once through the QEMU guest agent
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Runs O(command) in every VM of O(vms) at the same time through the QEMU guest agent (PVE's
     C(agent/exec) and C(agent/exec-status)) and returns what each printed and its exit code. No network path to
