@@ -208,3 +208,18 @@ def test_the_control_route_programs_results_for_another_process(pve_cluster, api
     hang = requests.post(pve_cluster.control_url + '/vm', json={'vmid': 100, 'exec_hangs': True}, timeout=10,
                          verify=pve_cluster.ca_path)
     assert hang.status_code == 200 and pve_cluster.pve.vm(100).exec_hangs is True
+
+
+# ---------------------------------------------------------------- description
+
+def test_a_description_programs_results_and_a_hanging_exec():
+    from fakecluster import build, serving
+    vm = {'vmid': 100, 'name': 'alpha', 'node': 'pve1', 'status': 'running', 'config': {'agent': '1'},
+          'exec': [{'command': ['hostname'], 'stdout': 'alpha\n'}]}
+    with serving({'nodes': [{'name': 'pve1'}], 'vms': [vm, dict(vm, vmid=101, name='beta', exec_hangs=True)]},
+                 time_scale=0.001) as cluster:
+        api = cluster.api()
+        assert status(api, 100, run(api, 100, ['hostname']))['out-data'] == 'alpha\n'
+        assert refused(run, api, 101, ['hostname'])[1].endswith('got timeout')
+    with pytest.raises(ValueError, match='exec'):
+        build({'vms': [dict(vm, exec=[{'command': ['x'], 'exitcode': 1}])]})
