@@ -83,6 +83,11 @@ class PveError(Exception):
 OLDEST_SUPPORTED = (8, 4)
 
 
+class JsonArray(list):
+    """A parameter PVE's schema types as an array (the agent's exec `command`): it goes as a JSON array, and so the
+    request goes with a JSON body (a form would join it with commas, as PVE's comma lists)."""
+
+
 class PveVersion(collections.namedtuple('PveVersion', 'version release repoid')):
     """GET /version: pve-manager's package version ('8.4.21'), its release ('8.4') and git id."""
 
@@ -298,6 +303,7 @@ class PveClient(object):
             self.check_writable()
         if idempotent is None:
             idempotent = method == 'GET'
+        json_body = json_body or any(isinstance(v, JsonArray) for v in (data or {}).values())
         data = dict((k, _wire(v)) for k, v in (data or {}).items() if v is not None)
         what = _identify(path, data) if method != 'GET' else ''
         relogged = False
@@ -439,11 +445,12 @@ def _identify(path, data):
 
 def _send_json(resource, method, data):
     """One request with a JSON body through proxmoxer's session (its login, CSRF token and TLS settings); answers
-    and errors as proxmoxer gives them. Values go as strings, as a form would send them."""
+    and errors as proxmoxer gives them. Values go as strings, as a form would send them; a JsonArray as an array."""
     store = resource._store
     session = store['session']
     response = requests.Session.request(
-        session, method, store['base_url'], data=json.dumps(dict((k, str(v)) for k, v in data.items())),
+        session, method, store['base_url'],
+        data=json.dumps(dict((k, v if isinstance(v, list) else str(v)) for k, v in data.items())),
         headers={'Content-Type': 'application/json'}, cookies=session.auth.get_cookies(),
         verify=session.auth.verify_ssl, timeout=session.auth.timeout)
     if response.status_code >= 400:
@@ -453,9 +460,11 @@ def _send_json(resource, method, data):
 
 
 def _wire(value):
-    """Booleans as PVE's 0/1; lists as PVE's comma lists."""
+    """Booleans as PVE's 0/1; lists as PVE's comma lists; a JsonArray as a list of strings."""
     if isinstance(value, bool):
         return int(value)
+    if isinstance(value, JsonArray):
+        return [str(v) for v in value]
     if isinstance(value, (list, tuple)):
         return ','.join(str(v) for v in value)
     return value

@@ -7,6 +7,8 @@ On top of fakepve 0.5.0 (subclassed, never patched):
   so a node chosen by free memory changes as VMs start and stop;
 - the guest agent of a running VM with agent=1 answers, with its ipconfig0 address or a DHCP-like lease
   (guestagent.py), optionally only agent_delay_secs after the start;
+- commands run through the agent (exec, exec-status) with results tests program, running for a while, behind
+  PVE's checks and errors (guestexec.py);
 - clones take `clone_secs`; while one runs the new VM's config holds only `lock: clone` (its name and disks
   arrive when the task ends, as qemu-server writes a temporary config first), and the task is listed as
   running (`qmclone`, the template's vmid) in the node's `source=active` task list and /cluster/tasks;
@@ -35,6 +37,7 @@ from . import guestagent
 from .access import AccessControl
 from .access_api import AccessApi
 from .control import ControlChannel
+from .guestexec import GuestExec
 from .pvefw import PveFirewall
 from .statd import PveStatd
 from .versions import PveVersions
@@ -50,7 +53,8 @@ NODE_DEFAULTS = {'maxmem': 16 * GiB, 'base_mem': 2 * GiB, 'maxcpu': 8, 'maxdisk'
 NODE_STATS = ('uptime', 'cpu', 'mem', 'disk', 'maxcpu', 'maxmem', 'maxdisk')
 
 
-class LabPve(PveVersions, Refusals, AccessApi, AccessControl, PveFirewall, ControlChannel, PveStatd, Vzdump, FakePve):
+class LabPve(PveVersions, Refusals, AccessApi, AccessControl, PveFirewall, GuestExec, ControlChannel, PveStatd,
+             Vzdump, FakePve):
     """The extended fake: access control on, node memory, guest agent, task durations, /_fake control routes."""
 
     def __init__(self, user='root@pam', password='secret', host=None, port=PORT):
@@ -59,6 +63,7 @@ class LabPve(PveVersions, Refusals, AccessApi, AccessControl, PveFirewall, Contr
         self._init_statd()
         self._init_firewall()
         self._init_vzdump()
+        self._init_guest_exec()
         # Real PVE by default: PVE seconds pass at time_scale real seconds each (tasks run after their POST
         # returns), a clone takes clone_secs (fakepve copies the disks in no time), /cluster/resources lags by up
         # to statd_secs (statd.py). time_scale 0 turns all of it off: every task ends before its POST returns.
@@ -154,6 +159,9 @@ class LabPve(PveVersions, Refusals, AccessApi, AccessControl, PveFirewall, Contr
 
     async def _agent_call(self, match, values):
         vm = self.find(values['node'], values['vmid'])
+        command = match.template.rsplit('/', 1)[1]
+        if self.models_exec(vm, command):
+            return await self._exec_call(vm, command, values)
         # Answers a test set in vm.agent, a stopped VM or one without agent=1: fakepve's behaviour.
         if vm.agent is not None or vm.status != 'running' or not guestagent.agent_enabled(vm.config):
             return await super()._agent_call(match, values)
@@ -162,7 +170,6 @@ class LabPve(PveVersions, Refusals, AccessApi, AccessControl, PveFirewall, Contr
             raise PveError(500, "VM {0} qmp command 'guest-ping' failed - got timeout".format(vm.vmid))
         if not self.agent_ready(vm):
             raise PveError(500, 'QEMU guest agent is not running')
-        command = match.template.rsplit('/', 1)[1]
         fake_agent.record(vm, command, values)
         if command == 'network-get-interfaces':
             return {'result': guestagent.interfaces(vm.vmid, vm.config, self.dhcp_pool)}

@@ -14,7 +14,9 @@ network faults. The fake listens on loopback only, and the routes also refuse an
     POST /_fake/set            {time_scale, clone_secs, ticket_ttl, lock_wait, default_start_secs, ...,
                                 pve_version ('9.1' or '8.4', versions.py)}
     POST /_fake/vm             {vmid, lock, start_secs, shutdown_secs, stop_secs, acpi, start_error,
-                                agent_hangs, agent_delay_secs, agent, ha_state, stats}
+                                agent_hangs, exec_hangs, agent_delay_secs, agent, ha_state, stats}
+    POST /_fake/exec           {vmid (null: every VM), command: [argv], input, rc, stdout, stderr, secs, signal}
+                               what a command run through the agent does (guestexec.py); {vmid, clear: true}
     POST /_fake/hold-lock      {vmid, secs}  (secs null: until {vmid, release: true})
     POST /_fake/backup         {vmid, secs}   a vzdump holding lock 'backup'
     POST /_fake/migrate        {vmid, target, secs}
@@ -51,7 +53,7 @@ SETTINGS = {'time_scale': float, 'clone_secs': float, 'default_start_secs': floa
             'statd_secs': float, 'pve_version': str, 'firewall_secs': float, 'localnet': str}
 # Per-VM knobs /_fake/vm may change (besides lock), with their types.
 VM_KNOBS = {'start_secs': float, 'shutdown_secs': float, 'stop_secs': float, 'agent_delay_secs': float,
-            'acpi': bool, 'agent_hangs': bool, 'start_error': str, 'ha_state': str, 'agent': dict, 'stats': dict}
+            'acpi': bool, 'agent_hangs': bool, 'exec_hangs': bool, 'start_error': str, 'ha_state': str, 'agent': dict, 'stats': dict}
 
 
 def _typed(kinds, body, ignore=()):

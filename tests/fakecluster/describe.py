@@ -50,7 +50,9 @@ NETWORK = ('latency', 'jitter', 'drop_rate', 'hang_rate', 'hang_secs', 'seed')
 SECTIONS = ('nodes', 'storages', 'pools', 'vms', 'groups', 'roles', 'realms', 'users', 'acl', 'firewall', 'comment')
 VM_KEYS = ('vmid', 'name', 'node', 'status', 'qmpstatus', 'template', 'config', 'pool', 'lock', 'start_secs',
            'shutdown_secs', 'stop_secs', 'acpi', 'start_error', 'agent_hangs', 'agent_delay_secs', 'agent',
-           'ha_state', 'stats')
+           'ha_state', 'stats', 'exec', 'exec_hangs')
+# What one entry of a VM's `exec` list may hold (guestexec.py set_exec).
+EXEC_KEYS = ('command', 'input', 'rc', 'stdout', 'stderr', 'secs', 'signal')
 # Options a storage of these types must have in storage.cfg; filled in when a description leaves them out.
 STORAGE_DEFAULTS = {'nfs': {'server': '192.0.2.5', 'export': '/export/{sid}', 'path': '/mnt/pve/{sid}'},
                     'dir': {'path': '/mnt/{sid}'}, 'lvmthin': {'vgname': 'pve', 'thinpool': '{sid}'},
@@ -153,9 +155,14 @@ def _add_vm(pve, spec):
     if spec.get('lock'):
         pve.snapshot_lock(vmid, spec['lock'])
     for key in ('start_secs', 'shutdown_secs', 'stop_secs', 'acpi', 'start_error', 'agent_hangs', 'agent_delay_secs',
-                'agent', 'ha_state', 'stats'):
+                'agent', 'ha_state', 'stats', 'exec_hangs'):
         if key in spec:
             setattr(vm, key, spec[key])
+    for entry in spec.get('exec', []):
+        bad = set(entry) - set(EXEC_KEYS)
+        if bad or not entry.get('command'):
+            raise ValueError('VM {0} exec: a command and only {1} ({2})'.format(vmid, ', '.join(EXEC_KEYS), entry))
+        pve.set_exec(vmid, **entry)
     _register_disks(pve, vm)
 
 

@@ -90,3 +90,52 @@ def test_a_backup_appears_in_the_storage_content_with_its_notes(either_fake):
     backups = root.nodes('pve1').storage('local').content.get(content='backup', vmid=100)
     assert [(b['vmid'], b['notes'], b['format']) for b in backups] == [(100, 'exam of alpha (100)', 'vma.zst')]
     assert backups[0]['volid'].startswith('local:backup/vzdump-qemu-100-')
+
+
+def _agent_up(fake, vmid):
+    """Start the VM with its agent answering: stock fakepve's agent answers only with a vm.agent dict (its way of
+    programming results), LabPve's for agent=1 (and only without one)."""
+    root = fake.api()
+    wait_task(root, 'pve1', root.nodes('pve1').qemu(vmid).status.start.post())
+    if not hasattr(fake.pve, 'set_exec'):
+        fake.pve.vm(vmid).agent = {'exec': {}}
+    return root
+
+
+def test_agent_exec_runs_for_its_seconds_and_reports_its_exit_once(either_fake):
+    root = _agent_up(either_fake, 100)
+    either_fake.pve.time_scale = 0.01
+    if hasattr(either_fake.pve, 'set_exec'):
+        either_fake.pve.set_exec(100, ['sleep', '20'], secs=20)  # 0.2 s of wall time
+    else:
+        either_fake.pve.vm(100).agent['exec']['sleep 20'] = {'exitcode': 0}
+    agent = root.nodes('pve1').qemu(100).agent
+    pid = agent.exec.post(command=['sleep', '20'])['pid']
+    assert agent('exec-status').get(pid=pid)['exited'] in (0, False)
+    time.sleep(0.25)
+    assert agent('exec-status').get(pid=pid)['exited'] in (1, True)
+    try:
+        agent('exec-status').get(pid=pid)
+    except ResourceException as e:
+        assert "Invalid parameter 'pid'" in str(e)
+    else:
+        raise AssertionError('the agent reported the same exit twice')
+
+
+def test_agent_exec_of_a_program_that_is_not_there_fails(either_fake):
+    root = _agent_up(either_fake, 100)
+    try:
+        root.nodes('pve1').qemu(100).agent.exec.post(command=['nosuch'])
+    except ResourceException as e:
+        assert 'Failed to execute child process' in str(e)
+    else:
+        raise AssertionError('a program nobody programmed ran')
+
+
+def test_agent_exec_on_a_stopped_vm_says_the_vm_is_not_running(either_fake):
+    try:
+        either_fake.api().nodes('pve1').qemu(101).agent.exec.post(command=['true'])
+    except ResourceException as e:
+        assert str(e).endswith('VM 101 is not running')
+    else:
+        raise AssertionError('a stopped VM ran a command')

@@ -134,6 +134,18 @@ def test_wire_format():
     assert _client._wire(True) == 1
     assert _client._wire(['a', 'b']) == 'a,b'
     assert _client._wire('x') == 'x'
+    assert _client._wire(_client.JsonArray(['ls', 1])) == ['ls', '1']
+
+
+def test_a_json_array_goes_as_one_in_a_json_body(fake):
+    fake.pve.add_vm(150, 'runs', node='pve1', status='running', config={'agent': '1'})
+    fake.pve.set_exec(150, ['ls', '-l', 'a,b'], stdout='x')
+    client = PveClient(fake.params())
+    # no json_body asked: the array makes it one (a form would send 'ls,-l,a,b', one string)
+    pid = client.post('/nodes/pve1/qemu/150/agent/exec', command=_client.JsonArray(['ls', '-l', 'a,b']))['pid']
+    post = [r for r in fake.pve.requests if r[0] == 'POST'][-1]
+    assert b'"command": ["ls", "-l", "a,b"]' in post[2]
+    assert client.get('/nodes/pve1/qemu/150/agent/exec-status', pid=pid)['out-data'] == 'x'
 
 
 # ------------------------------------------------------------------ the PVE version
