@@ -11,12 +11,22 @@ import pytest
 from proxmoxer import ProxmoxAPI
 from proxmoxer.core import AuthenticationError, ResourceException
 
-from e2e.helpers import run_lab
+from e2e.helpers import api_writes, run_lab
 
-STUDENTS = [{'username': 'alice'}, {'username': 'bob'}, {'username': 'carol'}]
+STUDENTS = [{'username': 'alice'}, {'username': 'bob'}, {'username': 'carol'}, {'username': 'dave'}]
 TEACHER = '192.0.2.10'
 OUTSIDE = '198.51.100.80'    # a host on the internet
 MARK = 'pvelab:netadmin exam exam'
+CHECKS = [{'name': 'ip_forward', 'command': ['sysctl', '-n', 'net.ipv4.ip_forward'], 'expect_stdout': '^1$', 'points': 2},
+          {'name': 'nginx', 'command': ['systemctl', 'is-active', 'nginx']},
+          {'name': 'resolver', 'command': ['grep', '-c', 'nameserver', '/etc/resolv.conf'], 'expect_rc': 0, 'timeout': 5}]
+HOSTILE = '<script>alert("x")</script>\n=HYPERLINK("http://evil"),"a,b"\n' + 'A' * 100000
+
+
+def program(cluster, vmid, answers):
+    """What the student's VM answers to each check: (rc, stdout) per check, in CHECKS order."""
+    for check, (rc, stdout) in zip(CHECKS, answers):
+        cluster.run(cluster.pve.set_exec, vmid, check['command'], rc=rc, stdout=stdout)
 
 
 class Receiver(object):
@@ -119,6 +129,35 @@ def test_an_exam_from_start_to_reopening(pve_cluster, tmp_path, receiver):
     assert again.rc == 0 and again.changed == 0, again.tasks()
     assert len(backups(cluster)) == len(students)                # a re-run adds no backup
 
+    # grading, while the exam's isolation holds: alice passes, bob fails, carol's agent hangs, dave is hostile
+    program(cluster, alice, [(0, '1\n'), (0, 'active\n'), (0, '2\n')])
+    program(cluster, students['netadmin-bob'].vmid, [(0, '0\n'), (3, 'inactive\n'), (0, '1\n')])
+    students['netadmin-carol'].agent_hangs = True
+    program(cluster, students['netadmin-dave'].vmid, [(0, HOSTILE), (0, 'active\n'), (1, '0\n')])
+    since = len(cluster.pve.request_log())
+    graded = lab(cluster, tmp_path, 'lab_grade', lab_checks=CHECKS, lab_notify_url=receiver.url)
+    students['netadmin-carol'].agent_hangs = False
+    assert graded.rc == 0, graded
+    assert [w for w in api_writes(cluster, since) if not w[1].endswith('/agent/exec')] == []   # grading changes nothing
+    assert len(api_writes(cluster, since)) == 4 * 3                 # each check once in each VM, carol's unanswered
+    assert '3 of 4 students graded' in str(graded.task('Summary')['msg'])
+    with open(tmp_path / 'netadmin-grades.csv', newline='') as fh:
+        assert list(csv.reader(fh)) == [['username', 'ip_forward', 'nginx', 'resolver', 'total', 'max'],
+                                        ['alice', '2', '1', '1', '4', '4'], ['bob', '0', '0', '1', '1', '4'],
+                                        ['carol', '0', '0', '0', '0', '4'], ['dave', '0', '1', '0', '1', '4']]
+    report = json.loads((tmp_path / 'netadmin-grades.json').read_text())
+    assert report['lab'] == 'netadmin' and [c['name'] for c in report['checks']] == ['ip_forward', 'nginx', 'resolver']
+    by_user = dict((s['username'], s) for s in report['students'])
+    assert by_user['bob']['checks']['nginx'] == {'passed': False, 'points': 0, 'rc': 3, 'stdout': 'inactive\n',
+                                                 'stderr': '', 'error': None}
+    assert all(o['error'] and not o['passed'] for o in by_user['carol']['checks'].values())
+    dave = by_user['dave']['checks']['ip_forward']
+    assert not dave['passed'] and dave['stdout'] == HOSTILE[:65536]   # cut at 64 KiB by pve_guest_exec
+    page = (tmp_path / 'netadmin-grades.html').read_text()
+    assert '<script' not in page and '&lt;script&gt;alert(&quot;x&quot;)' in page and len(page) < 30000
+    assert 'Not graded (their VM did not answer): carol' in page
+    assert oct((tmp_path / 'netadmin-grades.csv').stat().st_mode & 0o777) == '0o600'
+
     reopened = lab(cluster, tmp_path)
     assert reopened.rc == 0, reopened
     assert verdict(cluster, alice, OUTSIDE) == 'ACCEPT'          # lab_outbound restored
@@ -132,10 +171,12 @@ def test_an_exam_from_start_to_reopening(pve_cluster, tmp_path, receiver):
 
     # lab_notify_url heard of each step, with what it needs and no secret
     assert [(b['event'], b['status'], b['students'], b['lab']) for b in receiver.bodies] == [
-        ('up', 'success', 3, 'netadmin'), ('exam_started', 'success', 3, 'netadmin'),
-        ('exam_ended', 'success', 3, 'netadmin'), ('down', 'success', 3, 'netadmin')]
+        ('up', 'success', 4, 'netadmin'), ('exam_started', 'success', 4, 'netadmin'),
+        ('exam_ended', 'success', 4, 'netadmin'), ('graded', 'success', 4, 'netadmin'),
+        ('down', 'success', 4, 'netadmin')]
+    assert (receiver.bodies[3]['graded'], receiver.bodies[3]['ungraded']) == (3, ['carol'])
     assert receiver.bodies[0]['roster'] == str(tmp_path / 'netadmin-roster.csv')
-    assert [b['roster'] for b in receiver.bodies[1:]] == ['', '', '']
+    assert [b['roster'] for b in receiver.bodies[1:]] == ['', '', '', '']
     sent = json.dumps(receiver.bodies)
     assert not [p for p in list(secret.values()) + [cluster.password] if p in sent]
 
