@@ -16,6 +16,7 @@ On top of fakepve 0.5.0 (subclassed, never patched):
   node addresses in `localnet`, a record of every guest start and whether it was filtered;
 - VMs made through the API get default start/shutdown/stop durations;
 - a clone to another node is refused when a disk is on local storage, as qemu-server refuses it;
+- SDN zones, VNets and subnets pending until applied, and the guests' use of VNets (sdn.py);
 - a control channel under /_fake for tests in another process (control.py).
 
 Times are PVE seconds, scaled by fakepve's `time_scale` (0: every task ends before its POST returns).
@@ -39,6 +40,7 @@ from .pvefw import PveFirewall
 from .statd import PveStatd
 from .versions import PveVersions
 from .refusals import Refusals
+from .sdn import PveSdn
 
 GiB = 1024 ** 3
 # The defaults of every fake the tests start: a small full clone takes 20 s in PVE, 0.2 s here.
@@ -49,7 +51,7 @@ NODE_DEFAULTS = {'maxmem': 16 * GiB, 'base_mem': 2 * GiB, 'maxcpu': 8, 'maxdisk'
 NODE_STATS = ('uptime', 'cpu', 'mem', 'disk', 'maxcpu', 'maxmem', 'maxdisk')
 
 
-class LabPve(PveVersions, Refusals, AccessApi, AccessControl, PveFirewall, ControlChannel, PveStatd, FakePve):
+class LabPve(PveVersions, Refusals, AccessApi, AccessControl, PveFirewall, ControlChannel, PveStatd, PveSdn, FakePve):
     """The extended fake: access control on, node memory, guest agent, task durations, /_fake control routes."""
 
     def __init__(self, user='root@pam', password='secret', host=None, port=PORT):
