@@ -55,8 +55,8 @@ def validate_alias(value, field='alias'):
 def validate_tag(value, field='tag'):
     tag = int(value)
     if not VLAN_TAG_MIN <= tag <= VLAN_TAG_MAX:
-        raise ValueError('{0} {1} is out of range: a VLAN tag is {2} to {3}'.format(field, tag, VLAN_TAG_MIN,
-                                                                                   VLAN_TAG_MAX))
+        raise ValueError('{0} {1} is out of range: a VLAN tag is {2} to {3}'.format(
+            field, tag, VLAN_TAG_MIN, VLAN_TAG_MAX))
     return tag
 
 

@@ -8,7 +8,6 @@ import time
 import pytest
 
 
-
 def wait_task(api, node, upid, timeout=10):
     deadline = time.monotonic() + timeout
     while True:
