@@ -225,8 +225,8 @@ class PveSdnVnet(BulkModule):
         others = sorted(k for k, v in final.items()
                         if k != item.key and v.get('zone') == item['zone'] and str(v.get('tag')) == str(tag))
         if others:
-            return ['vnet {0}: tag {1} is also carried by {2} in zone {3}'.format(item.key, tag, ', '.join(others),
-                                                                                 item['zone'])]
+            return ['vnet {0}: tag {1} is also carried by {2} in zone {3}'.format(
+                item.key, tag, ', '.join(others), item['zone'])]
         return []
 
     def plan(self, items):
