@@ -22,7 +22,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from ansible_collections.pvelab.proxmox.plugins.module_utils._bulk import parallel_map
+from ansible_collections.pvelab.proxmox.plugins.module_utils._bulk import BulkModule, parallel_map
 
 SDN_ID = re.compile(r'[a-zA-Z][a-zA-Z0-9]*[a-zA-Z0-9]')
 SDN_ID_MAX = 8
@@ -144,3 +144,44 @@ def pending_changes(client, parallel=8):
         out += [{'type': 'subnet', 'id': k, 'state': s['state'], 'vnet': vnet}
                 for k, s in sorted(subnets.items()) if is_pending(s)]
     return out
+
+
+class SdnBulkModule(BulkModule):
+    """What pve_sdn_zone, pve_sdn_vnet and pve_sdn_subnet share: an item is one SDN object, planned as create,
+    update or delete (item.params the POST or PUT parameters), written at `collection(item)` (POST) and
+    `collection(item)/object_id(item)` (PUT, DELETE), reported as the object after the run with its state."""
+
+    def collection(self, item):
+        raise NotImplementedError
+
+    def object_id(self, item):
+        return item.key
+
+    def missing_view(self, item):
+        """What the report shows of an object that is not there (after the run)."""
+        return {}
+
+    @staticmethod
+    def plan_absent(item):
+        """Plan an item with state absent (True: it is planned): delete it when it exists."""
+        if item['state'] != 'absent':
+            return False
+        if item.entry:
+            item.action, item.changes = 'delete', ['deleted']
+        item.after = {}
+        return True
+
+    def apply_item(self, item):
+        if item.action == 'create':
+            self.client.post(self.collection(item), **item.params)
+        elif item.action == 'update':
+            self.client.put('{0}/{1}'.format(self.collection(item), self.object_id(item)), **item.params)
+        else:
+            self.client.delete('{0}/{1}'.format(self.collection(item), self.object_id(item)))
+
+    def report(self, items):
+        for item in items:
+            shown = item.after if item.changed else item.before
+            item.view = dict(shown or self.missing_view(item), changes=list(item.changes),
+                             state='present' if shown else 'absent')
+        super().report(items)

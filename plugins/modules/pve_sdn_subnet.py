@@ -147,8 +147,9 @@ items:
       returned: on failure
 '''
 
-from ansible_collections.pvelab.proxmox.plugins.module_utils._bulk import BulkModule, ItemSpec
+from ansible_collections.pvelab.proxmox.plugins.module_utils._bulk import ItemSpec
 from ansible_collections.pvelab.proxmox.plugins.module_utils._sdn import (
+    SdnBulkModule,
     read_subnets,
     read_vnets,
     subnet_id,
@@ -171,7 +172,7 @@ def truth(value):
     return str(value).lower() in ('1', 'true', 'yes', 'on')
 
 
-class PveSdnSubnet(BulkModule):
+class PveSdnSubnet(SdnBulkModule):
     """Item: key = '<vnet>:<cidr>', item.sid = PVE's subnet id, entry = the subnet as written; action create |
     update | delete, item.params the POST or PUT parameters."""
 
@@ -215,10 +216,7 @@ class PveSdnSubnet(BulkModule):
         for item in items:
             item.params = {}
             item.before = self.view(item, item.entry)
-            if item['state'] == 'absent':
-                if item.entry:
-                    item.action, item.changes = 'delete', ['deleted']
-                item.after = {}
+            if self.plan_absent(item):
                 continue
             if item.entry is None:
                 item.action, item.changes = 'create', ['created']
@@ -243,21 +241,14 @@ class PveSdnSubnet(BulkModule):
                 item.action = 'update' if item.changes else None
             item.after = self.view(item, after)
 
-    def apply_item(self, item):
-        base = '/cluster/sdn/vnets/{0}/subnets'.format(item['vnet'])
-        if item.action == 'create':
-            self.client.post(base, **item.params)
-        elif item.action == 'update':
-            self.client.put('{0}/{1}'.format(base, item.sid), **item.params)
-        else:
-            self.client.delete('{0}/{1}'.format(base, item.sid))
+    def collection(self, item):
+        return '/cluster/sdn/vnets/{0}/subnets'.format(item['vnet'])
 
-    def report(self, items):
-        for item in items:
-            shown = item.after if item.changed else item.before
-            item.view = dict(shown or {'subnet': item.sid, 'cidr': item['subnet'], 'vnet': item['vnet']},
-                             changes=list(item.changes), state='present' if shown else 'absent')
-        super().report(items)
+    def object_id(self, item):
+        return item.sid
+
+    def missing_view(self, item):
+        return {'subnet': item.sid, 'cidr': item['subnet'], 'vnet': item['vnet']}
 
     @staticmethod
     def view(item, entry):

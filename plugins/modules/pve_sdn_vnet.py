@@ -148,8 +148,9 @@ items:
       returned: on failure
 '''
 
-from ansible_collections.pvelab.proxmox.plugins.module_utils._bulk import BulkModule, ItemSpec
+from ansible_collections.pvelab.proxmox.plugins.module_utils._bulk import ItemSpec
 from ansible_collections.pvelab.proxmox.plugins.module_utils._sdn import (
+    SdnBulkModule,
     read_vnets,
     read_zones,
     validate_alias,
@@ -167,7 +168,7 @@ SPEC = ItemSpec('vnets', dict(
 ), keys=['vnet'], top_only=dict(parallel=dict(type='int', default=4)))
 
 
-class PveSdnVnet(BulkModule):
+class PveSdnVnet(SdnBulkModule):
     """Item: key = the VNet id, entry = the VNet as written (pending or applied); action create | update |
     delete, item.params the POST or PUT parameters."""
 
@@ -233,10 +234,7 @@ class PveSdnVnet(BulkModule):
         for item in items:
             item.params = {}
             item.before = self.view(item.key, item.entry)
-            if item['state'] == 'absent':
-                if item.entry:
-                    item.action, item.changes = 'delete', ['deleted']
-                item.after = {}
+            if self.plan_absent(item):
                 continue
             wanted = {'zone': item['zone'], 'alias': item['alias'], 'tag': item['tag']}
             if item.entry is None:
@@ -264,20 +262,11 @@ class PveSdnVnet(BulkModule):
         super().apply([i for i in items if i not in later])
         super().apply(later)
 
-    def apply_item(self, item):
-        if item.action == 'create':
-            self.client.post('/cluster/sdn/vnets', **item.params)
-        elif item.action == 'update':
-            self.client.put('/cluster/sdn/vnets/' + item.key, **item.params)
-        else:
-            self.client.delete('/cluster/sdn/vnets/' + item.key)
+    def collection(self, item):
+        return '/cluster/sdn/vnets'
 
-    def report(self, items):
-        for item in items:
-            shown = item.after if item.changed else item.before
-            item.view = dict(shown or {'vnet': item.key}, changes=list(item.changes),
-                             state='present' if shown else 'absent')
-        super().report(items)
+    def missing_view(self, item):
+        return {'vnet': item.key}
 
     @staticmethod
     def view(vnet, entry):

@@ -150,8 +150,8 @@ items:
       returned: on failure
 '''
 
-from ansible_collections.pvelab.proxmox.plugins.module_utils._bulk import BulkModule, ItemSpec
-from ansible_collections.pvelab.proxmox.plugins.module_utils._sdn import node_list, read_zones, validate_sdn_id, written
+from ansible_collections.pvelab.proxmox.plugins.module_utils._bulk import ItemSpec
+from ansible_collections.pvelab.proxmox.plugins.module_utils._sdn import SdnBulkModule, node_list, read_zones, validate_sdn_id, written
 
 SPEC = ItemSpec('zones', dict(
     zone=dict(type='str'),
@@ -162,7 +162,7 @@ SPEC = ItemSpec('zones', dict(
 ), keys=['zone'], top_only=dict(parallel=dict(type='int', default=4)))
 
 
-class PveSdnZone(BulkModule):
+class PveSdnZone(SdnBulkModule):
     """Item: key = the zone id, entry = the zone as written (pending or applied); action create | update | delete,
     item.params the POST or PUT parameters."""
 
@@ -194,10 +194,7 @@ class PveSdnZone(BulkModule):
         for item in items:
             item.params = {}
             item.before = self.view(item.key, item.entry)
-            if item['state'] == 'absent':
-                if item.entry:
-                    item.action, item.changes = 'delete', ['deleted']
-                item.after = {}
+            if self.plan_absent(item):
                 continue
             wanted = {'bridge': item['bridge']}
             if item['nodes'] is not None:
@@ -221,20 +218,11 @@ class PveSdnZone(BulkModule):
             after.update((k, v) for k, v in wanted.items() if v is not None)
             item.after = self.view(item.key, after)
 
-    def apply_item(self, item):
-        if item.action == 'create':
-            self.client.post('/cluster/sdn/zones', **item.params)
-        elif item.action == 'update':
-            self.client.put('/cluster/sdn/zones/' + item.key, **item.params)
-        else:
-            self.client.delete('/cluster/sdn/zones/' + item.key)
+    def collection(self, item):
+        return '/cluster/sdn/zones'
 
-    def report(self, items):
-        for item in items:
-            shown = item.after if item.changed else item.before
-            item.view = dict(shown or {'zone': item.key}, changes=list(item.changes),
-                             state='present' if shown else 'absent')
-        super().report(items)
+    def missing_view(self, item):
+        return {'zone': item.key}
 
     @staticmethod
     def view(zone, entry):
