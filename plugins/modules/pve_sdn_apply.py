@@ -10,7 +10,7 @@ DOCUMENTATION = r'''
 ---
 module: pve_sdn_apply
 short_description: Apply the pending Proxmox VE SDN configuration and wait for every node's network reload
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - PVE keeps SDN changes (zones, VNets, subnets) pending until they are applied (C(PUT /cluster/sdn)), which makes
     them the running configuration and reloads the network of every node. Until then a guest cannot start on a new

@@ -10,7 +10,7 @@ DOCUMENTATION = r'''
 ---
 module: pve_sdn_subnet
 short_description: Create, update and remove the subnets of Proxmox VE SDN VNets, one or many per task
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Makes sure a VNet has a subnet (C(/cluster/sdn/vnets/<vnet>/subnets)) with an optional gateway and SNAT, or
     does not have it.

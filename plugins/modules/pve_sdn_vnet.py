@@ -10,7 +10,7 @@ DOCUMENTATION = r'''
 ---
 module: pve_sdn_vnet
 short_description: Create, update and remove Proxmox VE SDN VNets, one or hundreds per task
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Makes sure SDN VNets (C(/cluster/sdn/vnets)) exist in their zone with an alias and a VLAN tag, or do not exist.
   - PVE writes SDN changes to a pending configuration. A guest NIC can use a VNet only once it is applied; run

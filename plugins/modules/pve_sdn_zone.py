@@ -10,7 +10,7 @@ DOCUMENTATION = r'''
 ---
 module: pve_sdn_zone
 short_description: Create, update and remove Proxmox VE SDN zones, one or many per task
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Makes sure SDN zones (C(/cluster/sdn/zones)) of type V(simple) or V(vlan) exist with their bridge and nodes,
     or do not exist.
