@@ -412,7 +412,11 @@ class PveSdn(object):
                 self._check_nic_access(user, values[key])
 
     async def _apply_config(self, vm, user, p):
-        self._check_nics(user, p)
+        # qemu-server checks the config privileges (VM.Config.Network, ...) first, then the bridges: a user
+        # lacking one of those gets fakepve's refusal of it
+        privs = set(self._config_priv(key) for key in p if key not in ('digest', 'delete', 'skiplock'))
+        if all(priv != 'root' and self.allowed(user, '/vms/{0}'.format(vm.vmid), priv) for priv in privs):
+            self._check_nics(user, p)
         return await super()._apply_config(vm, user, p)
 
     async def _qm_create(self, v, user):

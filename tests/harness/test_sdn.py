@@ -183,3 +183,13 @@ def test_lists_show_only_what_the_user_may_see(pve_api, pve_cluster):
     alice = pve_cluster.api('alice@pve', 'alice-password')
     assert [v['vnet'] for v in alice.cluster.sdn.vnets.get()] == ['bob']  # SDN.Use alone does not list
     assert alice.cluster.sdn.zones.get() == []
+
+
+def test_the_config_privilege_is_checked_before_the_bridge(pve_api, pve_cluster, refused):
+    """qemu-server's update_vm: check_vm_modify_config_perm (VM.Config.Network) before check_bridge_access."""
+    simple_lab(pve_api)
+    pve_api.access.users.post(userid='alice@pve', password='alice-password')
+    pve_api.access.acl.put(path='/vms/100', users='alice@pve', roles='PVEVMUser')
+    alice = pve_cluster.api('alice@pve', 'alice-password')
+    status, message = refused(alice.nodes('pve1').qemu(100).config.put, net1='virtio,bridge=alice')
+    assert status == 403 and 'VM.Config.Network' in message
