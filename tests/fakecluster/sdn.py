@@ -22,9 +22,10 @@ made-up entry, `PUT /cluster/sdn` is a task that changes nothing. Here, as pve-n
 - A guest NIC on a VNet (qemu-server `check_bridge_access`, pve-guest-common `check_vnet_access`): setting it needs
   SDN.Use on `/sdn/zones/<zone>/<vnet>` (`.../<tag>` with a tag), the zone read from the configuration written, not
   the running one; any other bridge is in zone `localnetwork`. The config write itself refuses no bridge name.
-  Starting a VM is where an unapplied VNet fails (pve-network `Zones.pm` tap_plug): a VNet missing from the
-  running configuration is a plain bridge that does not exist, one in a zone restricted by `nodes` is refused
-  on other nodes. Bridges SDN does not know (vmbr0) are not modelled: they start as in fakepve.
+  Starting a guest is where an unapplied VNet fails (pve-network `Zones.pm` tap_plug, which pve-container's
+  lxcnetaddbr calls too): a VNet missing from the running configuration is a plain bridge that does not exist,
+  one in a zone restricted by `nodes` is refused on other nodes (a container's task says only that its
+  startup failed). Bridges SDN does not know (vmbr0) are not modelled: they start as in fakepve.
 """
 
 import asyncio
@@ -458,3 +459,13 @@ class PveSdn(object):
                 raise TaskError('VM {0} already running'.format(vm.vmid))
             raise TaskError(problem)
         return await self.task(vm.node, 'qmstart', vm.vmid, user, body, vm=vm)
+
+    async def _start_steps(self, ct, user, skiplock=False):
+        config = dict(ct.config, **dict((k, val) for k, val in ct.pending.items() if val is not None))
+        if ct.template or self.vnet_start_problem(ct.node, config) is None:
+            return await super()._start_steps(ct, user, skiplock)
+        if not skiplock:
+            self._task_lock(ct, allow=('mounted',))
+        # pve-container's lxcnetaddbr plugs the NICs through the same tap_plug; lxc-start fails, and the task
+        # says only that (the reason is in the container's own log)
+        raise TaskError("startup for container '{0}' failed".format(ct.vmid))

@@ -150,6 +150,16 @@ def test_a_vm_starts_on_a_vnet_only_once_it_is_applied(either_fake):
     assert wait_task(api, 'pve1', api.nodes('pve1').qemu(100).status.start.post())['exitstatus'] == 'OK'
 
 
+def test_a_container_starts_on_a_vnet_only_once_it_is_applied(either_fake):
+    either_fake.pve.add_ct(300, 'ct-s1', node='pve1', config={'net0': 'name=eth0,bridge=alice,hwaddr=BC:24:11:00:03:00'})
+    api = either_fake.api()
+    simple_lab(api)
+    task = wait_task(api, 'pve1', api.nodes('pve1').lxc(300).status.start.post())
+    assert task['exitstatus'] == "startup for container '300' failed"
+    wait_task(api, 'pve1', api.cluster.sdn.put())
+    assert wait_task(api, 'pve1', api.nodes('pve1').lxc(300).status.start.post())['exitstatus'] == 'OK'
+
+
 def test_a_zone_restricted_to_nodes_refuses_a_vm_elsewhere(pve_api):
     pve_api.cluster.sdn.zones.post(zone='lab', type='simple', nodes='pve2')
     pve_api.cluster.sdn.vnets.post(vnet='alice', zone='lab')
