@@ -70,6 +70,8 @@ def test_apply_is_a_task_that_reloads_every_node(pve_api):
 
 # ------------------------------------------------------------------ refusals
 
+# Ids are the schema's pattern and lengths (pve-network's `pve-sdn-zone-id`, `pve-sdn-vnet-id`), which stock
+# fakepve checks as well: no contrast with it here.
 @pytest.mark.parametrize('zone', ['lab-1', '1lab', 'toolongid', 'l'])
 def test_zone_ids_follow_the_schema(pve_api, refused, zone):
     assert refused(pve_api.cluster.sdn.zones.post, zone=zone, type='simple')[0] == 400
