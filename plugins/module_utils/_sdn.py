@@ -135,12 +135,13 @@ def read_subnets(client, vnets, parallel=8):
     return out
 
 
-def pending_changes(client, parallel=8):
-    """Every SDN object an apply would change: [{'type': zone|vnet|subnet, 'id': ..., 'state': ...}]."""
+def pending_changes(client, parallel=8, with_subnets=True):
+    """Every SDN object an apply would change: [{'type': zone|vnet|subnet, 'id': ..., 'state': ...}]. PVE lists
+    subnets only per VNet: with_subnets=False leaves out those reads (one per VNet)."""
     zones, vnets = read_zones(client), read_vnets(client)
     out = [{'type': 'zone', 'id': k, 'state': z['state']} for k, z in sorted(zones.items()) if is_pending(z)]
     out += [{'type': 'vnet', 'id': k, 'state': v['state']} for k, v in sorted(vnets.items()) if is_pending(v)]
-    for vnet, subnets in sorted(read_subnets(client, vnets, parallel).items()):
+    for vnet, subnets in sorted(read_subnets(client, vnets if with_subnets else (), parallel).items()):
         out += [{'type': 'subnet', 'id': k, 'state': s['state'], 'vnet': vnet}
                 for k, s in sorted(subnets.items()) if is_pending(s)]
     return out

@@ -31,6 +31,13 @@ options:
     description: How many reads of VNets' subnets are in flight at once.
     type: int
     default: 8
+  subnets:
+    description:
+      - Whether to look for pending subnets. PVE lists subnets only per VNet, so this is one read per VNet;
+        V(false) saves them where no subnet is managed (pure layer-2 VNets). A subnet change pending alone is
+        then not seen, and nothing is applied for it (an apply, when one happens, applies everything pending).
+    type: bool
+    default: true
 notes:
   - SDN controllers, IPAM, DNS and fabrics are not read; a change pending only there is not applied by this module.
 seealso:
@@ -105,7 +112,7 @@ class PveSdnApply(PveModuleBase):
 
     def execute(self):
         p = self.params
-        pending = pending_changes(self.client, p['parallel'])
+        pending = pending_changes(self.client, p['parallel'], p['subnets'])
         self.result.update(pending=pending, upid='', reloads={})
         if not pending:
             return
@@ -141,6 +148,7 @@ def main():
     module = pve_module(dict(
         timeout=dict(type='int', default=300),
         parallel=dict(type='int', default=8),
+        subnets=dict(type='bool', default=True),
     ))
     PveSdnApply(module).run()
 

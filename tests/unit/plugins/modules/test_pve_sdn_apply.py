@@ -42,3 +42,15 @@ def test_apply_waits_for_every_node_and_is_idempotent(sdn):
     sdn.run(pve_sdn_vnet.main, dict(vnet='s1', state='absent'))
     assert sdn.run(pve_sdn_apply.main, {}, check=True)[0]['pending'] == [{'type': 'vnet', 'id': 's1', 'state': 'deleted'}]
     assert sdn.run(pve_sdn_apply.main, {})[0]['changed'] and sdn.pve.sdn_running['vnets'] == {}
+
+
+def test_subnets_false_reads_no_subnets(sdn):
+    sdn.run(pve_sdn_zone.main, dict(zone='lab'))
+    sdn.run(pve_sdn_vnet.main, dict(zone='lab', vnets=[dict(vnet='s1'), dict(vnet='s2')]))
+    sdn.run(pve_sdn_apply.main, {})
+    sdn.run(pve_sdn_subnet.main, dict(vnet='s1', subnet='10.1.0.0/24'))
+    sdn.forget_requests()
+    result = sdn.run(pve_sdn_apply.main, dict(subnets=False), check=True)[0]
+    assert not result['changed'] and sdn.count('GET') == 2     # the zones and the VNets, no subnet list
+    result = sdn.run(pve_sdn_apply.main, {}, check=True)[0]
+    assert result['changed'] and result['pending'][0]['id'] == 'lab-10.1.0.0-24'

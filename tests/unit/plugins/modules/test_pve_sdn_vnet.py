@@ -64,3 +64,14 @@ def test_a_vnet_with_subnets_is_refused_by_pve(sdn):
     sdn.pve.sdn['subnets']['lab-10.0.0.0-24'] = {'vnet': 's1', 'type': 'subnet'}
     result, failed = sdn.run(pve_sdn_vnet.main, dict(vnet='s1', state='absent'))
     assert failed and "Can't delete vnet if subnets exists" in result['msg'] and 's1' in sdn.pve.sdn['vnets']
+
+
+def test_a_class_of_300_is_one_run_of_two_reads(sdn):
+    zones(sdn)
+    vnets = [dict(vnet='s{0:04d}'.format(n), alias='student{0}@pve'.format(n)) for n in range(300)]
+    result, failed = sdn.run(pve_sdn_vnet.main, dict(zone='lab', vnets=vnets))
+    assert not failed and len(result['items']) == 300 and len(sdn.pve.sdn['vnets']) == 300
+    assert sdn.count('GET') == 2 and sdn.count('POST', '/cluster/sdn/vnets') == 300
+    sdn.forget_requests()
+    assert not sdn.run(pve_sdn_vnet.main, dict(zone='lab', vnets=vnets))[0]['changed']
+    assert sdn.count('GET') == 2 and sdn.writes() == []
