@@ -18,6 +18,7 @@ On top of fakepve 0.5.0 (subclassed, never patched):
   node addresses in `localnet`, a record of every guest start and whether it was filtered;
 - VMs made through the API get default start/shutdown/stop durations;
 - a clone to another node is refused when a disk is on local storage, as qemu-server refuses it;
+- SDN zones, VNets and subnets pending until applied, and the guests' use of VNets (sdn.py);
 - a control channel under /_fake for tests in another process (control.py).
 
 Times are PVE seconds, scaled by fakepve's `time_scale` (0: every task ends before its POST returns).
@@ -43,6 +44,7 @@ from .statd import PveStatd
 from .versions import PveVersions
 from .refusals import Refusals
 from .vzdump import Vzdump
+from .sdn import PveSdn
 
 GiB = 1024 ** 3
 # The defaults of every fake the tests start: a small full clone takes 20 s in PVE, 0.2 s here.
@@ -54,7 +56,7 @@ NODE_STATS = ('uptime', 'cpu', 'mem', 'disk', 'maxcpu', 'maxmem', 'maxdisk')
 
 
 class LabPve(PveVersions, Refusals, AccessApi, AccessControl, PveFirewall, GuestExec, ControlChannel, PveStatd,
-             Vzdump, FakePve):
+             Vzdump, PveSdn, FakePve):
     """The extended fake: access control on, node memory, guest agent, task durations, /_fake control routes."""
 
     def __init__(self, user='root@pam', password='secret', host=None, port=PORT):

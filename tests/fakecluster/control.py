@@ -5,7 +5,7 @@ network faults. The fake listens on loopback only, and the routes also refuse an
 
     GET  /_fake/state[?all_roles=1]  what really got written: users, groups, roles, acl, tokens, pools, vms,
                                      nodes (mem/maxmem), firewall (cluster options, rules, groups, ipsets),
-                                     tasks
+                                     sdn (written and running zones, vnets, subnets: sdn.py), tasks
     GET  /_fake/requests[?method=&contains=]   the request log: {"count", "requests": [[method, path, body]]}
     POST /_fake/requests/clear
     POST /_fake/fail           {method, path, status, message | error, times, html}   (pve.fail)
@@ -159,6 +159,7 @@ class ControlChannel(object):
                          'ipset': dict((name, [dict(e) for e in ips]) for name, ips in sorted(fw['ipset'].items())),
                          'aliases': [dict(a) for _name, a in sorted(fw['aliases'].items())],
                          'guests': guests_fw},
+            'sdn': {'written': self.sdn, 'running': self.sdn_running},
             'tasks': [dict((k, t.get(k)) for k in ('upid', 'node', 'type', 'id', 'user', 'status', 'exitstatus'))
                       for t in self.tasklog],
         }

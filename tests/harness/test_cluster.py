@@ -215,6 +215,8 @@ OVERRIDES |= {'_vm_status', '_config_get', '_pending', '_task_list'}
 OVERRIDES |= {'_lxc_interfaces'}
 # pvefw.py: the firewall compile is noted before requests, task steps and pauses; /cluster/status shows node ips.
 OVERRIDES |= {'pause', '_cluster_status'}
+# sdn.py: SDN.Use on a VNet's zone for a guest NIC (VMs and containers), a guest start on an unapplied VNet.
+OVERRIDES |= {'_apply_config', '_qm_create', '_check_bridge', '_do_start', '_start_steps'}
 
 
 def test_labpve_overrides_only_what_it_means_to():
