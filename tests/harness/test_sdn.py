@@ -3,18 +3,9 @@
 The `either_fake` tests also run on stock fakepve, where they must fail (strict xfail): it stores no SDN object.
 """
 
-import time
-
 import pytest
 
-
-def wait_task(api, node, upid, timeout=10):
-    deadline = time.monotonic() + timeout
-    while True:
-        task = api.nodes(node).tasks(upid).status.get()
-        if task['status'] == 'stopped' or time.monotonic() > deadline:
-            return task
-        time.sleep(0.02)
+from harness.test_stock_contrast import wait_task
 
 
 def by_id(entries, key):
