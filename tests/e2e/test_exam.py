@@ -209,3 +209,16 @@ def test_an_exam_needs_the_lab_up(pve_cluster, tmp_path):
     run = exam(pve_cluster, tmp_path, 'started')
     assert run.rc != 0 and 'run lab_up first' in str(run.failures()), run
     assert [r for r in pve_cluster.pve.request_log() if r[0] != 'GET' and not r[1].endswith('/access/ticket')] == []
+
+
+@pytest.mark.cluster('demo.json')
+def test_a_pruned_students_vm_is_backed_up_before_it_goes(pve_cluster, tmp_path):
+    assert lab(pve_cluster, tmp_path, lab_students=STUDENTS[:3]).rc == 0
+    carol = vms(pve_cluster)['netadmin-carol'].vmid
+    pruned = lab(pve_cluster, tmp_path, lab_students=STUDENTS[:2], lab_prune=True)
+    assert pruned.rc == 0, pruned
+    assert 'netadmin-carol' not in vms(pve_cluster)
+    [(vmid, notes)] = backups(pve_cluster)
+    assert vmid == carol and notes.startswith('pvelab:netadmin before removal ')
+    again = lab(pve_cluster, tmp_path, lab_students=STUDENTS[:2], lab_prune=True)
+    assert again.rc == 0 and again.changed == 0 and len(backups(pve_cluster)) == 1
