@@ -468,6 +468,7 @@ class PveFirewallIsolation(PveModuleBase):
             self.sources = fw.parse_sources(p['teacher_sources'])
             self.ports = fw.parse_ports(p['teacher_ports'])
             self.console_sources = fw.parse_sources(p['console_sources'], field='console_sources')
+            self.nets = fw.parse_nets(p['nets'])
         except ValueError as exc:
             self.fail(str(exc))
         if self.group == fw.RECORD_GROUP:
@@ -507,7 +508,14 @@ class PveFirewallIsolation(PveModuleBase):
                 del chosen[vmid]
                 if vmid in self.vmids:
                     self.module.warn('vm {0} is a template: left out'.format(vmid))
-        return [dict(g, vmid=int(g['vmid']), type=g.get('type') or 'qemu') for _k, g in sorted(chosen.items())]
+        out = [dict(g, vmid=int(g['vmid']), type=g.get('type') or 'qemu') for _k, g in sorted(chosen.items())]
+        if self.params['state'] == 'present':
+            # The NICs the isolation covers (covered_nics in _firewall.py); state=absent removes what the lab made on
+            # every NIC, as without nets.
+            for guest in out:
+                if guest['vmid'] in self.nets:
+                    guest['covered'] = self.nets[guest['vmid']]
+        return out
 
     def teacher_cidrs(self):
         cidrs = list(self.sources)
@@ -613,6 +621,10 @@ class PveFirewallIsolation(PveModuleBase):
                 self.fail('{0} already exist(s) and was not made by this module (its comment does not start with '
                           '{1}); choose another lab name'.format(' and '.join(foreign), fw.marker(self.group)))
         vms = fw.read_vms(self.client, guests)
+        try:
+            fw.check_nets(self.nets, vms, nics=p['state'] == 'present')
+        except ValueError as exc:
+            self.fail('nothing was changed: {0}'.format(exc))
         self.other_groups = self.read_other_groups(vms)
         if p['verify_only']:
             self.hosts = self.read_hosts()
@@ -750,6 +762,11 @@ class PveFirewallIsolation(PveModuleBase):
         cluster_rules = (c.get(CLUSTER_RULES) or []) if any(cluster_rules_plan.values()) else self.cluster_rules
         report = self.report(states, group_rules, entries, options, cluster_rules)
         self.result['report'] = report
+        for vm in report['vms']:
+            for nic in vm['private_nets']:
+                if nic['firewall']:
+                    self.module.warn('vm {0}: the private {1} keeps its firewall flag until the next start of the VM '
+                                     '(its own network is filtered until then)'.format(vm['vmid'], nic['net']))
         if errors:
             self.fail('applying isolation failed on {0} VM(s): {1}'.format(len(errors), '; '.join(errors)))
         if not report['isolated']:
@@ -952,6 +969,7 @@ def main():
             learn_addresses=dict(type='bool', default=True),
             accept_gaps=dict(type='list', elements='str', default=[], choices=['arp_filter', 'source_filter']),
             console_sources=dict(type='list', elements='str', default=[]),
+            nets=dict(type='dict'),
             compile_wait=dict(type='float', default=12.0),
         ),
     )
