@@ -184,9 +184,10 @@ options:
     default: []
   nets:
     description:
-      - For the VMs listed, the NICs the isolation covers (their uplinks, on the lab's bridge), as a dict
-        C({vmid: [netN, ...]}). Every other NIC of a listed VM is private (on the student's own network, for example
-        an SDN VNet only that student's machines share): the module removes C(firewall=1) from it (the rest of the
+      - For the VMs listed, the NICs the isolation covers (their uplinks, on the lab's bridge), as a dict from a vmid
+        to the list of its covered NICs (C(net0), C(net1), ...). Every other NIC of a listed VM is private (on the
+        student's own network, for example an SDN VNet only that student's machines share). The module removes
+        C(firewall=1) from it (the rest of the
         C(netN) string, MAC included, is kept), plans no C(ipfilter-net<N>) set for it and never learns its
         addresses, so the guest's C(policy_in), the lab's group and the source filter do not apply there and a
         student's router can forward on it. The report lists it in RV(report.vms[].private_nets), never as isolated.
