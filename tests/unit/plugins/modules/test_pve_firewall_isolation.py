@@ -235,3 +235,12 @@ def test_nets_isolate_the_uplink_and_free_the_private_nic_of_the_listed_vm_only(
     # Without nets the router's net1 is a NIC like any other: verify_only says it bypasses the firewall.
     unlisted, failed = served.run(mod.main, dict(args, verify_only=True, nets=None))
     assert failed and 'vm 201: net1 has no firewall=1' in unlisted['msg']
+
+    # state=absent removes what the lab made on every NIC, nets or not; a private NIC's flag, removed by the lab,
+    # is not put back (the documented limit of nets).
+    removed, failed = served.run(mod.main, dict(args, state='absent'))
+    assert not failed, removed.get('msg')
+    assert served.pve.vm(201).config['net0'] == UPLINK.format(201)
+    assert served.pve.vm(201).config['net1'] == 'e1000=BC:24:11:00:03:C9,bridge=v1234,tag=7,queues=2'
+    assert served.pve.firewall_config('vm', vmid=202)['ipset'] == {}
+    assert served.pve.firewall_config('vm', vmid=201)['rules'] == []
