@@ -12,7 +12,9 @@ that talk to PVE (read_*, apply_*) are at the end.
 
 What it takes to isolate one guest (as pve-firewall's Firewall.pm compiles it):
 the datacenter switch (cluster options enable), the guest switch (guest options enable, with
-policy_in DROP), firewall=1 on every netN, and the rules: a VM rule of type `group` with
+policy_in DROP), firewall=1 on every netN the isolation covers (all of them, or a guest's uplinks
+named in the option nets: its other NICs are private, on the student's own network, and carry no
+firewall=1, no ipfilter set), and the rules: a VM rule of type `group` with
 `action: <group>` pulls in the lab's security group, whose rules accept traffic whose source is
 the lab's IP set `+<name>-teacher`. Student-to-student traffic is dropped by the receiver's
 policy_in; a student sending as someone else is dropped by its own NIC's ipfilter set.
@@ -116,6 +118,50 @@ def parse_ranges(raw, field='vmid_range'):
             raise ValueError('{0}: the ranges {1}..{2} and {3}..{4} overlap'.format(field, a_first, a_last,
                                                                                     b_first, b_last))
     return ranges
+
+
+NIC_NAME_RE = re.compile(r'^net(?:0|[1-9][0-9]*)$')
+
+
+def parse_nets(raw, field='nets'):
+    """O(nets) as {vmid: [netN]} (numeric order): for each VM listed, the NICs the isolation covers (its uplinks);
+    its other NICs are private. Refused: a key that is no vmid (or a vmid twice), a value that is not a non-empty
+    list, a name that is not net<N>. Whether the VM is selected and has these NICs is checked against PVE."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ValueError('{0} must be a dict {{vmid: [netN, ...]}}, not {1!r}'.format(field, raw))
+    out = {}
+    for key, names in sorted(raw.items(), key=lambda kv: str(kv[0])):
+        vmid = validate_vmid(str(key).strip(), '{0} key'.format(field))
+        where = '{0}[{1}]'.format(field, vmid)
+        if vmid in out:
+            raise ValueError('{0}: vm {1} is given twice'.format(field, vmid))
+        if not isinstance(names, list) or not names:
+            raise ValueError('{0} must be a non-empty list of NIC names (net0, net1, ...): the NICs the isolation '
+                             'covers, not {1!r}'.format(where, names))
+        for index, name in enumerate(names):
+            if not isinstance(name, str) or not NIC_NAME_RE.match(name):
+                raise ValueError('{0}[{1}] {2!r} is not a NIC name net<N>'.format(where, index, name))
+        out[vmid] = sorted(set(names), key=lambda n: int(n[3:]))
+    return out
+
+
+def check_nets(nets, vms, nics=True):
+    """Refuse, before any write, an entry of O(nets) for a VM that is not selected, or (nics) naming a NIC the VM
+    does not have (in its config, pending changes included). vms: the guests as read (read_vm)."""
+    by_id = dict((vm['vmid'], vm) for vm in vms)
+    for vmid, names in sorted(nets.items()):
+        if vmid not in by_id:
+            raise ValueError('nets[{0}]: vm {0} is not among the selected VMs (vmids, vmid_range, pool, tag; teacher '
+                             'VMs and templates are left out)'.format(vmid))
+        if not nics:
+            continue
+        have = nic_states(by_id[vmid])
+        missing = [n for n in names if n not in have]
+        if missing:
+            raise ValueError('nets[{0}]: vm {0} has no {1} (its NICs: {2})'.format(
+                vmid, ', '.join(missing), ', '.join(sorted(have, key=lambda n: int(n[3:]))) or 'none'))
 
 
 def _check_port_list(text, where):
@@ -365,11 +411,16 @@ def nic_mac(text):
     return None
 
 
+def _present(vm, keys):
+    states = nic_states(vm)
+    return [k for k in keys if k in states]
+
+
 def nic_static_addresses(vm):
-    """{netN: [host CIDR]} of a guest's static addresses: cloud-init ipconfigN for netN (VMs), the ip=/ip6= of
+    """{netN: [host CIDR]} of the static addresses of a guest's covered NICs (see covered_nics): cloud-init ipconfigN for netN (VMs), the ip=/ip6= of
     netN itself (containers). DHCP, SLAAC (auto) and manual NICs have none."""
     out = {}
-    for key in nic_states(vm):
+    for key in _present(vm, covered_nics(vm)):
         if vm.get('type') == 'lxc':
             found = static_ips({key: nic_base(vm, key)})
         else:
@@ -384,7 +435,7 @@ def agent_nic_addresses(vm, interfaces):
     the NICs by MAC; loopback and link-local addresses left out (PVE adds the link-local one itself)."""
     by_mac = ips_by_mac(interfaces)
     out = {}
-    for key in nic_states(vm):
+    for key in _present(vm, covered_nics(vm)):
         found = by_mac.get(nic_mac(nic_base(vm, key)) or '')
         if found:
             out[key] = host_cidrs(found)
@@ -406,7 +457,7 @@ def plan_source_filter(vm, lab, learned):
     static = nic_static_addresses(vm)
     sets = vm.get('ipsets') or {}
     plan = {}
-    for key in nic_states(vm):
+    for key in _present(vm, covered_nics(vm)):
         entries = sets.get(key)
         if key in static:
             change = plan_ipset(entries or [], static[key], lab)
@@ -426,7 +477,7 @@ def needs_learning(vm):
     """The NICs of a guest whose source addresses are not known yet: no static address and no set entries."""
     static = nic_static_addresses(vm)
     sets = vm.get('ipsets') or {}
-    return [key for key in nic_states(vm) if key not in static and not sets.get(key)]
+    return [key for key in _present(vm, covered_nics(vm)) if key not in static and not sets.get(key)]
 
 
 def check_learned(vms, learned, teacher_cidrs):
@@ -570,6 +621,29 @@ def nic_base(vm, key):
     return (vm.get('current') or {}).get(key)
 
 
+def covered_nics(vm):
+    """The netN of a guest the isolation covers, in numeric order: those O(nets) lists for it (vm['covered']), else
+    every NIC. A listed NIC the guest no longer has stays in the list: the report names it, never isolated."""
+    if vm.get('covered') is None:
+        return sorted(nic_states(vm), key=lambda n: int(n[3:]))
+    return list(vm['covered'])
+
+
+def private_nics(vm):
+    """The netN of a guest outside its O(nets) entry (none when it has no entry): on the student's own network, so
+    without firewall=1, without ipfilter set, their addresses never learned."""
+    if vm.get('covered') is None:
+        return []
+    return [n for n in sorted(nic_states(vm), key=lambda n: int(n[3:])) if n not in vm['covered']]
+
+
+def nic_filtered(vm, key):
+    """Whether firewall is on for a NIC now or after the next start (any value but 0 counts: PVE parses the flag as
+    a boolean, so on/yes/true would enable it too)."""
+    values = [(vm.get('current') or {}).get(key), nic_base(vm, key)]
+    return any(v is not None and get_prop(v, 'firewall') not in (None, '0') for v in values)
+
+
 def del_prop(text, key):
     """A property string without `key`, the rest (MAC included) in its order."""
     return format_props([(k, v) for k, v in parse_props(text) if k != key])
@@ -662,9 +736,18 @@ def plan_vm_present(vm, lab, group, desired_options, learned=None):
     if plan['options']:
         plan['actions'].append('vm {0}: set firewall options {1}'.format(
             vmid, ' '.join('{0}={1}'.format(k, v) for k, v in sorted(plan['options'].items()))))
+    covered = covered_nics(vm)
     for key in nofw:
-        plan['nets'][key] = set_prop(nic_base(vm, key), 'firewall', '1')
-        plan['actions'].append('vm {0}: {1} firewall=1'.format(vmid, key))
+        if key in covered:
+            plan['nets'][key] = set_prop(nic_base(vm, key), 'firewall', '1')
+            plan['actions'].append('vm {0}: {1} firewall=1'.format(vmid, key))
+    # A private NIC (O(nets)): with firewall=1 the guest's policy_in DROP, the lab group and its ipfilter set would
+    # apply on the student's own network too. The flag goes, the rest of the netN string (MAC included) stays.
+    for key in private_nics(vm):
+        base = nic_base(vm, key)
+        if get_prop(base, 'firewall') not in (None, '0'):
+            plan['nets'][key] = del_prop(base, 'firewall')
+            plan['actions'].append('vm {0}: {1} without firewall=1 (private)'.format(vmid, key))
     return plan
 
 
@@ -797,7 +880,7 @@ def read_vm(client, vm):
     state['options'] = client.get(base + '/firewall/options') or {}
     state['rules'] = client.get(base + '/firewall/rules') or []
     state['current'], state['pending'], state['digest'] = _read_config(client, vm)
-    state['ipsets'] = dict((net, read_ipfilter_set(client, vm, net)) for net in nic_states(state))
+    state['ipsets'] = dict((net, read_ipfilter_set(client, vm, net)) for net in _present(state, covered_nics(state)))
     return state
 
 
@@ -930,7 +1013,7 @@ def apply_vm(client, vm, plan):
     if 'config' in wrote:
         state['current'], state['pending'], state['digest'] = _read_config(client, vm)
     if 'sets' in wrote:
-        state['ipsets'] = dict((net, read_ipfilter_set(client, state, net)) for net in nic_states(state))
+        state['ipsets'] = dict((net, read_ipfilter_set(client, state, net)) for net in _present(state, covered_nics(state)))
     return state
 
 

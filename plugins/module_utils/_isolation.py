@@ -13,6 +13,11 @@ rule runs the security group's rules) and ends in policy_in (default DROP). The 
 rules, then the datacenter rules, then accepts 8006, 22 and a few more from the IP set `management`, and ends in
 the cluster's policy_in (default DROP).
 
+Only the NICs the isolation covers count (every NIC, or a guest's uplinks named in the option nets): a private NIC
+(on the student's own network, without firewall=1) is listed as such, never as isolated, and its addresses are
+no student's source on the lab's bridge (the covered NIC's ipfilter set limits what a router forwards out).
+A covered NIC the guest does not have makes it not isolated.
+
 It fails closed: a rule whose source it cannot evaluate (an IP set or alias it has not read) makes the guest
 `unknown`, never `isolated`. Verdicts are conservative: a DROP rule placed before an ACCEPT is not credited.
 
@@ -31,12 +36,17 @@ import ipaddress
 from ansible_collections.pvelab.proxmox.plugins.module_utils._firewall import (
     _opt,
     _ref_norm,
+    covered_nics,
     datacenter_enabled,
     describe_rule,
+    get_prop,
     is_ref,
+    nic_base,
+    nic_filtered,
     nic_states,
     nic_static_addresses,
     norm_cidr,
+    private_nics,
     rule_enabled,
 )
 
@@ -64,6 +74,17 @@ def _overlaps(nets, others):
     return any(a.version == b.version and a.overlaps(b) for a in nets for b in others)
 
 
+def covered_states(vm):
+    """{netN: 'ok' | 'pending' | 'off' | 'missing'} of the NICs the isolation covers ('missing': named in nets, not
+    in the guest's config: fail closed)."""
+    states = nic_states(vm)
+    return dict((net, states.get(net, 'missing')) for net in covered_nics(vm))
+
+
+def _net_order(item):
+    return int(item[0][3:])
+
+
 def set_entries(vm, net):
     return [e for e in ((vm.get('ipsets') or {}).get(net) or []) if norm_cidr(e.get('cidr'))]
 
@@ -84,7 +105,7 @@ class Context(object):
         # Every address a student of the lab may send from: the entries of the IP sets, the static addresses.
         students = []
         for vm in vms:
-            for net in nic_states(vm):
+            for net in covered_nics(vm):
                 students += [norm_cidr(e['cidr']) for e in set_entries(vm, net)]
             for cidrs in nic_static_addresses(vm).values():
                 students += cidrs
@@ -173,8 +194,8 @@ def _source_filter(vm, ctx):
     options = vm.get('options') or {}
     if _opt(options, 'macfilter') == '0':
         problems.append('macfilter=0: it may send with any source MAC')
-    for net, state in sorted(nic_states(vm).items(), key=lambda kv: int(kv[0][3:])):
-        if state == 'off':
+    for net, state in sorted(covered_states(vm).items(), key=_net_order):
+        if state in ('off', 'missing'):
             continue  # reported as a bypass already
         entries = set_entries(vm, net)
         if not ctx.ebtables:
@@ -197,7 +218,7 @@ def vm_addresses(vm):
     """({netN: [cidr]}, the first IPv4 address or None): what each NIC's ipfilter set lets the guest send from,
     and the address a roster shows (the one the firewall enforces: static, or learned at the first start)."""
     addresses = {}
-    for net in sorted(nic_states(vm), key=lambda n: int(n[3:])):
+    for net in covered_nics(vm):
         cidrs = [norm_cidr(e['cidr']) for e in set_entries(vm, net)]
         if cidrs:
             addresses[net] = cidrs
@@ -206,12 +227,16 @@ def vm_addresses(vm):
     return addresses, (first[0] if first else None)
 
 
+def _bridge(vm, net):
+    return get_prop(nic_base(vm, net), 'bridge')
+
+
 def vm_report(vm, ctx):
     options = vm.get('options') or {}
     enabled = _opt(options, 'enable') == '1'
     policy_in = options.get('policy_in') or 'DROP'
     policy_out = options.get('policy_out') or 'ACCEPT'
-    nics = nic_states(vm)
+    nics = covered_states(vm)
     referenced = any(is_ref(r, ctx.group) and rule_enabled(r) for r in vm.get('rules') or [])
     problems = []
     if not ctx.dc_on:
@@ -227,6 +252,8 @@ def vm_report(vm, ctx):
             problems.append('{0} has no firewall=1: its traffic bypasses the firewall'.format(key))
         elif state == 'pending':
             problems.append('{0}: firewall=1 is pending and takes effect at the next start of the VM'.format(key))
+        elif state == 'missing':
+            problems.append('{0} is to be isolated (nets) but the VM has no such NIC'.format(key))
     if not referenced:
         problems.append('security group {0} is not referenced (or the reference is disabled)'.format(ctx.group))
     inbound, why = _walk_in_rules(vm.get('rules'), ctx, 'a VM rule')
@@ -253,6 +280,7 @@ def vm_report(vm, ctx):
     # macfilter=0 lets the guest send with another MAC (a problem above); its source addresses stay filtered.
     spoof = 'open' if any(n == 'source_filter' for n, _t in gaps) else 'blocked'
     addresses, ip = vm_addresses(vm)
+    isolated = status == 'isolated'
     return {
         'vmid': vm['vmid'],
         'name': vm.get('name'),
@@ -274,7 +302,13 @@ def vm_report(vm, ctx):
             else 'blocked',
         },
         'status': status,
-        'isolated': status == 'isolated',
+        'isolated': isolated,
+        'covered_nets': sorted(nics, key=lambda n: int(n[3:])),
+        # A NIC is isolated only when its whole VM is (the guest's options and rules apply to all its NICs).
+        'isolated_nets': [{'net': net, 'bridge': _bridge(vm, net)} for net in sorted(nics, key=lambda n: int(n[3:]))
+                          if isolated and nics[net] == 'ok'],
+        'private_nets': [{'net': net, 'bridge': _bridge(vm, net), 'firewall': nic_filtered(vm, net)}
+                         for net in private_nics(vm)],
         'problems': problems + unknown + [text for _n, text in open_gaps],
         'gaps': sorted(set(name for name, _t in gaps)),
     }

@@ -19,7 +19,8 @@ description:
     C(<name>) whose rules accept traffic from that IP set (so one change updates every VM), then on each VM the IP
     set C(ipfilter-net<N>) of each NIC with the addresses it may send from (see O(learn_addresses)), a rule
     referencing the group, the VM firewall options C(enable=1), C(policy_in=DROP) and C(policy_out), and
-    C(firewall=1) on every network device (the rest of the C(netN) string, MAC included, is kept), then the
+    C(firewall=1) on every network device the isolation covers (all of them, or those of O(nets); the rest of the
+    C(netN) string, MAC included, is kept), then the
     datacenter rules of O(console_sources), and last the datacenter firewall switch (C(enable), and
     C(policy_in=ACCEPT) when it was not set; see the notes).
   - The order never opens a VM. Until a VM's NIC carries C(firewall=1) and the datacenter switch is on, its traffic
@@ -155,7 +156,8 @@ options:
     default: false
   learn_addresses:
     description:
-      - Every NIC of a selected guest may send only from its own addresses, and answer ARP only for them. The module
+      - Every covered NIC (see O(nets)) of a selected guest may send only from its own addresses, and answer ARP only
+        for them. The module
         fills the guest's IP set C(ipfilter-net<N>), which pve-firewall enforces (on the source address in the
         guest's outbound chain, and on ARP through ebtables). PVE adds the NIC's IPv6 link-local address itself and
         lets DHCP requests out before the filter, so a DHCP guest keeps getting its lease.
@@ -180,6 +182,24 @@ options:
     elements: str
     choices: [arp_filter, source_filter]
     default: []
+  nets:
+    description:
+      - For the VMs listed, the NICs the isolation covers (their uplinks, on the lab's bridge), as a dict from a vmid
+        to the list of its covered NICs (C(net0), C(net1), ...). Every other NIC of a listed VM is private (on the
+        student's own network, for example an SDN VNet only that student's machines share). The module removes
+        C(firewall=1) from it (the rest of the
+        C(netN) string, MAC included, is kept), plans no C(ipfilter-net<N>) set for it and never learns its
+        addresses, so the guest's C(policy_in), the lab's group and the source filter do not apply there and a
+        student's router can forward on it. The report lists it in RV(report.vms[].private_nets), never as isolated.
+      - VMs not listed have every NIC isolated. Not set means every NIC of every selected VM.
+      - Refused before any write, naming the entry - a vmid that is not selected (teacher VMs and templates are
+        left out of the selection), a name that is not C(net<N>), an empty list, and with O(state=present) a NIC the
+        VM does not have.
+      - With O(state=absent) the lab's objects are removed from every NIC, as without O(nets). A private NIC that
+        had C(firewall=1) before the lab first isolated its VM does not get it back.
+      - A stale C(ipfilter-net<N>) set an earlier run made for a NIC now private is kept (it filters nothing without
+        C(firewall=1)); O(state=absent) removes it.
+    type: dict
   console_sources:
     description:
       - Networks the students open the web UI and the noVNC consoles from. Adds one datacenter rule per entry
@@ -215,7 +235,7 @@ notes:
     selection); run O(state=absent) with that VM selected to release it.
   - Request use per run, N selected VMs; one read of cluster resources, seven reads of the cluster firewall, two
     per online node where the hosts are read (see RV(report.reachability.hosts)), per VM three reads (firewall options, firewall rules,
-    config with pending changes) and one per NIC (its C(ipfilter-net<N>) set), the guest agent of a running VM
+    config with pending changes) and one per covered NIC (its C(ipfilter-net<N>) set), the guest agent of a running VM
     whose addresses are not known yet, and, when something changes, at most three writes plus two per NIC and the
     reads of what was written. An idempotent run makes no write. Per-VM requests run in parallel on up to 8
     threads.
@@ -256,6 +276,17 @@ EXAMPLES = r'''
 - name: Show it
   ansible.builtin.debug:
     msg: "{{ check.report.reachability }}"
+
+- name: A topology lab - each router's net0 is its uplink (isolated), net1 its student's private network
+  pvelab.proxmox.pve_firewall_isolation:
+    name: routing
+    vmids: [2101, 2111]
+    teacher_sources: [192.0.2.10]
+    nets:
+      2101: [net0]   # ann's router: net0 on vmbr0, net1 on ann's VNet
+      2111: [net0]   # ben's router
+    # The clients, with a NIC on their student's VNet only, are not selected: no NIC of theirs is on the lab's
+    # bridge, and a selected VM not listed in nets would have every NIC isolated.
 
 - name: End of term
   pvelab.proxmox.pve_firewall_isolation:
@@ -325,8 +356,27 @@ report:
           type: str
           sample: ACCEPT
         nics_ok:
-          description: Every C(netN) has C(firewall=1) in effect (not only pending).
+          description: Every covered C(netN) (see O(nets)) has C(firewall=1) in effect (not only pending).
           type: bool
+        covered_nets:
+          description: The NICs the isolation covers, those of O(nets) for a VM listed there, else all of them.
+          type: list
+          elements: str
+          sample: [net0]
+        isolated_nets:
+          description: The covered NICs that are isolated, with their bridge; empty when the VM is not isolated (its
+            firewall options and rules apply to all its NICs). A private NIC is never in it.
+          type: list
+          elements: dict
+          sample: [{net: net0, bridge: vmbr0}]
+        private_nets:
+          description:
+            - The NICs of a VM listed in O(nets) that it does not cover, with their bridge and whether C(firewall) is
+              still on now or after the next start (V(false) once the run has removed it; V(true) when the change
+              waits for the next start, which the module warns about). Not part of the isolation verdict.
+          type: list
+          elements: dict
+          sample: [{net: net1, bridge: v1234, firewall: false}]
         group_referenced:
           description: An enabled VM rule references the lab's security group.
           type: bool
@@ -334,10 +384,10 @@ report:
           description: The datacenter firewall is on.
           type: bool
         source_filter:
-          description: Every NIC may send only from the addresses in its C(ipfilter-net<N>) set.
+          description: Every covered NIC may send only from the addresses in its C(ipfilter-net<N>) set.
           type: bool
         arp_filter:
-          description: Every NIC's ARP is limited to its own IPv4 addresses.
+          description: Every covered NIC's ARP is limited to its own IPv4 addresses.
           type: bool
         paths:
           description: V(from_students) (V(blocked), V(open) or V(unknown)), V(spoofing_teacher_address) and
@@ -363,7 +413,7 @@ report:
         addresses:
           description:
             - What each NIC may send from, the entries of its IP set C(ipfilter-net<N>) (static addresses, or those
-              learned from the guest agent at the first start); a NIC without a set is left out.
+              learned from the guest agent at the first start); a NIC without a set, and a private one, is left out.
           type: dict
           sample: {"net0": ["192.0.2.101/32"]}
         ip:
@@ -468,6 +518,7 @@ class PveFirewallIsolation(PveModuleBase):
             self.sources = fw.parse_sources(p['teacher_sources'])
             self.ports = fw.parse_ports(p['teacher_ports'])
             self.console_sources = fw.parse_sources(p['console_sources'], field='console_sources')
+            self.nets = fw.parse_nets(p['nets'])
         except ValueError as exc:
             self.fail(str(exc))
         if self.group == fw.RECORD_GROUP:
@@ -507,7 +558,14 @@ class PveFirewallIsolation(PveModuleBase):
                 del chosen[vmid]
                 if vmid in self.vmids:
                     self.module.warn('vm {0} is a template: left out'.format(vmid))
-        return [dict(g, vmid=int(g['vmid']), type=g.get('type') or 'qemu') for _k, g in sorted(chosen.items())]
+        out = [dict(g, vmid=int(g['vmid']), type=g.get('type') or 'qemu') for _k, g in sorted(chosen.items())]
+        if self.params['state'] == 'present':
+            # The NICs the isolation covers (covered_nics in _firewall.py); state=absent removes what the lab made on
+            # every NIC, as without nets.
+            for guest in out:
+                if guest['vmid'] in self.nets:
+                    guest['covered'] = self.nets[guest['vmid']]
+        return out
 
     def teacher_cidrs(self):
         cidrs = list(self.sources)
@@ -613,6 +671,10 @@ class PveFirewallIsolation(PveModuleBase):
                 self.fail('{0} already exist(s) and was not made by this module (its comment does not start with '
                           '{1}); choose another lab name'.format(' and '.join(foreign), fw.marker(self.group)))
         vms = fw.read_vms(self.client, guests)
+        try:
+            fw.check_nets(self.nets, vms, nics=p['state'] == 'present')
+        except ValueError as exc:
+            self.fail('nothing was changed: {0}'.format(exc))
         self.other_groups = self.read_other_groups(vms)
         if p['verify_only']:
             self.hosts = self.read_hosts()
@@ -750,6 +812,11 @@ class PveFirewallIsolation(PveModuleBase):
         cluster_rules = (c.get(CLUSTER_RULES) or []) if any(cluster_rules_plan.values()) else self.cluster_rules
         report = self.report(states, group_rules, entries, options, cluster_rules)
         self.result['report'] = report
+        for vm in report['vms']:
+            for nic in vm['private_nets']:
+                if nic['firewall']:
+                    self.module.warn('vm {0}: the private {1} keeps its firewall flag until the next start of the VM '
+                                     '(its own network is filtered until then)'.format(vm['vmid'], nic['net']))
         if errors:
             self.fail('applying isolation failed on {0} VM(s): {1}'.format(len(errors), '; '.join(errors)))
         if not report['isolated']:
@@ -952,6 +1019,7 @@ def main():
             learn_addresses=dict(type='bool', default=True),
             accept_gaps=dict(type='list', elements='str', default=[], choices=['arp_filter', 'source_filter']),
             console_sources=dict(type='list', elements='str', default=[]),
+            nets=dict(type='dict'),
             compile_wait=dict(type='float', default=12.0),
         ),
     )

@@ -331,7 +331,8 @@ def test_report_isolated():
                      'source_filter': True, 'arp_filter': True, 'status': 'isolated', 'gaps': [],
                      'paths': {'from_students': 'blocked', 'spoofing_teacher_address': 'blocked',
                                'spoofing_teacher_arp': 'blocked'},
-                     'isolated': True, 'problems': []}
+                     'isolated': True, 'problems': [], 'covered_nets': ['net0'],
+                     'isolated_nets': [{'net': 'net0', 'bridge': 'vmbr0'}], 'private_nets': []}
 
 
 def test_report_every_switch_counts():
@@ -645,3 +646,124 @@ def test_vm_addresses_are_what_each_source_filter_holds():
     assert addresses == {'net0': ['fd00::5/128', '10.0.0.0/24'], 'net1': ['192.0.2.7/32']}
     assert ip == '192.0.2.7'  # the first single IPv4 address: not a network, not IPv6
     assert vm_addresses({'current': {}, 'ipsets': {}}) == ({}, None)
+
+
+# ------------------------------------------------- nets: uplinks covered, private NICs left to the student
+
+PRIVATE = 'virtio=BC:24:11:AA:00:02,bridge=v1234,tag=5,firewall=1,mtu=1400'
+
+
+def router(vmid=301, covered=('net0',), **over):
+    """A student's router: net0 on the lab's bridge (static address), net1 on the student's own VNet, with the
+    firewall=1 a run without nets left there, and a static address on the private side too."""
+    state = vm(vmid, options={}, current={'net0': MAC, 'ipconfig0': 'ip=10.1.0.{0}/24'.format(vmid - 300),
+                                          'net1': PRIVATE, 'ipconfig1': 'ip=192.168.50.1/24'},
+               ipsets={'net0': None}, covered=None if covered is None else list(covered))
+    state.update(over)
+    return state
+
+
+def test_parse_nets_normalises_and_refuses_naming_the_entry():
+    assert fw.parse_nets(None) == {}
+    assert fw.parse_nets({'302': ['net2', 'net0', 'net2'], 301: ['net0']}) == {301: ['net0'], 302: ['net0', 'net2']}
+    for raw, message in (
+            (['net0'], r'nets must be a dict'),
+            ({'abc': ['net0']}, r"nets key 'abc' is not a number"),
+            ({'50': ['net0']}, r'nets key 50 is out of range'),
+            ({'301': []}, r'nets\[301\] must be a non-empty list'),
+            ({'301': 'net0'}, r'nets\[301\] must be a non-empty list'),
+            ({'301': ['net0', 'eth1']}, r"nets\[301\]\[1\] 'eth1' is not a NIC name net<N>"),
+            ({'301': ['net01']}, r"nets\[301\]\[0\] 'net01' is not a NIC name"),
+            ({'301': ['net0'], 301: ['net1']}, r'nets: vm 301 is given twice')):
+        with pytest.raises(ValueError, match=message):
+            fw.parse_nets(raw)
+
+
+def test_check_nets_needs_a_selected_vm_and_its_nics():
+    vms = [router(301), router(302)]
+    fw.check_nets({301: ['net0', 'net1']}, vms)
+    with pytest.raises(ValueError, match=r'nets\[303\]: vm 303 is not among the selected VMs'):
+        fw.check_nets({301: ['net0'], 303: ['net0']}, vms)
+    with pytest.raises(ValueError, match=r'nets\[302\]: vm 302 has no net2 \(its NICs: net0, net1\)'):
+        fw.check_nets({302: ['net0', 'net2']}, vms)
+    fw.check_nets({302: ['net2']}, vms, nics=False)  # state=absent: only the selection counts
+    # A NIC that goes away at the next start is one the VM does not have.
+    with pytest.raises(ValueError, match='has no net1'):
+        fw.check_nets({301: ['net1']}, [router(301, pending={'net1': None})])
+
+
+def test_a_private_nic_loses_its_firewall_flag_and_gets_no_source_filter():
+    state = router()
+    learned = {'net0': ['10.1.0.9/32'], 'net1': ['192.168.50.1/32']}
+    plan = fw.plan_vm_present(state, LAB, GROUP, fw.desired_vm_options('any', None), learned=learned)
+    # MAC, model, bridge, tag and mtu kept; only the flag goes. net0 is isolated as today.
+    assert plan['nets'] == {'net0': MAC + ',firewall=1', 'net1': 'virtio=BC:24:11:AA:00:02,bridge=v1234,tag=5,mtu=1400'}
+    assert plan['sets'] == {'net0': {'create': True, 'add': [('10.1.0.1/32', 'static configuration')], 'delete': []}}
+    assert 'vm 301: net1 without firewall=1 (private)' in plan['actions']
+    assert fw.nic_static_addresses(state) == {'net0': ['10.1.0.1/32']}  # the private address is no source
+    assert fw.needs_learning(router(ipsets={}, current={'net0': MAC, 'net1': PRIVATE})) == ['net0']
+    after = fw.predict_vm(state, plan)
+    rep = report([after])
+    assert rep['isolated'] is True
+    first = rep['vms'][0]
+    assert first['covered_nets'] == ['net0']
+    assert first['isolated_nets'] == [{'net': 'net0', 'bridge': 'vmbr0'}]
+    assert first['private_nets'] == [{'net': 'net1', 'bridge': 'v1234', 'firewall': False}]
+    assert first['addresses'] == {'net0': ['10.1.0.1/32']}
+    assert not fw._has_work(fw.plan_vm_present(after, LAB, GROUP, fw.desired_vm_options('any', None)))
+    # The same VM not listed in nets: every NIC isolated, as before nets existed.
+    whole = fw.plan_vm_present(router(covered=None, ipsets={'net0': None, 'net1': None}), LAB, GROUP,
+                               fw.desired_vm_options('any', None))
+    assert sorted(whole['sets']) == ['net0', 'net1']
+    assert 'net1' not in whole['nets']  # it has firewall=1 already
+    assert report([fw.predict_vm(router(covered=None, ipsets={'net0': None, 'net1': None}), whole)])[
+        'vms'][0]['private_nets'] == []
+
+
+def test_a_private_nic_without_the_flag_is_left_alone_and_a_pending_one_is_edited():
+    clean = router(current={'net0': MAC, 'net1': 'virtio=BC:24:11:AA:00:02,bridge=v1234'})
+    assert 'net1' not in fw.plan_vm_present(clean, LAB, GROUP, fw.desired_vm_options('any', None))['nets']
+    for value in ('1', 'on', 'yes'):
+        pending = router(pending={'net1': 'virtio=BC:24:11:AA:00:02,bridge=v9999,firewall=' + value})
+        assert fw.plan_vm_present(pending, LAB, GROUP, fw.desired_vm_options('any', None))['nets']['net1'] == \
+            'virtio=BC:24:11:AA:00:02,bridge=v9999'
+    zero = router(current={'net0': MAC, 'net1': 'virtio=BC:24:11:AA:00:02,bridge=v1234,firewall=0'})
+    assert 'net1' not in fw.plan_vm_present(zero, LAB, GROUP, fw.desired_vm_options('any', None))['nets']
+
+
+def test_report_with_nets_counts_the_covered_nics_and_never_calls_a_private_one_isolated():
+    uplink_only = isolated_vm(301, covered=['net0'])
+    uplink_only['current'] = dict(uplink_only['current'], net1='virtio=BC:24:11:AA:00:02,bridge=v1234')
+    # Without nets the same VM is open: its net1 bypasses the firewall.
+    unlisted = dict(uplink_only, covered=None)
+    assert report([unlisted])['vms'][0]['problems'] == ['net1 has no firewall=1: its traffic bypasses the firewall']
+    rep = report([uplink_only])
+    assert rep['isolated'] is True and rep['reachability']['student_to_student'] == 'blocked'
+    assert rep['vms'][0]['private_nets'] == [{'net': 'net1', 'bridge': 'v1234', 'firewall': False}]
+    # Still filtered until the next start (a change waiting in pending): said, and the covered NICs decide.
+    waiting = dict(uplink_only, pending={'net1': 'virtio=BC:24:11:AA:00:02,bridge=v1234'},
+                   current=dict(uplink_only['current'], net1='virtio=BC:24:11:AA:00:02,bridge=v1234,firewall=1'))
+    assert report([waiting])['vms'][0]['private_nets'] == [{'net': 'net1', 'bridge': 'v1234', 'firewall': True}]
+    # A covered NIC the VM does not have: not isolated (fail closed), and no NIC of it is reported isolated.
+    gone = isolated_vm(302, covered=['net0', 'net3'])
+    second = report([gone])['vms'][0]
+    assert second['isolated'] is False and second['nics_ok'] is False
+    assert 'net3 is to be isolated (nets) but the VM has no such NIC' in second['problems']
+    assert second['isolated_nets'] == [] and second['paths']['from_students'] == 'open'
+    # A covered NIC without the flag opens the VM; its private NIC is never listed as isolated.
+    off = isolated_vm(303, covered=['net0'])
+    off['current'] = dict(off['current'], net0=MAC, net1='virtio=BC:24:11:AA:00:03,bridge=v1235,firewall=1')
+    third = report([off])['vms'][0]
+    assert third['isolated'] is False and third['isolated_nets'] == []
+    assert third['private_nets'] == [{'net': 'net1', 'bridge': 'v1235', 'firewall': True}]
+
+
+def test_read_vm_reads_the_source_filter_of_the_covered_nics_only():
+    base = '/nodes/pve1/qemu/301'
+    config = [{'key': 'net0', 'value': MAC}, {'key': 'net1', 'value': PRIVATE}]
+    client = ScriptedClient({('GET', base + '/firewall/options'): {}, ('GET', base + '/firewall/rules'): [],
+                             ('GET', base + '/pending'): config,
+                             ('GET', base + '/firewall/ipset/ipfilter-net0'): []})
+    state = fw.read_vm(client, {'vmid': 301, 'node': 'pve1', 'type': 'qemu', 'covered': ['net0']})
+    assert state['ipsets'] == {'net0': []}
+    assert [path for _m, path, _p in client.calls if 'ipset' in path] == [base + '/firewall/ipset/ipfilter-net0']

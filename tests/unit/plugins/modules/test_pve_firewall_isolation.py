@@ -59,6 +59,9 @@ def run(args, monkeypatch, capsys, answers=None, check_mode=False):
      r"teacher_ports\[1\]\.dport '8': PVE takes ICMP types by name only \(use 'echo-request'\)"),
     (dict(name='lab', vmids=[300], pool='bad pool'), 'pool'),
     (dict(name='lab', vmids=[300], verify_only=True, state='absent'), 'verify_only'),
+    (dict(name='lab', vmids=[300], nets={'300': []}), r'nets\[300\] must be a non-empty list'),
+    (dict(name='lab', vmids=[300], nets={'300': ['net0', 'eth1']}), r"nets\[300\]\[1\] 'eth1' is not a NIC name"),
+    (dict(name='lab', vmids=[300], nets={'router': ['net0']}), r"nets key 'router' is not a number"),
 ])
 def test_bad_input_fails_before_any_request(args, message, monkeypatch, capsys):
     out, calls = run(args, monkeypatch, capsys)
@@ -164,3 +167,80 @@ def test_a_second_lab_turning_the_datacenter_firewall_on_at_the_same_time_keeps_
     assert other.get('/cluster/firewall/options').get('enable') == 1
     groups = [g['group'] for g in other.get('/cluster/firewall/groups')]
     assert groups.count(fw.RECORD_GROUP) == 1
+
+
+@pytest.mark.parametrize('nets, message', [
+    ({'301': ['net0']}, r'^nothing was changed: nets\[301\]: vm 301 is not among the selected VMs'),
+    ({'300': ['net0', 'net1']}, r'^nothing was changed: nets\[300\]: vm 300 has no net1 \(its NICs: net0\)$'),
+])
+def test_nets_naming_what_is_not_there_fails_before_any_write(nets, message, monkeypatch, capsys):
+    out, calls = run(dict(name='lab', vmids=[300], teacher_sources=['192.0.2.10'], nets=nets), monkeypatch, capsys,
+                     answers=cluster_answers([300]))
+    assert out['failed'] is True
+    assert re.search(message, out['msg']), out['msg']
+    assert calls and all(method == 'GET' for method, _path in calls)
+
+
+UPLINK = 'virtio=BC:24:11:00:02:{0:02X},bridge=vmbr0'
+PRIVATE_NIC = 'e1000=BC:24:11:00:03:{0:02X},bridge=v1234,tag=7,firewall=1,queues=2'
+
+
+def test_nets_isolate_the_uplink_and_free_the_private_nic_of_the_listed_vm_only(
+        served, monkeypatch):  # noqa: F811 pylint: disable=redefined-outer-name
+    """A router (201, listed: net0 uplink, net1 private) and an unlisted VM with the same two NICs (202): check mode
+    says what the run then does; the router's net1 loses only its firewall flag, gets no ipfilter set (its private
+    address is never a source), and is reported private; the unlisted VM is isolated on both NICs, as before."""
+    for vmid in (201, 202):
+        served.pve.add_vm(vmid, 'stu{0}'.format(vmid), node='pve1', status='stopped', config={
+            'net0': UPLINK.format(vmid), 'ipconfig0': 'ip=10.30.0.{0}/24'.format(vmid - 200),
+            'net1': PRIVATE_NIC.format(vmid), 'ipconfig1': 'ip=192.168.7.1/24'})
+    served.settle()
+    args = dict(name='labn', vmids=[201, 202], teacher_sources=['192.0.2.10'], compile_wait=0,
+                nets={'201': ['net0']})
+    before = served.count('PUT') + served.count('POST') + served.count('DELETE')
+    planned, failed = served.run(mod.main, args, check=True, diff=True)
+    assert not failed, planned.get('msg')
+    assert served.count('PUT') + served.count('POST') + served.count('DELETE') == before  # check mode: no write
+    assert 'vm 201: net1 without firewall=1 (private)' in planned['actions']
+    assert 'vm 201: net0 firewall=1' in planned['actions']
+    assert not [a for a in planned['actions'] if a.startswith('vm 201:') and 'net1' in a and 'private' not in a]
+    assert planned['diff']['after']['vms']['201']['nics'] == {'net0': 'ok', 'net1': 'off'}
+    assert planned['diff']['before']['vms']['201']['nics'] == {'net0': 'off', 'net1': 'ok'}
+
+    result, failed = served.run(mod.main, args)
+    assert not failed, result.get('msg')
+    assert result['actions'] == planned['actions']
+    router = served.pve.vm(201).config
+    assert router['net1'] == 'e1000=BC:24:11:00:03:C9,bridge=v1234,tag=7,queues=2'
+    assert router['net0'] == UPLINK.format(201) + ',firewall=1'
+    sets = served.pve.firewall_config('vm', vmid=201)['ipset']
+    assert sorted(sets) == ['ipfilter-net0']
+    assert [fw.norm_cidr(e['cidr']) for e in sets['ipfilter-net0']] == ['10.30.0.1/32']
+    other = served.pve.vm(202).config
+    assert other['net0'].endswith(',firewall=1') and other['net1'] == PRIVATE_NIC.format(202)
+    assert sorted(served.pve.firewall_config('vm', vmid=202)['ipset']) == ['ipfilter-net0', 'ipfilter-net1']
+    by_id = dict((v['vmid'], v) for v in result['report']['vms'])
+    assert result['report']['isolated'] is True
+    assert by_id[201]['covered_nets'] == ['net0']
+    assert by_id[201]['isolated_nets'] == [{'net': 'net0', 'bridge': 'vmbr0'}]
+    assert by_id[201]['private_nets'] == [{'net': 'net1', 'bridge': 'v1234', 'firewall': False}]
+    assert by_id[201]['addresses'] == {'net0': ['10.30.0.1/32']}
+    assert by_id[202]['private_nets'] == [] and by_id[202]['covered_nets'] == ['net0', 'net1']
+    assert [n['net'] for n in by_id[202]['isolated_nets']] == ['net0', 'net1']
+
+    again, failed = served.run(mod.main, args)
+    assert not failed and again['changed'] is False and again['actions'] == []
+    verified, failed = served.run(mod.main, dict(args, verify_only=True))
+    assert not failed and verified['report']['vms'][0]['private_nets'][0]['net'] == 'net1'
+    # Without nets the router's net1 is a NIC like any other: verify_only says it bypasses the firewall.
+    unlisted, failed = served.run(mod.main, dict(args, verify_only=True, nets=None))
+    assert failed and 'vm 201: net1 has no firewall=1' in unlisted['msg']
+
+    # state=absent removes what the lab made on every NIC, nets or not; a private NIC's flag, removed by the lab,
+    # is not put back (the documented limit of nets).
+    removed, failed = served.run(mod.main, dict(args, state='absent'))
+    assert not failed, removed.get('msg')
+    assert served.pve.vm(201).config['net0'] == UPLINK.format(201)
+    assert served.pve.vm(201).config['net1'] == 'e1000=BC:24:11:00:03:C9,bridge=v1234,tag=7,queues=2'
+    assert served.pve.firewall_config('vm', vmid=202)['ipset'] == {}
+    assert served.pve.firewall_config('vm', vmid=201)['rules'] == []
