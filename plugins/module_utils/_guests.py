@@ -116,6 +116,34 @@ class GuestSelection(object):
             asked += [('{0}[{1}]'.format(option, n), key, value) for n, value in enumerate(params[option] or [])]
         return [Item(index, where, {key: value}) for index, (where, key, value) in enumerate(asked)]
 
+    @staticmethod
+    def find(cluster, items, missing_ok=False):
+        """Find every item's guest (item.entry) in the one cluster read; a guest asked twice (by vmid and by name) is
+        one item, the later ones marked item.again. Returns the errors that stop the run before any write: a guest
+        not found (unless missing_ok), a name two guests carry, a guest whose node is offline."""
+        errors, seen = [], set()
+        for item in items:
+            item.again = False
+            (key, value), = item.values.items()
+            try:
+                item.entry = cluster.find_guest(**{key: value})
+            except PveError as exc:
+                errors.append(str(exc))
+                continue
+            if item.entry is None:
+                if not missing_ok:
+                    errors.append('no guest with {0} {1!r}'.format(key, value))
+                continue
+            if int(item.entry['vmid']) in seen:
+                item.again = True
+                continue
+            seen.add(int(item.entry['vmid']))
+            # A guest pvestatd has not seen yet (just made) is 'unknown' too: only the node's own entry says
+            # whether its node is offline.
+            if cluster.node_offline(item.entry):
+                errors.append('the node {0} of {1} is not online'.format(item.entry.get('node'), label(item.entry)))
+        return errors
+
 
 def is_template(entry):
     """True for a template: PVE gives its template flag as 1 (or a JSON boolean); a guest without it is none."""

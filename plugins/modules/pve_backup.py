@@ -145,7 +145,7 @@ import re
 
 from ansible_collections.pvelab.proxmox.plugins.module_utils._bulk import parallel_map
 from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveError
-from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import GuestBulkModule, GuestSelection, label, run_tasks
+from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import GuestBulkModule, GuestSelection, run_tasks
 from ansible_collections.pvelab.proxmox.plugins.module_utils._module import pve_module
 
 NOTES_VARS = ('cluster', 'guestname', 'node', 'vmid')
@@ -209,24 +209,9 @@ class PveBackup(GuestBulkModule):
         super().execute()
 
     def resolve(self, items):
-        errors, seen = [], set()
         for item in items:
-            item.volid, item.again = None, False
-            (key, value), = item.values.items()
-            try:
-                item.entry = self.cluster.find_guest(**{key: value})
-            except PveError as exc:
-                errors.append(str(exc))
-                continue
-            if item.entry is None:
-                errors.append('no guest with {0} {1!r}'.format(key, value))
-                continue
-            if int(item.entry['vmid']) in seen:
-                item.again = True
-                continue
-            seen.add(int(item.entry['vmid']))
-            if self.cluster.node_offline(item.entry):
-                errors.append('the node {0} of {1} is not online'.format(item.entry.get('node'), label(item.entry)))
+            item.volid = None
+        errors = self.spec.find(self.cluster, items)
         storage = self.params['storage']
         nodes = sorted(set(i.entry['node'] for i in items if i.entry is not None))
         for node in nodes:

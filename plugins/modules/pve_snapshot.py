@@ -175,7 +175,6 @@ items:
 '''
 
 from ansible_collections.pvelab.proxmox.plugins.module_utils._bulk import parallel_map
-from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveError
 from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import GuestBulkModule, GuestSelection, guest_path, label, run_tasks
 from ansible_collections.pvelab.proxmox.plugins.module_utils._module import pve_module
 from ansible_collections.pvelab.proxmox.plugins.module_utils._validate import validate_snapname
@@ -218,29 +217,9 @@ class PveSnapshot(GuestBulkModule):
         super().execute()
 
     def resolve(self, items):
-        """Find every guest in the one cluster read; a guest asked twice (by vmid and by name) is one item."""
-        errors, seen = [], set()
         for item in items:
-            item.exists, item.description, item.again = False, None, False
-            (key, value), = item.values.items()
-            try:
-                item.entry = self.cluster.find_guest(**{key: value})
-            except PveError as exc:
-                errors.append(str(exc))
-                continue
-            if item.entry is None:
-                if self.params['state'] != 'absent':
-                    errors.append('no guest with {0} {1!r}'.format(key, value))
-                continue
-            if int(item.entry['vmid']) in seen:
-                item.again = True
-                continue
-            seen.add(int(item.entry['vmid']))
-            # A guest pvestatd has not seen yet (just made) is 'unknown' too: only the node's own entry says
-            # whether its node is offline.
-            if self.cluster.node_offline(item.entry):
-                errors.append('the node {0} of {1} is not online'.format(item.entry.get('node'), label(item.entry)))
-        return errors
+            item.exists, item.description = False, None
+        return self.spec.find(self.cluster, items, missing_ok=self.params['state'] == 'absent')
 
     def plan(self, items):
         p = self.params
