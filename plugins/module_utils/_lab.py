@@ -11,7 +11,11 @@ values out and no PVE calls, so controller code (the lab filter plugin) can use 
 
 How a lab named <lab> marks what it makes:
 
-- its pool <lab>, whose comment is `pvelab.proxmox lab <lab>` (pool_comment(lab); the lab role writes it);
+- its pool <lab>, whose comment is `pvelab.proxmox lab <lab>` (pool_comment(lab); the lab role writes it), and in a
+  topology lab that made its SDN zone `pvelab.proxmox lab <lab>, made SDN zone <zone>` (pool_comment(lab, zone)):
+  teardown removes a zone only when the lab made it;
+- the VNets of a topology lab, one per student: their alias is `pvelab:<lab> <userid>` (vnet_alias), the student
+  read back with vnet_owner(alias, lab);
 - its guests, which are in pool <lab> and carry the tag <lab> (the lab role does both);
 - the accounts it makes: their comment is `pvelab:<lab> student` or `pvelab:<lab> teacher`, then the class list's
   own comment if it gives one (account_comment(lab, kind, comment)); accounts of an earlier version, commented
@@ -25,8 +29,9 @@ API:
   ('pvelab:net' does not own 'pvelab:netadmin ...').
 - account_comment(lab, kind, comment=None), account_kind(comment, lab) -> 'student', 'teacher' or None: what the
   lab made an account for, read back from its comment.
-- POOL_COMMENT, pool_comment(lab) -> 'pvelab.proxmox lab <lab>'; is_lab_pool(comment): a pool comment the lab
-  role wrote.
+- POOL_COMMENT, pool_comment(lab, zone=None) -> 'pvelab.proxmox lab <lab>' (', made SDN zone <zone>' after it);
+  is_lab_pool(comment): a pool comment the lab role wrote; made_zone(comment): the zone it records, or None.
+- vnet_alias(lab, userid), vnet_owner(alias, lab) -> the userid of the student a lab's VNet is for, or None.
 - in_lab(guest, lab): a guest (a /cluster/resources, pve_vm_info or inventory entry: `pool`, `tags` as a list or
   PVE's ';' string, `template`) is lab <lab>'s: in its pool or tagged with its name, and not a template.
 - lab_guests(guests, lab, names=None): the guests of lab <lab>, and with names only those so named (teardown also
@@ -82,8 +87,33 @@ def account_kind(comment, lab):
     return words[1] if len(words) > 1 and words[1] in ACCOUNT_KINDS else None
 
 
-def pool_comment(lab):
-    return POOL_COMMENT + lab
+ZONE_MARK = ', made SDN zone '
+
+
+def pool_comment(lab, zone=None):
+    return POOL_COMMENT + lab + (ZONE_MARK + zone if zone else '')
+
+
+def made_zone(comment):
+    """The SDN zone a lab's pool comment records as made by the lab, or None."""
+    text = (comment or '').strip()
+    if not is_lab_pool(text) or ZONE_MARK not in text:
+        return None
+    return text.rpartition(ZONE_MARK)[2].strip() or None
+
+
+def vnet_alias(lab, userid):
+    """The alias of the VNet a lab makes for a student: which student it is for (PVE's VNet ids are too short)."""
+    return '{0} {1}'.format(marker(lab), userid)
+
+
+def vnet_owner(alias, lab):
+    """The userid of the student a VNet of lab <lab> is for (its alias says so), else None."""
+    text = (alias or '').strip()
+    if not owned(text, lab):
+        return None
+    words = text.split()
+    return words[1] if len(words) == 2 else None
 
 
 def is_lab_pool(comment):
