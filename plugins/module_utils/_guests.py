@@ -431,11 +431,13 @@ def _qemu_nic(items):
     return model, mac, rest
 
 
-def merge_net(kind, key, current, wanted):
+def merge_net(kind, key, current, wanted, like=None):
     """The netN value to write: `wanted` with the current MAC kept when `wanted` gives none.
 
     qemu: `virtio,bridge=vmbr0,firewall=1` or {model: virtio, bridge: vmbr0, firewall: true} keeps the
-    NIC's MAC; a wanted value without a model keeps the current model too. lxc: `hwaddr` is kept.
+    NIC's MAC; a wanted value without a model keeps the current model too, and a new NIC without one takes the
+    model of `like` (the guest's first NIC: a template with fewer NICs than a lab needs is extended so). PVE
+    gives a new NIC its MAC. lxc: `hwaddr` is kept.
     """
     items = _net_items(wanted)
     if kind == 'lxc':
@@ -449,6 +451,8 @@ def merge_net(kind, key, current, wanted):
         return format_props(items)
     model, mac, rest = _qemu_nic(items)
     current_model, current_mac, _rest = _qemu_nic(parse_props(current)) if current else (None, None, [])
+    if current is None and like:
+        current_model = _qemu_nic(parse_props(like))[0]
     model = model or current_model
     if model is None:
         raise ValueError('{0}: give the NIC model (for example virtio,bridge=vmbr0): the VM has no {0} to take '
@@ -457,6 +461,12 @@ def merge_net(kind, key, current, wanted):
         raise ValueError('{0}: {1!r} is not a NIC model PVE knows ({2})'.format(key, model, ', '.join(NET_MODELS)))
     mac = mac or current_mac
     return format_props([(model, mac) if mac else (None, model)] + rest)
+
+
+def first_nic(config):
+    """The value of the lowest-numbered netN of a guest config, or None."""
+    keys = sorted((int(k[3:]), k) for k in config or {} if re.match(r'^net\d+$', k))
+    return config[keys[0][1]] if keys else None
 
 
 def net_same(kind, a, b):
@@ -574,7 +584,7 @@ def plan_config(kind, config, wanted, update_cipassword='on_create'):
                 new = value if isinstance(value, str) else format_props(_net_items(value))
                 want(key, new, old, old is not None and _props_same(old, new))
             else:
-                new = merge_net(kind, key, old, value)
+                new = merge_net(kind, key, old, value, like=first_nic(config))
                 want(key, new, old, net_same(kind, old, new))
     if wanted.get('cipassword') is not None:
         # PVE shows a stored password only as '**********': it can be seen to exist, not compared.

@@ -245,8 +245,9 @@ class Placer(object):
             return 'node {0!r} cannot take a clone of this template'.format(node)
         return None
 
-    def choose(self):
-        """The node for the next guest (its projection is updated)."""
+    def choose(self, need=None):
+        """The node for the next guest (its projection is updated); need: the memory in bytes it counts for, if not
+        self.need."""
         if not self.candidates:
             raise PveError('no online node can take the clone (nodes: {0})'.format(
                 ', '.join('{0} ({1})'.format(n, 'online' if load['online'] else 'offline')
@@ -269,15 +270,15 @@ class Placer(object):
                 self._rotation = start
             node = self.candidates[self._rotation % len(self.candidates)]
             self._rotation += 1
-        self.place(node)
+        self.place(node, need)
         return node
 
-    def place(self, node):
+    def place(self, node, need=None):
         """Count one more guest on node (chosen here or given by the user)."""
         load = self.loads.get(node)
         if load is None:
             return
-        load['used'] += self.need
+        load['used'] += self.need if need is None else int(need)
         load['guests'] += 1
         if load['maxmem'] and load['used'] > load['maxmem']:
             warning = 'node {0} is planned beyond its memory ({1} MiB of {2} MiB with every guest running)'.format(

@@ -82,6 +82,10 @@ options:
         description:
           - Pool for this guest (else O(pool)).
         type: str
+      placement_memory:
+        description:
+          - Memory in MiB this guest counts for on its node when O(placement) chooses (else O(placement_memory)).
+        type: int
   vmid_floor:
     description:
       - Allocate the smallest vmid at or above this that no guest has and no other clone of this run took.
@@ -107,6 +111,13 @@ options:
     type: str
     choices: [memory, memory_percent, round_robin, random, template]
     default: memory
+  placement_memory:
+    description:
+      - Memory in MiB each new guest counts for on its node when O(placement) chooses, instead of the template's.
+      - For guests that will get more memory after the clone (M(pvelab.proxmox.pve_vm) O(pvelab.proxmox.pve_vm#module:memory)),
+        or for one guest that stands for several which follow it onto its node (the lab role places a student's
+        machines together this way).
+    type: int
   full:
     description:
       - Full clone (a copy of the disks). V(false) makes linked clones, which need a template and refuse
@@ -296,6 +307,7 @@ SPEC = ItemSpec('clones', dict(
     description=dict(type='str'),
     tags=dict(type='list', elements='str'),
     pool=dict(type='str'),
+    placement_memory=dict(type='int'),
 ), keys=['name'], per_item=['newid'], top_only=dict(
     template=dict(type='str', required=True, aliases=['source']),
     allow_non_template=dict(type='bool', default=False),
@@ -345,6 +357,8 @@ class PveClone(BulkModule):
                 validate_pool(item['pool'], '{0} pool'.format(item['name']))
             if item['tags'] is not None:
                 values['tags'] = [validate_tag(t, '{0} tag'.format(item['name'])) for t in item['tags']]
+            if item['placement_memory'] is not None and item['placement_memory'] < 1:
+                raise ValueError('{0} placement_memory must be at least 1 (MiB)'.format(item['name']))
         except ValueError as exc:
             errors.append(str(exc))
         else:
@@ -562,7 +576,8 @@ class PveClone(BulkModule):
                 self.placer.place(item['node'])
                 item.target = item['node']
             else:
-                item.target = self.placer.choose()
+                need = item['placement_memory']
+                item.target = self.placer.choose(need=None if need is None else need * 1048576)
                 if reason and p['placement'] != 'template' and not warned:
                     warned = True
                     self.module.warn('placement {0}: {1}'.format(p['placement'], reason))

@@ -176,7 +176,8 @@ options:
       - 'NICs, C(netN) to a property string (V(virtio,bridge=vmbr0,firewall=1)) or a dict
         (C({model: virtio, bridge: vmbr0, firewall: true})).'
       - The NIC keeps its MAC address (and, if none is given, its model) unless the value names one. An empty
-        value removes the NIC.
+        value removes the NIC. A NIC the VM does not have yet, given without a model, gets the model of the VM's
+        first NIC (and a new MAC from PVE).
       - For a container, C(name=eth0,bridge=vmbr0,ip=dhcp); its C(hwaddr) is kept the same way.
       - Everything else of the NIC is what the value says (items it leaves out are removed).
     type: dict

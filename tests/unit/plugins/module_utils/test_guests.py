@@ -18,6 +18,7 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
     guest_ips,
     ipv4_first,
     item_label,
+    first_nic,
     merge_net,
     net_same,
     next_config,
@@ -215,6 +216,12 @@ def test_merge_net_keeps_mac_and_model():
     assert merge_net('qemu', 'net1', None, 'virtio,bridge=vmbr2') == 'virtio,bridge=vmbr2'
     with pytest.raises(ValueError, match='net1: give the NIC model'):
         merge_net('qemu', 'net1', None, 'bridge=vmbr2')
+    # a NIC the guest lacks takes its first NIC's model (not its MAC: PVE gives the new NIC one)
+    assert merge_net('qemu', 'net1', None, 'bridge=vmbr2', like='e1000={0},bridge=vmbr0'.format(MAC)) == \
+        'e1000,bridge=vmbr2'
+    assert merge_net('qemu', 'net0', current, 'bridge=vmbr2', like='e1000,bridge=vmbr0') == \
+        'virtio={0},bridge=vmbr2'.format(MAC)
+    assert first_nic({'net2': 'e1000,bridge=a', 'net10': 'x', 'name': 'n'}) == 'e1000,bridge=a' and first_nic({}) is None
     with pytest.raises(ValueError, match='not a NIC model'):
         merge_net('qemu', 'net1', None, {'model': 'nic9000'})
     lxc = 'name=eth0,bridge=vmbr0,hwaddr={0},ip=dhcp,type=veth'.format(MAC)

@@ -151,6 +151,17 @@ def test_memory_spreads_a_bulk_by_projection():
     assert max(free) - min(free) <= 2
 
 
+def test_a_guest_that_stands_for_a_group_counts_its_need():
+    """placement_memory: a student's first machine counts for all their machines, which follow it onto its node."""
+    loads = node_loads([node('a', 16, 0), node('b', 16, 0)])
+    placer = Placer(loads, 'memory', need=1 * GiB)
+    assert placer.choose(need=6 * GiB) == 'a'
+    assert placer.choose() == 'b' and placer.choose() == 'b'       # a has 10 GiB free, b 15 then 14
+    assert placer.free('a') == 10 * GiB and placer.free('b') == 14 * GiB
+    placer.place('b', need=5 * GiB)
+    assert placer.free('b') == 9 * GiB and placer.choose() == 'a'
+
+
 def test_memory_percent():
     loads = node_loads([node('a', 100, 50), node('b', 10, 2)])
     placer = Placer(loads, 'memory_percent', need=1 * GiB)

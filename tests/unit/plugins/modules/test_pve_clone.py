@@ -157,3 +157,17 @@ def test_local_storage_template_stays_on_its_node(served):
         result, failed = clone(served, clones=[{'name': 'y1'}, {'name': 'y2'}], template='tmpl-local', check=True)
     assert not failed and set(c['node'] for c in result['items']) == {'pve2'}
     assert any('local storage' in str(w) for w in warned)
+
+
+def test_placement_memory_counts_for_the_guest_it_is_given(served):
+    # A first clone that counts for far more than the template (a student's machines that follow it) fills its
+    # node's projection: none of the next clones goes there, while without it one of them does.
+    names = [{'name': 'p{0}'.format(n)} for n in range(1, 6)]
+    result, failed = clone(served, check=True, clones=names)
+    nodes = [i['node'] for i in result['items']]
+    assert not failed and nodes[0] in nodes[1:]
+    result, failed = clone(served, check=True, clones=[dict(names[0], placement_memory=1024 * 1024)] + names[1:])
+    again = [i['node'] for i in result['items']]
+    assert not failed and again[0] == nodes[0] and again[0] not in again[1:]
+    result, failed = clone(served, check=True, clones=[{'name': 'p1', 'placement_memory': 0}])
+    assert failed and 'p1 placement_memory must be at least 1' in result['msg'] and served.writes() == []
