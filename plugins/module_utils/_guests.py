@@ -573,6 +573,7 @@ def plan_config(kind, config, wanted, update_cipassword='on_create'):
         new = _ssh_keys(wanted['sshkeys'])
         want('sshkeys', '\n'.join(new), '\n'.join(old), old == new,
              send=quote('\n'.join(new) + '\n', safe='') if new else None)
+    like = first_nic(config)  # the model a NIC the guest lacks gets (merge_net)
     for option, pattern in (('ipconfig', r'^ipconfig\d+$'), ('net', r'^net\d+$')):
         for key, value in sorted((wanted.get(option) or {}).items()):
             if not re.match(pattern, str(key)):
@@ -584,7 +585,7 @@ def plan_config(kind, config, wanted, update_cipassword='on_create'):
                 new = value if isinstance(value, str) else format_props(_net_items(value))
                 want(key, new, old, old is not None and _props_same(old, new))
             else:
-                new = merge_net(kind, key, old, value, like=first_nic(config))
+                new = merge_net(kind, key, old, value, like=like)
                 want(key, new, old, net_same(kind, old, new))
     if wanted.get('cipassword') is not None:
         # PVE shows a stored password only as '**********': it can be seen to exist, not compared.

@@ -84,7 +84,7 @@ options:
         type: str
       placement_memory:
         description:
-          - Memory in MiB this guest counts for on its node when O(placement) chooses (else O(placement_memory)).
+          - Memory in MiB this guest counts for on its node in the placement projection (else O(placement_memory)).
         type: int
   vmid_floor:
     description:
@@ -113,7 +113,8 @@ options:
     default: memory
   placement_memory:
     description:
-      - Memory in MiB each new guest counts for on its node when O(placement) chooses, instead of the template's.
+      - Memory in MiB each new guest counts for on its node in the placement projection (what O(placement)
+        chooses by, and the warning about a node planned beyond its memory), instead of the template's.
       - For guests that will get more memory after the clone (M(pvelab.proxmox.pve_vm) O(pvelab.proxmox.pve_vm#module:memory)),
         or for one guest that stands for several which follow it onto its node (the lab role places a student's
         machines together this way).
@@ -573,7 +574,8 @@ class PveClone(BulkModule):
                     errors.append('{0!r}: {1}{2}'.format(item['name'], why, ' ({0})'.format(reason) if reason and
                                                          item['node'] not in (eligible or ()) else ''))
                     continue
-                self.placer.place(item['node'])
+                need = item['placement_memory']
+                self.placer.place(item['node'], need=None if need is None else need * 1048576)
                 item.target = item['node']
             else:
                 need = item['placement_memory']

@@ -169,5 +169,10 @@ def test_placement_memory_counts_for_the_guest_it_is_given(served):
     result, failed = clone(served, check=True, clones=[dict(names[0], placement_memory=1024 * 1024)] + names[1:])
     again = [i['node'] for i in result['items']]
     assert not failed and again[0] == nodes[0] and again[0] not in again[1:]
+    # a guest given its node counts the same way
+    result, failed = clone(served, check=True, clones=[dict(names[0], node=nodes[1], placement_memory=1024 * 1024)]
+                           + names[1:])
+    again = [i['node'] for i in result['items']]
+    assert not failed and again[0] == nodes[1] and nodes[1] not in again[1:]
     result, failed = clone(served, check=True, clones=[{'name': 'p1', 'placement_memory': 0}])
     assert failed and 'p1 placement_memory must be at least 1' in result['msg'] and served.writes() == []
