@@ -12,9 +12,11 @@ callback='default' is asked for (the text users see, e.g. to grep a -vvv run for
 import contextlib
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import yaml
@@ -161,8 +163,22 @@ def run_playbook(cluster, tasks=None, play=None, extra_vars=None, check=False, d
         'ANSIBLE_RETRY_FILES_ENABLED': 'false',
     })
     run_env.update(env or {})
+    started, cpu = time.time(), _children_cpu()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=run_env, timeout=timeout, cwd=str(workdir))
-    return PlaybookResult(proc, callback)
+    result = PlaybookResult(proc, callback)
+    if os.environ.get('PVELAB_E2E_RUNLOG'):
+        # one line per run: which test, which playbook, its wall and CPU seconds (what a test's time is made of)
+        with open(os.environ['PVELAB_E2E_RUNLOG'], 'a') as out:
+            out.write(json.dumps({'test': os.environ.get('PYTEST_CURRENT_TEST', '').rsplit(' ', 1)[0],
+                                  'playbook': os.path.basename(str(playbook)), 'rc': result.rc,
+                                  'wall': round(time.time() - started, 2),
+                                  'cpu': round(_children_cpu() - cpu, 2)}) + '\n')
+    return result
+
+
+def _children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 @contextlib.contextmanager

@@ -13,8 +13,9 @@ from e2e.helpers import run_playbook
 WRITES = ('POST', 'PUT', 'DELETE')
 
 
-# every test on PVE 9.1 and 8.4 (tests/e2e/conftest.py)
-pytestmark = pytest.mark.usefixtures('pve_release')
+# every test on PVE 9.1 and 8.4: through the pve_release fixture (tests/e2e/conftest.py), or
+# (test_bad_input_fails_before_any_write) through bad_input_run's two params
+on_both_releases = pytest.mark.usefixtures('pve_release')
 
 
 def writes(cluster):
@@ -31,6 +32,7 @@ def start(api, vmid):
     return api.nodes('pve1').qemu(vmid).status.start.post()
 
 
+@on_both_releases
 def test_student_gets_its_vm_and_only_its_vm(pve_cluster, tmp_path):
     result = ok(run_playbook(pve_cluster, tmp_path=tmp_path, tasks=[
         {'name': 'students', 'pvelab.proxmox.pve_user': {'users': [
@@ -58,6 +60,7 @@ def test_student_gets_its_vm_and_only_its_vm(pve_cluster, tmp_path):
     assert bob.cluster.resources.get(type='vm') == []
 
 
+@on_both_releases
 def test_privsep_token_without_acl_sees_nothing(pve_cluster, tmp_path):
     secret_file = tmp_path / 'secret'
     ok(run_playbook(pve_cluster, tmp_path=tmp_path, tasks=[
@@ -87,6 +90,7 @@ def test_privsep_token_without_acl_sees_nothing(pve_cluster, tmp_path):
     assert [vm['vmid'] for vm in token.cluster.resources.get(type='vm')] == [101]
 
 
+@on_both_releases
 def test_vvv_output_never_shows_passwords_or_the_token_secret(pve_cluster, tmp_path):
     # The passwords come in as variables (as from a vault): a failed task makes ansible print the lines of
     # the playbook around it, and a password written into the playbook would show there, whatever a module does.
@@ -124,6 +128,7 @@ def test_vvv_output_never_shows_passwords_or_the_token_secret(pve_cluster, tmp_p
     assert 'erin@pve' not in pve_cluster.pve.user_cfg.users          # the bad list wrote nothing
 
 
+@on_both_releases
 def test_list_form_fifty_users_with_a_bounded_request_count(pve_cluster, tmp_path):
     n = 50
     users = [{'userid': 's{0:02d}'.format(i), 'password': 'pass-of-s{0:02d}'.format(i)} for i in range(n)]
@@ -182,7 +187,7 @@ def test_list_form_fifty_users_with_a_bounded_request_count(pve_cluster, tmp_pat
     print(json.dumps({'create_50': created, 'rerun_on_create': on_create, 'rerun_always': always}))
 
 
-@pytest.mark.parametrize('task, words', [
+BAD_INPUT = [
     ({'pvelab.proxmox.pve_user': {'userid': 'bad user'}}, "userid 'bad user'"),
     ({'pvelab.proxmox.pve_user': {'users': [{'userid': 'ok1', 'password': 'long-enough'},
                                             {'userid': 'ok2', 'password': 'short'}]}}, 'users[1] ok2@pve password'),
@@ -192,16 +197,36 @@ def test_list_form_fifty_users_with_a_bounded_request_count(pve_cluster, tmp_pat
      "'/vms/../100'"),
     ({'pvelab.proxmox.pve_role': {'name': 'LabX', 'privileges': ['VM.Audit', 'VM.Bogus']}}, 'VM.Bogus'),
     ({'pvelab.proxmox.pve_role': {'name': 'PVEMine', 'privileges': ['VM.Audit']}}, 'PVEMine'),
-])
-def test_bad_input_fails_before_any_write(pve_cluster, tmp_path, task, words):
-    pve_cluster.pve.add_user('other@pve', password='other-pass-1')
-    task = dict(task, name='bad', ignore_errors=True, register='out')
-    result = run_playbook(pve_cluster, tmp_path=tmp_path, tasks=[task])
-    out = result.task('bad')
+]
+
+
+@pytest.fixture(scope='module', params=['9.1', '8.4'])
+def bad_input_run(request, tmp_path_factory):
+    """Every task of BAD_INPUT, in one playbook run (ignore_errors) against one fake per PVE release (9.1, 8.4), and
+    the API writes the fake saw during that run: test_bad_input_fails_before_any_write checks its task's result
+    from it (one ansible start for the six, not six)."""
+    from fakecluster import serving
+    with serving() as cluster:
+        cluster.pve.pve_version = request.param
+        cluster.pve.add_user('other@pve', password='other-pass-1')
+        tasks = [dict(task, name='bad{0}'.format(i), ignore_errors=True, register='out{0}'.format(i))
+                 for i, (task, _words) in enumerate(BAD_INPUT)]
+        result = run_playbook(cluster, tmp_path=tmp_path_factory.mktemp('bad-input'), tasks=tasks)
+        yield result, writes(cluster)
+
+
+@pytest.mark.parametrize('case, words', [(i, words) for i, (_task, words) in enumerate(BAD_INPUT)],
+                         ids=['task{0}-{1}'.format(i, words) for i, (_task, words) in enumerate(BAD_INPUT)])
+def test_bad_input_fails_before_any_write(bad_input_run, case, words):
+    """Each task fails naming the field, and the run (all six) wrote nothing."""
+    result, written = bad_input_run
+    out = result.task('bad{0}'.format(case))
     assert out['failed'] and words in out['msg'], out
-    assert writes(pve_cluster) == []
+    assert len(result.tasks()) == len(BAD_INPUT), result.tasks()
+    assert written == []
 
 
+@on_both_releases
 def test_other_admin_logins(pve_cluster, tmp_path):
     """An administrator other than root@pam confirms with its own password; an API token cannot change passwords
     (PVE: allowtoken 0) but creates accounts, and the module says so clearly."""
@@ -240,6 +265,7 @@ def test_other_admin_logins(pve_cluster, tmp_path):
     assert len(puts) == 1 and 'admin-pass-1' not in puts[0][2]       # sent, but masked in the log
 
 
+@on_both_releases
 def test_token_comment_cleared_on_pve9_refused_clearly_on_pve8(pve_cluster, tmp_path, pve_release):
     pve_cluster.pve.add_user('portal@pve', tokens=[{'tokenid': 'web', 'comment': 'lab portal'}])
     clear = {'name': 'clear', 'pvelab.proxmox.pve_token': {'userid': 'portal', 'token': 'web', 'comment': ''},
@@ -258,6 +284,7 @@ def test_token_comment_cleared_on_pve9_refused_clearly_on_pve8(pve_cluster, tmp_
         assert [r for r in pve_cluster.pve.request_log('GET') if r[1].endswith('/version')]
 
 
+@on_both_releases
 def test_privileges_and_acl_paths_of_the_other_release_fail_before_any_write(pve_cluster, tmp_path, pve_release):
     other = 'VM.Monitor' if pve_release == '9.1' else 'VM.GuestAgent.Audit'
     own = 'VM.GuestAgent.Audit' if pve_release == '9.1' else 'VM.Monitor'

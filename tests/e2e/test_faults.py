@@ -29,8 +29,9 @@ LAB = 'flt'
 STUDENTS = ['ada', 'bo', 'cy', 'di']
 WRITES = ('POST', 'PUT', 'DELETE')
 
-# every test on PVE 9.1 and 8.4 (tests/e2e/conftest.py)
-pytestmark = pytest.mark.usefixtures('pve_release')
+# every test on PVE 9.1 and 8.4: through the pve_release fixture (tests/e2e/conftest.py), or (test_ticket_expiring_and_
+# revoked_mid_run, test_node_offline) through faulty_lab's two params
+on_both_releases = pytest.mark.usefixtures('pve_release')
 
 
 # ------------------------------------------------------------------ helpers
@@ -166,6 +167,7 @@ def refused(cluster, method, contains):
     return sum(n - 1 for n in calls.values())
 
 
+@on_both_releases
 @pytest.mark.cluster('demo.json', time_scale=0.01)
 def test_config_lock_during_clone_config_firewall_and_delete(pve_cluster, tmp_path):
     """A backup, a snapshot or a migration holds the config lock just as a module writes to the VM: the write is
@@ -231,6 +233,7 @@ def test_config_lock_during_clone_config_firewall_and_delete(pve_cluster, tmp_pa
 
 # ------------------------------------------------------- a clone task fails
 
+@on_both_releases
 @pytest.mark.cluster('demo.json', time_scale=0.01, clone_secs=30)
 def test_clone_task_error_for_one_student(pve_cluster, tmp_path):
     """The clone task of one student out of many ends in TASK ERROR (storage full): the run stops naming that
@@ -298,6 +301,7 @@ def kill_tree(proc):
     proc.wait(30)
 
 
+@on_both_releases
 @pytest.mark.cluster('demo.json', time_scale=0.01, clone_secs=1000)
 def test_interrupted_run_then_rerun(pve_cluster, tmp_path):
     """The process is killed while the clones run (ansible, its workers and the module at once). PVE finishes
@@ -332,6 +336,7 @@ def test_interrupted_run_then_rerun(pve_cluster, tmp_path):
 
 # ----------------------------------------------------------------- timeouts
 
+@on_both_releases
 @pytest.mark.cluster('demo.json', time_scale=0.01, clone_secs=400)
 def test_task_outlasting_its_timeout(pve_cluster, tmp_path):
     """A slow clone and a slow shutdown outlast the module's timeout: each is reported naming the VM, saying the
@@ -378,18 +383,33 @@ def count_refused_logins(pve):
     return refused
 
 
-@pytest.mark.cluster('demo.json', time_scale=0.01, clone_secs=100, ticket_ttl=2)
-def test_ticket_expiring_and_revoked_mid_run(pve_cluster, tmp_path):
+@pytest.fixture(scope='module', params=['9.1', '8.4'])
+def faulty_lab(request, tmp_path_factory):
+    """One lab_up, per PVE release, through two faults at once, shared by test_ticket_expiring_and_revoked_mid_run and
+    test_node_offline (in this order: the first only reads the lab): pve2 (the most free memory) is offline, tickets
+    live 2 s, and every ticket is revoked while the clones run, while the ACLs are written and while the firewall is
+    applied. (A re-run of the whole lab_up each, before: the same run serves both.)"""
+    from fakecluster import serving
+    with serving('demo.json', time_scale=0.01, clone_secs=100, ticket_ttl=2) as cluster:
+        pve = cluster.pve
+        pve.pve_version = request.param
+        tmp_path = tmp_path_factory.mktemp('faulty-lab-' + request.param.replace('.', '-'))
+        pve.set_node_offline('pve2')
+        refused = count_refused_logins(pve)
+        for method, path, nth in (('POST', '/qemu/9000/clone', 2), ('PUT', '/access/acl', 1),
+                                  ('PUT', '/firewall/options', 2)):
+            on_request(pve, method, path, pve.revoke_tickets, nth=nth)
+        result = lab_up(cluster, tmp_path)
+        yield {'cluster': cluster, 'tmp_path': tmp_path, 'result': result, 'refused': refused[0]}
+
+
+def test_ticket_expiring_and_revoked_mid_run(faulty_lab):
     """Tickets live 2 s, and every ticket is revoked while the clones run, while the ACLs are written and while
-    the firewall is applied: each module logs in again and repeats the refused call; the run converges."""
-    pve = pve_cluster.pve
-    refused = count_refused_logins(pve)
-    for method, path, nth in (('POST', '/qemu/9000/clone', 2), ('PUT', '/access/acl', 1),
-                              ('PUT', '/firewall/options', 2)):
-        on_request(pve, method, path, pve.revoke_tickets, nth=nth)
-    result = lab_up(pve_cluster, tmp_path)
+    the firewall is applied: each module logs in again and repeats the refused call; the run converges (faulty_lab:
+    pve2 is offline meanwhile)."""
+    pve_cluster, tmp_path, result = faulty_lab['cluster'], faulty_lab['tmp_path'], faulty_lab['result']
     assert result.rc == 0, result
-    assert refused[0] >= 3, 'the fault did not hit'
+    assert faulty_lab['refused'] >= 3, 'the fault did not hit'
     assert_converged(pve_cluster, tmp_path)
 
 
@@ -431,6 +451,7 @@ def lab_playbook(tmp_path, **connection):
     return str(path)
 
 
+@on_both_releases
 @pytest.mark.cluster('demo.json', time_scale=0.01, clone_secs=30, latency=2, jitter=3)
 def test_flaky_and_slow_network(pve_cluster, tmp_path):
     """A few percent of requests dropped (connection reset) or hung past the client's timeout, on top of added
@@ -459,14 +480,12 @@ def test_flaky_and_slow_network(pve_cluster, tmp_path):
 
 # -------------------------------------------------------------- node offline
 
-@pytest.mark.cluster('demo.json', time_scale=0.01, clone_secs=30)
-def test_node_offline(pve_cluster, tmp_path):
-    """pve2 (the most free memory) is offline: placement avoids it and the lab converges. Then the node of one lab
-    VM goes offline: an operation on the lab's VMs names that VM and the node; once the node is back, a re-run
-    converges."""
+def test_node_offline(faulty_lab):
+    """pve2 (the most free memory) is offline: placement avoids it and the lab converges (faulty_lab: its tickets
+    revoked meanwhile). Then the node of one lab VM goes offline: an operation on the lab's VMs names that VM and the
+    node; once the node is back, a re-run converges."""
+    pve_cluster, tmp_path, result = faulty_lab['cluster'], faulty_lab['tmp_path'], faulty_lab['result']
     pve = pve_cluster.pve
-    pve.set_node_offline('pve2')
-    result = lab_up(pve_cluster, tmp_path)
     assert result.rc == 0, result
     state = assert_converged(pve_cluster, tmp_path)
     assert not [vm['name'] for vm in vms_of(state) if vm['node'] == 'pve2']
@@ -486,6 +505,7 @@ def test_node_offline(pve_cluster, tmp_path):
 
 # -------------------------------------------------------------- lost quorum
 
+@on_both_releases
 @pytest.mark.cluster('demo.json', time_scale=0.01, clone_secs=100)
 def test_lost_quorum(pve_cluster, tmp_path):
     """Quorum is lost while the clones are being started: PVE refuses every write. The run stops naming the VMs
@@ -513,6 +533,7 @@ def test_lost_quorum(pve_cluster, tmp_path):
 
 # ------------------------------------------------------- two labs at a time
 
+@on_both_releases
 @pytest.mark.cluster('demo.json', time_scale=0.01, clone_secs=100)
 def test_two_labs_at_the_same_time(pve_cluster, tmp_path):
     """lab_up for two labs at the same moment: no vmid is taken twice, each student holds its own lab's role on

@@ -2,6 +2,7 @@
 the guarantees in README.md), end to end: lab_up -> re-run -> a student's view -> reset -> lab_down, with real
 ansible-playbook runs against the fake cluster, checked against what the fake holds."""
 
+import copy
 import csv
 import json
 import os
@@ -62,15 +63,108 @@ def read_roster(tmp_path):
     return text, rows, as_json
 
 
-@pytest.mark.cluster('demo.json')
-@pytest.mark.usefixtures('pve_release')  # on PVE 9.1 and 8.4 (tests/e2e/conftest.py)
-def test_lab_lifecycle(pve_cluster, tmp_path):
-    pve = pve_cluster.pve
-    before = pve.lab_state()
+class UpLab(object):
+    """A lab_up of STUDENTS on a fresh demo.json fake and its re-run (up_lab): what the tests that start from that lab
+    assert on, taken as the runs left it."""
 
-    up = lab(pve_cluster, tmp_path)
+
+@pytest.fixture(scope='module', params=['9.1', '8.4'])
+def up_lab(request, tmp_path_factory):
+    """One lab_up of the ten STUDENTS and one re-run, per PVE release (9.1 and 8.4), shared by the tests of this module
+    that start from that lab: test_rerun_takes_addresses_from_the_source_filters_not_from_the_roster (9.1 only; it
+    leaves the lab as it found it: every VM running, the same roster) and then test_lab_lifecycle (which goes on to
+    a student's login, reset and teardown). What the first run left (the fake's state, the roster, the secrets file,
+    each VM's source filter) is kept as it was right after that run."""
+    from fakecluster import serving
+    with serving('demo.json') as cluster:
+        cluster.pve.pve_version = request.param
+        tmp_path = tmp_path_factory.mktemp('up-lab-' + request.param.replace('.', '-'))
+        out = UpLab()
+        out.cluster, out.tmp_path, out.release = cluster, tmp_path, request.param
+        pve = cluster.pve
+        out.before = copy.deepcopy(pve.lab_state())
+        out.up = lab(cluster, tmp_path)
+        out.state = copy.deepcopy(pve.lab_state())
+        out.roster = read_roster(tmp_path) if out.up.rc == 0 else None
+        out.generated = None
+        out.held = {}
+        if out.up.rc == 0:
+            with open(tmp_path / 'netadmin-roster.csv.secrets') as fh:
+                out.generated = dict((r['username'], r['password']) for r in csv.DictReader(fh))
+            out.secrets_mode = stat.S_IMODE(os.stat(tmp_path / 'netadmin-roster.csv.secrets').st_mode)
+            api = cluster.api()
+            for row in out.roster[1]:
+                out.held[row['vmid']] = [e['cidr'].split('/')[0] for e in
+                                         api.nodes(row['node']).qemu(row['vmid']).firewall.ipset('ipfilter-net0').get()]
+        # the re-run, with the request log emptied first: which guest agents it asked
+        del pve.requests[:]
+        out.again = lab(cluster, tmp_path)
+        out.again_agent_calls = agent_calls(cluster)
+        out.again_roster = read_roster(tmp_path) if out.again.rc == 0 else None
+        yield out
+
+
+def agent_calls(cluster):
+    return sorted(int(re.search(r'/qemu/(\d+)/agent/', path).group(1))
+                  for _m, path, _b in cluster.pve.request_log('GET', '/agent/'))
+
+
+@pytest.mark.parametrize('up_lab', ['9.1'], indirect=True)
+def test_rerun_takes_addresses_from_the_source_filters_not_from_the_roster(up_lab):
+    """The roster shows the address each VM's source filter holds (learned from its agent at the first start):
+    a re-run asks no guest agent of a running VM, deleting the roster changes nothing (no run reads it), a
+    stopped VM is started and asked, and lab_refresh_addresses asks them all.
+
+    On up_lab's ten-student lab (its first run and re-run are this test's first two); it leaves every VM running
+    and the same roster, as test_lab_lifecycle (next, on the same lab) expects."""
+    pve_cluster, tmp_path = up_lab.cluster, up_lab.tmp_path
+    pve = pve_cluster.pve
+    api = pve_cluster.api()
+    assert up_lab.up.rc == 0, up_lab.up
+    _, rows, _ = up_lab.roster
+    vmids = [int(r['vmid']) for r in rows]
+    assert all(r['ip'] for r in rows)
+    for row in rows:
+        held = up_lab.held[row['vmid']]
+        assert held == [row['ip']], (row, held)
+
+    again = up_lab.again
+    assert again.rc == 0 and again.changed == 0, again
+    assert up_lab.again_agent_calls == []
+    assert up_lab.again_roster[1] == rows
+
+    # The roster is output only: without it the run asks no agent either, and writes the same rows.
+    os.unlink(tmp_path / 'netadmin-roster.json')
+    os.unlink(tmp_path / 'netadmin-roster.csv')
+    del pve.requests[:]
+    assert lab(pve_cluster, tmp_path).rc == 0
+    assert agent_calls(pve_cluster) == []
+    assert read_roster(tmp_path)[1] == rows
+
+    # A stopped VM is started and asked; the others keep their addresses.
+    api.nodes(rows[0]['node']).qemu(rows[0]['vmid']).status.stop.post()
+    del pve.requests[:]
+    assert lab(pve_cluster, tmp_path).rc == 0
+    assert agent_calls(pve_cluster) == [vmids[0]]
+    assert pve.vm(vmids[0]).status == 'running'
+    assert read_roster(tmp_path)[1] == rows
+
+    # When asked to, every VM is asked.
+    del pve.requests[:]
+    assert lab(pve_cluster, tmp_path, lab_refresh_addresses=True).rc == 0
+    assert agent_calls(pve_cluster) == vmids
+    assert read_roster(tmp_path)[1] == rows
+
+
+def test_lab_lifecycle(up_lab):
+    """On PVE 9.1 and 8.4 (up_lab): lab_up -> re-run -> a student's view -> reset -> lab_down -> lab_down again."""
+    pve_cluster, tmp_path = up_lab.cluster, up_lab.tmp_path
+    pve = pve_cluster.pve
+    before = up_lab.before
+
+    up = up_lab.up
     assert up.rc == 0, up
-    state = pve.lab_state()
+    state = up_lab.state
 
     # Accounts: enabled <username>@pve, one per student.
     users = dict((u['userid'], u) for u in state['users'])
@@ -104,7 +198,7 @@ def test_lab_lifecycle(pve_cluster, tmp_path):
                    for r in fw['rules'])
 
     # Roster: CSV header and one row per student, the same rows as JSON; no passwords in it.
-    text, rows, as_json = read_roster(tmp_path)
+    text, rows, as_json = up_lab.roster
     assert text.splitlines()[0] == 'username,vmid,node,ip,console_url,machine,network'
     assert [r['username'] for r in rows] == [s['username'] for s in STUDENTS]
     assert [str(r['vmid']) for r in as_json] == [r['vmid'] for r in rows]
@@ -112,16 +206,14 @@ def test_lab_lifecycle(pve_cluster, tmp_path):
         assert int(row['vmid']) == vms[name]['vmid'] and row['node'] == vms[name]['node']
         assert row['ip'] and not row['ip'].startswith(('127.', 'fe80'))
         assert 'vmid={0}'.format(row['vmid']) in row['console_url']
-    secrets_path = tmp_path / 'netadmin-roster.csv.secrets'
-    assert stat.S_IMODE(os.stat(secrets_path).st_mode) == 0o600
-    with open(secrets_path) as fh:
-        generated = dict((r['username'], r['password']) for r in csv.DictReader(fh))
+    assert up_lab.secrets_mode == 0o600
+    generated = up_lab.generated
     assert sorted(generated) == sorted(s['username'] for s in STUDENTS if 'password' not in s)
     for password in list(generated.values()) + ['bob-given-pw']:
         assert password not in text and password not in up.stdout
 
     # Run again: nothing changes.
-    again = lab(pve_cluster, tmp_path)
+    again = up_lab.again
     assert again.rc == 0 and again.changed == 0, again
 
     # A student logs in with the generated password and can use only its own VM.
@@ -203,57 +295,6 @@ def test_class_list_from_csv(pve_cluster, tmp_path):
     assert [r['username'] for r in rows] == ['alice', 'bob']
     emails = dict((u['userid'], u.get('email')) for u in pve_cluster.pve.lab_state()['users'])
     assert emails['alice@pve'] == 'alice@example.org'
-
-
-def agent_calls(cluster):
-    return sorted(int(re.search(r'/qemu/(\d+)/agent/', path).group(1))
-                  for _m, path, _b in cluster.pve.request_log('GET', '/agent/'))
-
-
-@pytest.mark.cluster('demo.json')
-def test_rerun_takes_addresses_from_the_source_filters_not_from_the_roster(pve_cluster, tmp_path):
-    """The roster shows the address each VM's source filter holds (learned from its agent at the first start):
-    a re-run asks no guest agent of a running VM, deleting the roster changes nothing (no run reads it), a
-    stopped VM is started and asked, and lab_refresh_addresses asks them all."""
-    pve = pve_cluster.pve
-    api = pve_cluster.api()
-    few = dict(lab_students=STUDENTS[:3])
-    assert lab(pve_cluster, tmp_path, **few).rc == 0
-    _, rows, _ = read_roster(tmp_path)
-    vmids = [int(r['vmid']) for r in rows]
-    assert all(r['ip'] for r in rows)
-    for row in rows:
-        held = [e['cidr'].split('/')[0] for e in
-                api.nodes(row['node']).qemu(row['vmid']).firewall.ipset('ipfilter-net0').get()]
-        assert held == [row['ip']], (row, held)
-
-    del pve.requests[:]
-    again = lab(pve_cluster, tmp_path, **few)
-    assert again.rc == 0 and again.changed == 0, again
-    assert agent_calls(pve_cluster) == []
-    assert read_roster(tmp_path)[1] == rows
-
-    # The roster is output only: without it the run asks no agent either, and writes the same rows.
-    os.unlink(tmp_path / 'netadmin-roster.json')
-    os.unlink(tmp_path / 'netadmin-roster.csv')
-    del pve.requests[:]
-    assert lab(pve_cluster, tmp_path, **few).rc == 0
-    assert agent_calls(pve_cluster) == []
-    assert read_roster(tmp_path)[1] == rows
-
-    # A stopped VM is started and asked; the others keep their addresses.
-    api.nodes(rows[0]['node']).qemu(rows[0]['vmid']).status.stop.post()
-    del pve.requests[:]
-    assert lab(pve_cluster, tmp_path, **few).rc == 0
-    assert agent_calls(pve_cluster) == [vmids[0]]
-    assert pve.vm(vmids[0]).status == 'running'
-    assert read_roster(tmp_path)[1] == rows
-
-    # When asked to, every VM is asked.
-    del pve.requests[:]
-    assert lab(pve_cluster, tmp_path, lab_refresh_addresses=True, **few).rc == 0
-    assert agent_calls(pve_cluster) == vmids
-    assert read_roster(tmp_path)[1] == rows
 
 
 # pvestatd reports the cluster once, when the run first reads it, and never again: every VM the run makes is
