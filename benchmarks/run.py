@@ -984,7 +984,7 @@ def topo_report(args, runs):
                 if top:
                     lines.append('{0} {1}x{2} {3} {4}: '.format(label, n, m, durations, phase) +
                                  ', '.join('{0} {1:.1f} s'.format(k, s) for s, k in top))
-    sections.append(('Slowest tasks (median seconds)', {'text': lines, 'md': ['- ' + l for l in lines]}))
+    sections.append(('Slowest tasks (median seconds)', {'text': lines, 'md': ['- ' + line for line in lines]}))
     lines = []
     for durations in args.durations:
         for run in runs:
@@ -1004,7 +1004,7 @@ def topo_report(args, runs):
                         lines.append('community.proxmox {0}x{1} {2} {3} (SDN applied {4}x): '.format(
                             run['n'], m, durations, phase, res.get('sdn_applies', '?')) +
                             ', '.join('{0} x{1}'.format(k, v) for k, v in list(res['endpoints'].items())[:6]))
-    sections.append(('Most frequent API requests (one run)', {'text': lines, 'md': ['- ' + l for l in lines]}))
+    sections.append(('Most frequent API requests (one run)', {'text': lines, 'md': ['- ' + line for line in lines]}))
     result = topo_targets(args, agg, cp_measured)
     sections.append(('Targets (issue 19, lab-{0}x{1})'.format(n_full, m), {
         'text': ['{0:<13} {1}: {2}'.format(s, name, d) for name, s, d in result],
@@ -1103,15 +1103,20 @@ def topo_saved_args(args):
     return out
 
 
-def topo_render(args):
-    """The topology report from saved topology-results.json files, without running anything."""
-    runs, meta = [], {}
+def topo_render(args, command):
+    """The topology report from saved topology-results.json files (the first one's settings; their runs merged,
+    e.g. one run of each tool), without running anything. The report shows every run's command and this one."""
+    runs, meta, commands, elapsed = [], {}, [], 0
     for name in args.render.split(','):
         data = json.loads(Path(name).read_text())
         runs += data.get('runs', [])
-        for key in ('versions', 'machine', 'command', 'elapsed', 'args', 'date'):
+        commands.append(data.get('command') or '?')
+        elapsed += data.get('elapsed') or 0
+        for key in ('versions', 'machine', 'args', 'date'):
             if data.get(key) and key not in meta:
                 meta[key] = data[key]
+    meta['command'] = '\n'.join(commands + ([command] if len(commands) > 1 else []))
+    meta['elapsed'] = elapsed
     saved = meta.get('args') or {}
     for key, value in saved.items():
         setattr(args, key, tuple(value) if key == 'topology' else value)
@@ -1305,7 +1310,7 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     command = ' '.join(['.venv/bin/python', 'benchmarks/run.py'] + (sys.argv[1:] if argv is None else list(argv)))
     if args.render and any(json.loads(Path(name).read_text()).get('topology') for name in args.render.split(',')):
-        sections, meta = topo_render(args)
+        sections, meta = topo_render(args, command)
         for title, body in sections:
             log('')
             log(title)
