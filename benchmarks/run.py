@@ -930,7 +930,14 @@ def topo_report(args, runs):
     sizes = sorted(set(r['n'] for r in runs) | {n_full})
     cp_measured = sorted(set(r['n'] for r in runs if r['tool'] == 'cp'))
     head = ['N x M', 'durations', 'phase', 'ours s', 'ours req', 'req/VM', 'ours chg', 'cp s', 'cp req', 'cp chg',
-            'cp/ours wall']
+            'cp/ours wall', 'SDN applied ours/cp']
+
+    def applies(tool, n, durations, phase):
+        values = [r['phases'][phase].get('sdn_applies') for r in runs
+                  if topo_tool(r) == tool and r['n'] == n and r['durations'] == durations and phase in r['phases']
+                  and r['phases'][phase]['rc'] == 0]
+        value = median(values)
+        return '-' if value is None else fmt(float(value), 0)
     body = []
     for durations in args.durations:
         for n in sizes:
@@ -961,18 +968,21 @@ def topo_report(args, runs):
                         flags.append('{0} check: {1}'.format(label, '; '.join(c['checks'])))
                 body.append(['{0}x{1}'.format(n, m), durations, phase, cell(ours, 'wall'), cell(ours, 'requests'),
                              per_vm, cell(ours, 'changed'), cp_s, cell(cp, 'requests'), cell(cp, 'changed'), ratio,
+                             '{0} / {1}'.format(applies('ours', n, durations, phase),
+                                                applies('cp-loop', n, durations, phase)),
                              ' '.join(flags)])
+    cols = len(head)
     text = []
-    widths = [max(len(x[i]) for x in [head] + body) for i in range(len(head))]
+    widths = [max(len(x[i]) for x in [head] + body) for i in range(cols)]
     text.append('  '.join(h.rjust(w) if i >= 3 else h.ljust(w) for i, (h, w) in enumerate(zip(head, widths))))
     for b in body:
-        text.append('  '.join(x.rjust(w) if i >= 3 else x.ljust(w) for i, (x, w) in enumerate(zip(b[:11], widths)))
-                    + ('  ' + b[11] if b[11] else ''))
-    md = ['| ' + ' | '.join(head) + ' |', '|' + '|'.join('---' if i in (1, 2) else '---:' for i in range(len(head))) + '|']
+        text.append('  '.join(x.rjust(w) if i >= 3 else x.ljust(w) for i, (x, w) in enumerate(zip(b[:cols], widths)))
+                    + ('  ' + b[cols] if b[cols] else ''))
+    md = ['| ' + ' | '.join(head) + ' |', '|' + '|'.join('---' if i in (1, 2) else '---:' for i in range(cols)) + '|']
     for b in body:
-        row = list(b[:11])
-        if b[11]:
-            row[2] += ' (' + b[11] + ')'
+        row = list(b[:cols])
+        if b[cols]:
+            row[2] += ' (' + b[cols] + ')'
         md.append('| ' + ' | '.join(row) + ' |')
     sections = [('lab-N x M: N students, M machines each, one private VNet per student; median wall seconds, API '
                  'requests, changed items (cp = community.proxmox)', {'text': text, 'md': md})]
