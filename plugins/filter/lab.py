@@ -114,13 +114,17 @@ def _check_password(field, username, password, realm):
 
 
 def lab_plan(students, lab_name, realm='pve', vm_name_format='{lab}-{username}', teacher_sources=None, cores=None,
-             memory=None):
+             memory=None, machines=None):
     """Check every input of a lab and return one entry per student (no passwords).
+
+    machines: lab_machines as lab_machine_specs (plugins/filter/topology.py) returns it. In a topology lab a
+    student's VMs are named <VM name>-<machine>: the entry's vm_name is the first machine's, machines maps each
+    machine to its VM name, and vm_names lists them all (a lab_template lab: its one VM name).
 
     Refuses, naming the input: a lab name unusable as pool/tag/firewall group, a missing or
     malformed username, a username twice, two students whose VM names collide, a password PVE
     would refuse, an ssh_key that is not an OpenSSH public key line, a teacher source that is not a CIDR,
-    lab_cores or lab_memory (cores, memory) below 1.
+    lab_cores or lab_memory (cores, memory) below 1, a machine name that makes a VM name PVE refuses.
     """
     try:
         validate_lab_name(lab_name)
@@ -167,11 +171,25 @@ def lab_plan(students, lab_name, realm='pve', vm_name_format='{lab}-{username}',
             validate_vm_name(name, field='{0} VM name'.format(field))
         except ValueError as exc:
             raise AnsibleFilterError(str(exc)) from None
-        if name in seen_vms:
-            _fail(field, 'VM name {0!r} of {1!r} is also the VM name of lab_students[{2}]; rename one of the '
-                         'students or change lab_vm_name_format'.format(name, username, seen_vms[name]))
-        seen_vms[name] = index
-        entry = {'username': username, 'userid': userid, 'vm_name': name, 'has_password': password is not None}
+        names = {}
+        for position, machine in enumerate(m for m in machines or [] if m.get('name')):
+            # Not made DNS-safe as the username is: the machine's name is the teacher's, and a wrong one is refused.
+            names[machine['name']] = '{0}-{1}'.format(name, machine['name'])
+            try:
+                validate_vm_name(names[machine['name']], field='lab_machines[{0}] name {1!r}: the VM name of {2}'.format(
+                    position, machine['name'], username))
+            except ValueError as exc:
+                raise AnsibleFilterError(str(exc)) from None
+        for one in names.values() or [name]:
+            if one in seen_vms:
+                _fail(field, 'VM name {0!r} of {1!r} is also a VM name of lab_students[{2}]; rename one of the '
+                             'students or change lab_vm_name_format'.format(one, username, seen_vms[one]))
+            seen_vms[one] = index
+        vm_names = list(names.values()) or [name]
+        entry = {'username': username, 'userid': userid, 'vm_name': vm_names[0], 'vm_names': vm_names,
+                 'has_password': password is not None}
+        if names:
+            entry['machines'] = names
         if student.get('ssh_key'):
             # PVE checks the key only when the config is written (after the clone): checked here, before any write.
             try:
@@ -346,12 +364,24 @@ def _by_name(vms):
     return dict((v['name'], v) for v in vms or [] if v.get('name') and v.get('vmid') is not None)
 
 
-def lab_clone_specs(plan, keep=None):
-    """pve_clone's list: one clone per student, by VM name; a VM in keep (guests with name and vmid, the ones
-    lab_reset removed to clone again) keeps its vmid, so the student's console URL and ACL path stay."""
+def lab_clone_specs(plan, keep=None, nodes=None, placement_memory=None):
+    """pve_clone's list: one clone per entry (a student of the plan, or a VM of lab_vms), by VM name; a VM in keep
+    (guests with name and vmid, the ones lab_reset removed to clone again) keeps its vmid, so the student's console
+    URL and ACL path stay. nodes ({username: node}) puts a student's clone on that node; placement_memory
+    ({username: MiB}) is what it counts for when placement chooses its node."""
     kept = _by_name(keep)
-    return [dict({'name': s['vm_name']}, **({'newid': int(kept[s['vm_name']]['vmid'])} if s['vm_name'] in kept
-                                            else {})) for s in plan]
+    nodes, placement_memory = nodes or {}, placement_memory or {}
+    specs = []
+    for s in plan:
+        spec = {'name': s['vm_name']}
+        if s['vm_name'] in kept:
+            spec['newid'] = int(kept[s['vm_name']]['vmid'])
+        if nodes.get(s['username']):
+            spec['node'] = nodes[s['username']]
+        elif placement_memory.get(s['username']):
+            spec['placement_memory'] = int(placement_memory[s['username']])
+        specs.append(spec)
+    return specs
 
 
 def lab_template_type(plan, guests, template):
@@ -369,19 +399,24 @@ def lab_template_type(plan, guests, template):
     return kind
 
 
-def lab_guest_specs(plan, vms, cores=None, memory=None):
+def lab_guest_specs(plan, vms, cores=None, memory=None, nics=None):
     """pve_vm's list for what the lab sets on its clones after cloning, before their first start: lab_cores and
-    lab_memory on every clone when given, each student's ssh_key as the VM's cloud-init sshkeys. Students with nothing
+    lab_memory on every clone when given (a topology machine's own cores and memory first), each student's ssh_key
+    as the VM's cloud-init sshkeys, and the NICs of nics ({vmid: {netN: NIC}}, lab_nic_specs). Entries with nothing
     to set are left out, so without any of them the list is empty (and the role's step skipped).
-    vms: pve_clone's items (name, vmid)."""
+    plan: the students of lab_plan, or the VMs of lab_vms. vms: pve_clone's items (name, vmid)."""
     cores, memory = _size(cores, 'lab_cores'), _size(memory, 'lab_memory')
+    nics = dict((int(k), v) for k, v in (nics or {}).items())
     by_name = _by_name(vms)
     specs = []
     for s in plan:
         vm = by_name.get(s['vm_name'])
-        spec = dict((k, v) for k, v in (('cores', cores), ('memory', memory), ('sshkeys', s.get('ssh_key')))
+        if not vm:
+            continue
+        spec = dict((k, v) for k, v in (('cores', s.get('cores') or cores), ('memory', s.get('memory') or memory),
+                                        ('sshkeys', s.get('ssh_key')), ('net', nics.get(int(vm['vmid']))))
                     if v is not None)
-        if vm and spec:
+        if spec:
             specs.append(dict(spec, vmid=int(vm['vmid'])))
     return specs
 
@@ -406,7 +441,8 @@ def lab_console_url(base, vmid, name, node, kind='qemu'):
         str(base).rstrip('/'), 'lxc' if kind == 'lxc' else 'kvm', vmid, name, node)
 
 
-ROSTER_COLUMNS = ('username', 'vmid', 'node', 'ip', 'console_url')
+# machine and network: a topology lab's (lab_machines); empty in a lab_template lab.
+ROSTER_COLUMNS = ('username', 'vmid', 'node', 'ip', 'console_url', 'machine', 'network')
 
 
 def lab_select(plan, only=None):
@@ -425,12 +461,13 @@ def lab_select(plan, only=None):
     return [s for s in plan if s['username'] in names]
 
 
-def lab_dropped(plan, guests, accounts, lab_name, vm_name_format='{lab}-{username}', warn=True):
+def lab_dropped(plan, guests, accounts, lab_name, vm_name_format='{lab}-{username}', warn=True, machines=None):
     """What lab <lab_name> made for students no longer in the class list, read from PVE: its guests
     (_lab.in_lab) that no student's VM name names, and its students' accounts (pve_user_info lab=..., lab_kind
     student) that no student has. Returns {'vmids': [...], 'userids': [...], 'students': [one line each]}; with
-    warn, each dropped student is also a warning naming the account and the VM (lab_prune: false keeps them)."""
-    names = set(s['vm_name'] for s in plan)
+    warn, each dropped student is also a warning naming the account and the VM (lab_prune: false keeps them).
+    machines: the machine names of a topology lab, whose VMs are <VM name>-<machine>."""
+    names = set(n for s in plan for n in s.get('vm_names') or [s['vm_name']])
     userids = set(s['userid'] for s in plan)
     vms = dict((g.get('name'), g) for g in lab_guests(guests, lab_name) if g.get('name') not in names)
     lines, out_vmids, out_userids = [], [], []
@@ -438,10 +475,12 @@ def lab_dropped(plan, guests, accounts, lab_name, vm_name_format='{lab}-{usernam
         if account.get('lab_kind') != 'student' or account['userid'] in userids:
             continue
         username = account['userid'].rpartition('@')[0]
-        vm = vms.pop(vm_name(vm_name_format.format(lab=lab_name, username=username)), None)
+        base = vm_name(vm_name_format.format(lab=lab_name, username=username))
+        found = [vm for vm in (vms.pop(n, None) for n in [base] + ['{0}-{1}'.format(base, m) for m in machines or []])
+                 if vm is not None]
         out_userids.append(account['userid'])
         what = 'account {0}'.format(account['userid'])
-        if vm is not None:
+        for vm in found:
             out_vmids.append(int(vm['vmid']))
             what += ', VM {0} (vmid {1})'.format(vm.get('name'), vm['vmid'])
         lines.append('{0} ({1})'.format(username, what))
@@ -455,8 +494,11 @@ def lab_dropped(plan, guests, accounts, lab_name, vm_name_format='{lab}-{usernam
     return {'vmids': sorted(out_vmids), 'userids': sorted(out_userids), 'students': lines}
 
 
-def lab_roster(plan, vms, addresses=None, console_base='', kind='qemu', kept=None):
-    """Roster rows (username, vmid, node, ip, console_url) in class-list order; no passwords.
+def lab_roster(plan, vms, addresses=None, console_base='', kind='qemu', kept=None, networks=None):
+    """Roster rows (ROSTER_COLUMNS) in class-list order, one per VM; no passwords.
+
+    plan: the students of lab_plan, or the VMs of lab_vms (a topology lab: a row per machine, with machine, and
+    network, the student's VNet id from networks {userid: vnet}, for a machine with a private NIC).
 
     vms: pve_clone's items (name, vmid, node). addresses: per-guest results that may carry an `ip` (the
     isolation reports, whose ip is what the guest's source filter lets it send from; pve_vm's items after a
@@ -464,7 +506,8 @@ def lab_roster(plan, vms, addresses=None, console_base='', kind='qemu', kept=Non
     template's type (lab_template_type), which every clone shares. kept: the rows of the roster written before
     (with lab_only): a student this run did not act on keeps that row as it was.
     """
-    kept = dict((r.get('username'), r) for r in kept or [] if isinstance(r, dict))
+    networks = networks or {}
+    kept = dict(((r.get('username'), r.get('machine') or ''), r) for r in kept or [] if isinstance(r, dict))
     ips = {}
     for entry in addresses or []:
         if entry.get('vmid') is not None and entry.get('ip') and int(entry['vmid']) not in ips:
@@ -473,13 +516,16 @@ def lab_roster(plan, vms, addresses=None, console_base='', kind='qemu', kept=Non
     rows = []
     for s in plan:
         vm = by_name.get(s['vm_name']) or {}
-        if not vm and s['username'] in kept:
-            rows.append(dict((k, kept[s['username']].get(k)) for k in ROSTER_COLUMNS))
+        key = (s['username'], s.get('machine') or '')
+        if not vm and key in kept:
+            rows.append(dict((k, kept[key].get(k, '')) for k in ROSTER_COLUMNS))
             continue
         vmid = int(vm['vmid']) if vm else None
         node = vm.get('node') or ''
+        network = networks.get(s['userid'], '') if 'private' in (s.get('nets') or []) else ''
         rows.append({'username': s['username'], 'vmid': vmid, 'node': node, 'ip': ips.get(vmid, ''),
-                     'console_url': lab_console_url(console_base, vmid, s['vm_name'], node, kind) if vmid else ''})
+                     'console_url': lab_console_url(console_base, vmid, s['vm_name'], node, kind) if vmid else '',
+                     'machine': s.get('machine') or '', 'network': network})
     return rows
 
 

@@ -56,8 +56,14 @@ options:
         running guests are asked; a guest whose agent does not answer gets an empty list.
     type: bool
     default: false
+  config:
+    description:
+      - Add RV(vms[].config), each guest's configuration as PVE holds it (C(GET .../config), one read per guest), for
+        example to read a template's NICs. Secrets in it (C(cipassword)) are left out.
+    type: bool
+    default: false
   parallel:
-    description: How many guests are asked for their addresses at once.
+    description: How many guests are asked for their addresses (or configurations) at once.
     type: int
     default: 8
 author:
@@ -149,12 +155,18 @@ vms:
       type: str
       returned: with O(agent_ips)
       sample: 10.10.7.209
+    config:
+      description: Its configuration (C(net0), C(memory), ...), without C(cipassword).
+      type: dict
+      returned: with O(config)
+      sample: {net0: 'virtio=BC:24:11:2A:7E:01,bridge=vmbr0', memory: '2048'}
 '''
 
 from ansible_collections.pvelab.proxmox.plugins.module_utils._cluster import split_tags
 from ansible_collections.pvelab.proxmox.plugins.module_utils._bulk import parallel_map
 from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
     first_ipv4,
+    guest_path,
     is_template,
     read_ips,
 )
@@ -210,6 +222,13 @@ class PveVmInfo(PveModuleBase):
                                                            p['parallel']):
                 if error is None:
                     view.update(ips=ips, ip=first_ipv4(ips))
+        if p['config']:
+            for (_entry, view), config, error in parallel_map(
+                    lambda pair: self.client.get(guest_path(pair[0]) + '/config') or {}, out, p['parallel']):
+                if error is not None:
+                    self.fail('could not read the configuration of {0} {1}: {2}'.format(
+                        view['vmid'], view.get('name') or '', error))
+                view['config'] = dict((k, v) for k, v in config.items() if k != 'cipassword')
         self.result['vms'] = [view for _e, view in out]
 
 
@@ -224,6 +243,7 @@ def main():
         names=dict(type='list', elements='str'),
         type=dict(type='str', choices=['qemu', 'lxc']),
         agent_ips=dict(type='bool', default=False),
+        config=dict(type='bool', default=False),
         parallel=dict(type='int', default=8),
     ))
     PveVmInfo(module).run()

@@ -105,7 +105,7 @@ def test_lab_lifecycle(pve_cluster, tmp_path):
 
     # Roster: CSV header and one row per student, the same rows as JSON; no passwords in it.
     text, rows, as_json = read_roster(tmp_path)
-    assert text.splitlines()[0] == 'username,vmid,node,ip,console_url'
+    assert text.splitlines()[0] == 'username,vmid,node,ip,console_url,machine,network'
     assert [r['username'] for r in rows] == [s['username'] for s in STUDENTS]
     assert [str(r['vmid']) for r in as_json] == [r['vmid'] for r in rows]
     for row, name in zip(rows, names):

@@ -113,7 +113,8 @@ def test_roster_takes_the_first_address_given_for_each_vm():
 
 def test_a_student_without_a_vm_gets_an_empty_roster_row():
     rows = lab.lab_roster(plan(['alice', 'carol']), CLONES)
-    assert rows[1] == {'username': 'carol', 'vmid': None, 'node': '', 'ip': '', 'console_url': ''}
+    assert rows[1] == {'username': 'carol', 'vmid': None, 'node': '', 'ip': '', 'console_url': '', 'machine': '',
+                       'network': ''}
 
 
 def test_clone_specs_keep_the_vmids_of_vms_cloned_again():
@@ -326,5 +327,6 @@ def test_with_lab_only_the_roster_keeps_the_other_students_rows():
     p = plan(['alice', 'bob'])
     kept = [{'username': 'bob', 'vmid': 202, 'node': 'pve3', 'ip': '10.0.0.2', 'console_url': 'u', 'x': 1}]
     rows = lab.lab_roster(p, [{'name': 'netadmin-alice', 'vmid': 201, 'node': 'pve2'}], [], '', kept=kept)
+    # a row of a roster written before the machine and network columns: they are empty
     assert rows[0]['vmid'] == 201 and rows[1] == {'username': 'bob', 'vmid': 202, 'node': 'pve3', 'ip': '10.0.0.2',
-                                                  'console_url': 'u'}
+                                                  'console_url': 'u', 'machine': '', 'network': ''}
