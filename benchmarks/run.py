@@ -1122,9 +1122,13 @@ def topo_render(args, command):
         runs += data.get('runs', [])
         commands.append(data.get('command') or '?')
         elapsed += data.get('elapsed') or 0
-        for key in ('versions', 'machine', 'args', 'date'):
+        for key in ('machine', 'args', 'date'):
             if data.get(key) and key not in meta:
                 meta[key] = data[key]
+        versions = meta.setdefault('versions', {})
+        for key, value in (data.get('versions') or {}).items():
+            if versions.get(key) in (None, '-'):  # a --tools ours run names no community.proxmox version
+                versions[key] = value
     meta['command'] = '\n'.join(commands + ([command] if len(commands) > 1 else []))
     meta['elapsed'] = elapsed
     saved = meta.get('args') or {}
