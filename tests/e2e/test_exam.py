@@ -187,7 +187,7 @@ def test_a_failed_run_is_notified_with_its_step(pve_cluster, tmp_path, receiver)
     assert run.rc != 0
     [body] = receiver.bodies
     assert (body['event'], body['status'], body['lab']) == ('up', 'failure', 'netadmin')
-    assert body['failed_task'] == 'Check that lab_template is a template'
+    assert body['failed_task'] == "Check that each machine's template is a template"
     assert 'tmpl-missing' in body['message'] and pve_cluster.password not in json.dumps(body)
 
 

@@ -140,6 +140,56 @@ def macs(vms, name):
     return nic_fields(vms[name][2]['net0']).get('virtio')
 
 
+CHECKS = [{'name': 'forwarding', 'machine': 'router', 'command': ['sysctl', '-n', 'net.ipv4.ip_forward'],
+           'expect_stdout': '^1$', 'points': 2},
+          {'name': 'route', 'machine': 'client', 'command': ['ip', 'route', 'show', 'default'],
+           'expect_stdout': 'via 192.168.7.1'}]
+
+
+def check_exam_and_grading(cluster, tmp_path, students):
+    """lab_exam started on a topology lab cuts the uplinks' outbound traffic and leaves the private networks as they
+    are; lab_grade runs each check in its machine's VMs only."""
+    pve = cluster.pve
+    vms = lab_vms(pve.lab_state())
+    ann_r, ann_c = vms[LAB + '-ann-router'][0], vms[LAB + '-ann-client'][0]
+    nic = (lambda vmid, net='net0': {'vmid': vmid, 'net': net})
+    pve.fw_compile()
+    assert verdict(cluster, nic(ann_r), dst={'ip': '198.51.100.80'}, proto='tcp', dport=443) == 'ACCEPT'
+    started = run_lab(cluster, tmp_path, LAB, playbook='lab_exam', lab_exam_state='started',
+                      lab_students=[{'username': s} for s in students], lab_machines=MACHINES,
+                      lab_firewall_compile_wait=0.2, **ZONES['simple'])
+    assert started.rc == 0, started
+    pve.fw_compile()
+    assert verdict(cluster, nic(ann_r), dst={'ip': '198.51.100.80'}, proto='tcp', dport=443) == 'DROP'
+    assert verdict(cluster, nic(ann_r), nic(100), proto='tcp', dport=22) == 'ACCEPT'
+    assert verdict(cluster, nic(ann_r, 'net1'), nic(ann_c), proto='tcp', dport=22, source_ip='192.168.7.1',
+                   dest_ip='192.168.7.2') == 'ACCEPT'
+    after = lab_vms(pve.lab_state())
+    assert 'firewall' not in nic_fields(after[LAB + '-ann-router'][2]['net1'])
+    assert 'firewall' not in nic_fields(after[LAB + '-ann-client'][2]['net0'])
+
+    for s in students:
+        router, client = vms['{0}-{1}-router'.format(LAB, s)][0], vms['{0}-{1}-client'.format(LAB, s)][0]
+        cluster.run(pve.set_exec, router, CHECKS[0]['command'], rc=0, stdout='1\n' if s == 'ann' else '0\n')
+        cluster.run(pve.set_exec, client, CHECKS[1]['command'], rc=0,
+                    stdout='default via 192.168.7.1 dev eth0\n' if s in ('ann', 'ben') else '')
+    since = len(pve.request_log())
+    graded = run_lab(cluster, tmp_path, LAB, playbook='lab_grade', lab_checks=CHECKS,
+                     lab_grades_path=str(tmp_path / 'grades.csv'),
+                     lab_students=[{'username': s} for s in students], lab_machines=MACHINES, **ZONES['simple'])
+    assert graded.rc == 0, graded
+    report = json.load(open(str(tmp_path / 'grades.json')))
+    totals = dict((st['username'], st['total']) for st in report['students'])
+    assert totals == dict((s, {'ann': 3, 'ben': 1}.get(s, 0)) for s in students)
+    assert [c['machine'] for c in report['checks']] == ['router', 'client']
+    ran = [int(path.split('/qemu/')[1].split('/')[0]) for method, path, _b in pve.request_log()[since:]
+           if method == 'POST' and path.endswith('/agent/exec')]
+    routers = set(vms['{0}-{1}-router'.format(LAB, s)][0] for s in students)
+    clients = set(vms['{0}-{1}-client'.format(LAB, s)][0] for s in students)
+    assert sorted(ran) == sorted(routers | clients), 'each check runs once in each VM of its machine'
+    assert len(ran) == 2 * len(students)
+
+
 @pytest.mark.parametrize('zone', ['simple', 'vlan'])
 def test_topology_lab_lifecycle(pve_cluster, tmp_path, zone):
     pve = pve_cluster.pve
@@ -185,6 +235,9 @@ def test_topology_lab_lifecycle(pve_cluster, tmp_path, zone):
     assert 'hal@pve' not in [u['userid'] for u in state['users']]
     assert owner['hal@pve'] not in state['sdn']['written']['vnets']
 
+    if zone == 'simple':
+        check_exam_and_grading(pve_cluster, tmp_path, staying)
+
     # lab_down: no VM, no VNet of the lab, the zone the lab made removed, all applied
     down = run_lab(pve_cluster, tmp_path, LAB, playbook='lab_down', lab_students=[{'username': s} for s in staying],
                    lab_machines=MACHINES, **ZONES[zone])
@@ -195,3 +248,28 @@ def test_topology_lab_lifecycle(pve_cluster, tmp_path, zone):
     assert not pending
     assert state['sdn']['running']['vnets'] == {} and state['sdn']['running']['zones'] == {}
     assert LAB not in [p['poolid'] for p in state['pools']]
+
+
+BAD = [
+    ({'lab_machines': [dict(MACHINES[0], name='my router')]}, "lab_machines[0] name 'my router'"),
+    ({'lab_machines': [MACHINES[0], dict(MACHINES[1], name='router')]},
+     "lab_machines[1]: machine name 'router' is already lab_machines[0]"),
+    ({'lab_machines': [dict(MACHINES[0], nets=['uplink', 'dmz'])]}, "lab_machines[0].nets[1]: 'dmz' is neither"),
+    ({'lab_machines': [dict(MACHINES[0], template='teacher')]}, 'lab_machines[0].template teacher: is not a template'),
+    (dict(ZONES['vlan'], lab_sdn_vlan_range=[2000, 2006]),
+     'lab_sdn_vlan_range: 2000 to 2006 has 7 tags free on bridge vmbr1'),
+    ({'lab_sdn_zone': 'lab-zone'}, "lab_sdn_zone 'lab-zone' is not a PVE SDN id"),
+    ({'lab_template': 'tmpl-debian'}, 'lab_machines: lab_template is given too'),
+]
+
+
+def test_bad_topology_input_is_refused_before_any_write(pve_cluster, tmp_path):
+    """design.md's refusals, each before any write to PVE (one fake for all of them: none of them writes)."""
+    for over, needle in BAD:
+        args = dict(ZONES['simple'], lab_machines=MACHINES)
+        args.update(over)
+        result = run_lab(pve_cluster, tmp_path, LAB, lab_students=[{'username': s} for s in STUDENTS],
+                         lab_firewall_compile_wait=0.2, **args)
+        assert result.rc != 0, (over, result)
+        assert needle in result.stdout, (needle, result)
+        assert api_writes(pve_cluster) == [], over
