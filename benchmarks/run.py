@@ -51,6 +51,11 @@ ROOT = HERE.parent
 CLUSTER = HERE / 'clusters' / 'lab3.json'
 REPORT = ROOT / 'docs' / 'benchmark.md'
 BEGIN, END = '<!-- benchmark results: begin (written by benchmarks/run.py) -->', '<!-- benchmark results: end -->'
+TOPO_CLUSTER = HERE / 'clusters' / 'topo3.json'
+TOPO_BEGIN = '<!-- topology benchmark results: begin (written by benchmarks/run.py --topology) -->'
+TOPO_END = '<!-- topology benchmark results: end -->'
+TOPO_ZONE = 'pvelab'
+TOPO_ROUTER, TOPO_CLIENT = 'tmpl-router', 'tmpl-debian'
 
 PY312 = ('/root/.pyenv/versions/3.12.1/bin/python3.12', 'python3.12', 'python3.13')
 ANSIBLE_PACKAGE = 'ansible==14.5.0'
@@ -352,18 +357,22 @@ def write_vars(path, n, roster, extra=None):
     path.write_text(json.dumps(data, indent=1))
 
 
-def playbook_command(tool, phase, variant):
+def playbook_command(tool, phase, variant, topology=False):
+    """ansible-playbook and its playbook: pvelab.proxmox's lab_up/lab_down (the same for a topology lab, whose
+    variables say lab_machines), or community.proxmox's lab_up/lab_down.yml (topo_up/topo_down.yml)."""
     venv = VENVS['ours' if tool == 'ours' else 'cp'][0]
     playbook = 'lab_down' if phase == 'teardown' else 'lab_up'
     if tool == 'ours':
         target = 'pvelab.proxmox.' + playbook
     else:
+        if topology:
+            playbook = 'topo_down' if phase == 'teardown' else 'topo_up'
         target = str(HERE / 'cproxmox' / (playbook + '.yml'))
     return [str(venv / 'bin' / 'ansible-playbook'), target], venv
 
 
-def run_phase(fake, tool, variant, phase, vars_file, rundir, profile):
-    cmd, venv = playbook_command(tool, phase, variant)
+def run_phase(fake, tool, variant, phase, vars_file, rundir, profile, topology=False):
+    cmd, venv = playbook_command(tool, phase, variant, topology)
     cmd += ['-e', '@' + str(vars_file)]
     stats_file = rundir / '{0}.stats.json'.format(phase)
     env = dict(os.environ)
@@ -691,6 +700,486 @@ def top_tasks(runs, tool, n, durations, phase, count=8):
     return ranked[:count]
 
 
+# ============================================================ topology: N students x M machines, a VNet each
+
+def topo_machines(m):
+    """lab_machines of an N x M lab: a router with [uplink, private] and M - 1 clients with [private]."""
+    out = [{'name': 'router', 'template': TOPO_ROUTER, 'nets': ['uplink', 'private']}]
+    out += [{'name': 'client{0}'.format(i + 1), 'template': TOPO_CLIENT, 'nets': ['private']} for i in range(m - 1)]
+    return out
+
+
+def parse_topology(text):
+    found = re.match(r'^\s*(\d+)\s*x\s*(\d+)\s*$', text or '')
+    if not found or int(found.group(1)) < 1 or int(found.group(2)) < 1:
+        raise ValueError('--topology wants NxM (students x machines, e.g. 100x3), not {0!r}'.format(text))
+    return int(found.group(1)), int(found.group(2))
+
+
+def write_topo_vars(path, n, m, roster, extra=None):
+    """One vars file for both tools: pvelab.proxmox's topology variables (docs/design.md "Topologies"); the
+    community.proxmox playbooks read the same ones."""
+    students = [{'username': u, 'password': 'Pw-{0}-bench!'.format(u), 'email': '{0}@example.org'.format(u)}
+                for u in student_ids(n)]
+    data = {'lab_name': LAB, 'lab_machines': topo_machines(m), 'lab_students': students,
+            'lab_sdn_zone': TOPO_ZONE, 'lab_sdn_zone_type': 'simple',
+            'lab_teacher_sources': [TEACHER], 'lab_roster_path': str(roster),
+            'lab_firewall_compile_wait': 0.2}
+    data.update(extra or {})
+    path.write_text(json.dumps(data, indent=1))
+
+
+def nic_props(value):
+    """'virtio=BC:..,bridge=vmbr0,firewall=1' -> {'virtio': 'BC:..', 'bridge': 'vmbr0', 'firewall': '1'}."""
+    out = {}
+    for part in (value or '').split(','):
+        key, _, val = part.partition('=')
+        if key:
+            out[key] = val
+    return out
+
+
+def sdn_pending(state):
+    """What of SDN is written but not applied: ['vnets lab0001 new', ...]."""
+    written, running = state['sdn']['written'], state['sdn']['running']
+    out = []
+    for kind in ('zones', 'vnets', 'subnets'):
+        a, b = written.get(kind) or {}, running.get(kind) or {}
+        for oid in sorted(set(a) | set(b)):
+            if oid not in b:
+                out.append('{0} {1} new'.format(kind, oid))
+            elif oid not in a:
+                out.append('{0} {1} deleted'.format(kind, oid))
+            elif json.dumps(a[oid], sort_keys=True) != json.dumps(b[oid], sort_keys=True):
+                out.append('{0} {1} changed'.format(kind, oid))
+    return out
+
+
+def topo_vms(state, n, m):
+    """{(username, machine): vm} of the lab's VMs in the fake (VM names <lab>-<username>-<machine>)."""
+    wanted = dict(('{0}-{1}-{2}'.format(LAB, u, mach['name']), (u, mach['name']))
+                  for u in student_ids(n) for mach in topo_machines(m))
+    return dict((wanted[vm['name']], vm) for vm in state['vms'] if vm['name'] in wanted)
+
+
+def check_topo_present(state, n, m, roster):
+    """The topology lab as built: accounts, N x M VMs running, each student's private NICs on one VNet of the
+    lab's zone that is its own, uplink NICs on the uplink bridge and isolated, a student's VMs on one node
+    (simple zone), SDN applied, ACL entries, roster."""
+    problems = []
+    users = set(u['userid'] for u in state['users'])
+    missing = [u for u in student_ids(n) if u + '@pve' not in users]
+    if missing:
+        problems.append('{0} accounts missing'.format(len(missing)))
+    vms = topo_vms(state, n, m)
+    others = [vm['name'] for vm in state['vms'] if (vm['name'] or '').startswith(LAB + '-s')
+              and vm['vmid'] not in set(v['vmid'] for v in vms.values())]
+    if len(vms) != n * m or others:
+        problems.append('{0} lab VMs, not {1}{2}'.format(len(vms) + len(others), n * m,
+                                                         ' ({0} unexpected names)'.format(len(others)) if others else ''))
+    vnets = state['sdn']['running'].get('vnets') or {}
+    zone = (state['sdn']['running'].get('zones') or {}).get(TOPO_ZONE)
+    if zone is None:
+        problems.append('zone {0} not applied'.format(TOPO_ZONE))
+    pending = sdn_pending(state)
+    if pending:
+        problems.append('SDN pending: {0}{1}'.format(', '.join(pending[:3]), ' ...' if len(pending) > 3 else ''))
+    guests = state['firewall']['guests']
+    acl = set((a['path'], a['ugid']) for a in state['acl'])
+    bad = dict((k, 0) for k in ('not running', 'no tag', 'no ACL', 'private NIC not on a lab VNet',
+                                'private NICs of a student on several VNets', 'uplink NIC not on vmbr0 or no firewall=1',
+                                'uplink VM firewall off', 'machines of a student on several nodes', 'VNet shared'))
+    owner_of = {}
+    for u in student_ids(n):
+        bridges, nodes = set(), set()
+        for mach in topo_machines(m):
+            vm = vms.get((u, mach['name']))
+            if vm is None:
+                continue
+            config = dict(vm['config'], **dict((k, v) for k, v in (vm.get('pending') or {}).items() if v is not None))
+            nodes.add(vm['node'])
+            bad['not running'] += vm['status'] != 'running'
+            bad['no tag'] += LAB not in (config.get('tags') or '').split(';')
+            bad['no ACL'] += ('/vms/{0}'.format(vm['vmid']), u + '@pve') not in acl
+            for i, net in enumerate(mach['nets']):
+                props = nic_props(config.get('net{0}'.format(i)))
+                if net == 'uplink':
+                    bad['uplink NIC not on vmbr0 or no firewall=1'] += not (
+                        props.get('bridge') == 'vmbr0' and props.get('firewall') == '1')
+                else:
+                    bridge = props.get('bridge')
+                    if bridge not in vnets or vnets[bridge].get('zone') != TOPO_ZONE:
+                        bad['private NIC not on a lab VNet'] += 1
+                    else:
+                        bridges.add(bridge)
+            if 'uplink' in mach['nets']:
+                options = guests.get(str(vm['vmid']), {}).get('options', {})
+                bad['uplink VM firewall off'] += not (int(options.get('enable') or 0) == 1
+                                                      and options.get('policy_in') == 'DROP')
+        bad['private NICs of a student on several VNets'] += len(bridges) > 1
+        bad['machines of a student on several nodes'] += len(nodes) > 1
+        for bridge in bridges:
+            if owner_of.setdefault(bridge, u) != u:
+                bad['VNet shared'] += 1
+    problems += ['{0}: {1}'.format(what, count) for what, count in bad.items() if count]
+    lab_vnets = [v for v, spec in vnets.items() if spec.get('zone') == TOPO_ZONE]
+    if len(lab_vnets) != n:
+        problems.append('{0} VNets in zone {1}, not {2}'.format(len(lab_vnets), TOPO_ZONE, n))
+    if not roster.exists() or len(roster.read_text().strip().splitlines()) != n * m + 1:
+        problems.append('roster missing or not one row per VM')
+    return problems
+
+
+def check_topo_absent(state, n, m):
+    problems = []
+    users = set(u['userid'] for u in state['users'])
+    left = [u for u in student_ids(n) if u + '@pve' in users]
+    if left:
+        problems.append('{0} accounts left'.format(len(left)))
+    vms = [vm for vm in state['vms'] if (vm['name'] or '').startswith(LAB + '-s')]
+    if vms:
+        problems.append('{0} VMs left'.format(len(vms)))
+    for copy_name in ('written', 'running'):
+        sdn = state['sdn'][copy_name]
+        vnets = [v for v, spec in (sdn.get('vnets') or {}).items() if spec.get('zone') == TOPO_ZONE]
+        if vnets:
+            problems.append('{0} VNets left ({1})'.format(len(vnets), copy_name))
+        if TOPO_ZONE in (sdn.get('zones') or {}):
+            problems.append('zone {0} left ({1})'.format(TOPO_ZONE, copy_name))
+    pending = sdn_pending(state)
+    if pending:
+        problems.append('SDN pending: {0}'.format(', '.join(pending[:3])))
+    if any(p['poolid'] == LAB for p in state['pools']):
+        problems.append('pool left')
+    if any(a['ugid'].endswith('@pve') and a['ugid'].startswith('s') for a in state['acl']):
+        problems.append('ACL entries left')
+    if state['firewall']['groups'] or state['firewall']['ipset']:
+        problems.append('security group or IP set left')
+    return problems
+
+
+def run_topo_one(args, work, n, m, durations, tool, repeat):
+    name = 'topo-{0}-{1}x{2}-{3}-r{4}'.format(tool, n, m, durations, repeat + 1)
+    rundir = work / 'runs' / name
+    if rundir.exists():
+        shutil.rmtree(rundir)
+    rundir.mkdir(parents=True)
+    roster = rundir / 'roster.csv'
+    vars_file = rundir / 'vars.json'
+    write_topo_vars(vars_file, n, m, roster, {'cp_vmid_base': CP_VMID_BASE} if tool == 'cp' else None)
+    fake = Fake(work, TOPO_CLUSTER, durations, args)
+    out = {'n': n, 'm': m, 'durations': durations, 'tool': tool, 'variant': 'loop' if tool == 'cp' else 'ours',
+           'repeat': repeat, 'phases': {}}
+    applies = 0
+    try:
+        for phase in PHASES:
+            result = run_phase(fake, tool, out['variant'], phase, vars_file, rundir, args.profile, topology=True)
+            state = fake.control('GET', '/state')
+            # SDN applications of this phase: the fake's task log holds every task since it started
+            total = sum(1 for t in state['tasks'] if t['type'] == 'reloadnetworkall')
+            result['sdn_applies'], applies = total - applies, total
+            problems = check_topo_absent(state, n, m) if phase == 'teardown' else check_topo_present(state, n, m, roster)
+            if phase == 'rerun' and tool == 'ours' and result['changed'] not in (0, None):
+                problems.append('re-run changed {0}'.format(result['changed']))
+            if phase == 'rerun' and result['sdn_applies']:
+                problems.append('re-run applied SDN {0}x'.format(result['sdn_applies']))
+            result['check'] = problems
+            out['phases'][phase] = result
+            log('  {0:<30} {1:<9} {2:7.1f} s {3:6d} requests  changed {4!s:>4} ({5} tasks){6}{7}'.format(
+                name, phase, result['wall'], result['requests'], result['changed'], result['changed_tasks'],
+                '' if result['rc'] == 0 else '  FAILED rc={0}'.format(result['rc']),
+                '' if not problems else '  CHECK: ' + '; '.join(problems)))
+            if result['rc'] != 0:
+                log('    ' + result['error'][-1500:].replace('\n', '\n    '))
+                break
+    finally:
+        fake.stop()
+        shutil.rmtree(fake.dir, ignore_errors=True)
+    (rundir / 'result.json').write_text(json.dumps(out, indent=1))
+    return out
+
+
+def topo_plan(args):
+    """(n, durations, tool, repeat): ours at every size, community.proxmox at its sizes, alternating per repeat."""
+    n_full = args.topology[0]
+    cp_sizes = args.topology_cp_sizes
+    sizes = sorted(set(cp_sizes + [n_full]))
+    out = []
+    for durations in args.durations:
+        for n in sizes:
+            for repeat in range(max(args.topology_repeats, args.cp_repeats)):
+                runs = []
+                if 'ours' in args.tools and repeat < args.topology_repeats:
+                    runs.append('ours')
+                if 'cp' in args.tools and n in cp_sizes and repeat < args.cp_repeats:
+                    runs.append('cp')
+                if repeat % 2:
+                    runs.reverse()
+                out += [(n, durations, tool, repeat) for tool in runs]
+    return out
+
+
+def topo_tool(run):
+    return 'ours' if run['tool'] == 'ours' else 'cp-loop'
+
+
+def topo_report(args, runs):
+    """[(title, {'text', 'md', 'targets'})] of a topology run."""
+    n_full, m = args.topology
+    agg = aggregate(runs)
+    sizes = sorted(set(r['n'] for r in runs) | {n_full})
+    cp_measured = sorted(set(r['n'] for r in runs if r['tool'] == 'cp'))
+    head = ['N x M', 'durations', 'phase', 'ours s', 'ours req', 'req/VM', 'ours chg', 'cp s', 'cp req', 'cp chg',
+            'cp/ours wall', 'SDN applied ours/cp']
+
+    def applies(tool, n, durations, phase):
+        values = [r['phases'][phase].get('sdn_applies') for r in runs
+                  if topo_tool(r) == tool and r['n'] == n and r['durations'] == durations and phase in r['phases']
+                  and r['phases'][phase]['rc'] == 0]
+        value = median(values)
+        return '-' if value is None else fmt(float(value), 0)
+    body = []
+    for durations in args.durations:
+        for n in sizes:
+            for phase in PHASES:
+                ours, cp = agg.get((n, durations, 'ours', phase)), agg.get((n, durations, 'cp-loop', phase))
+                estimate = None
+                if not cp and n not in cp_measured:
+                    estimate = extrapolate(agg, 'cp-loop', durations, phase, n)
+                if not ours and not cp and estimate is None:
+                    continue
+                cp_wall = cp['wall'] if cp else estimate
+                if cp:
+                    cp_s = cell(cp, 'wall')
+                elif estimate is not None:
+                    cp_s = '~{0:.0f} (extrapolated from {1})'.format(
+                        estimate, ', '.join('{0}x{1}'.format(k, m) for k in cp_measured))
+                else:
+                    cp_s = 'not run'
+                ratio = '-'
+                if ours and ours['wall'] and cp_wall:
+                    ratio = '{0}{1:.1f}x'.format('' if cp else '~', cp_wall / ours['wall'])
+                per_vm = '-' if not ours or ours['requests'] is None else '{0:.2f}'.format(ours['requests'] / (n * m))
+                flags = []
+                for label, c in (('ours', ours), ('cp', cp)):
+                    if c and c['failed']:
+                        flags.append('{0}: {1} failed'.format(label, c['failed']))
+                    if c and c['checks']:
+                        flags.append('{0} check: {1}'.format(label, '; '.join(c['checks'])))
+                body.append(['{0}x{1}'.format(n, m), durations, phase, cell(ours, 'wall'), cell(ours, 'requests'),
+                             per_vm, cell(ours, 'changed'), cp_s, cell(cp, 'requests'), cell(cp, 'changed'), ratio,
+                             '{0} / {1}'.format(applies('ours', n, durations, phase),
+                                                applies('cp-loop', n, durations, phase)),
+                             ' '.join(flags)])
+    cols = len(head)
+    text = []
+    widths = [max(len(x[i]) for x in [head] + body) for i in range(cols)]
+    text.append('  '.join(h.rjust(w) if i >= 3 else h.ljust(w) for i, (h, w) in enumerate(zip(head, widths))))
+    for b in body:
+        text.append('  '.join(x.rjust(w) if i >= 3 else x.ljust(w) for i, (x, w) in enumerate(zip(b[:cols], widths)))
+                    + ('  ' + b[cols] if b[cols] else ''))
+    md = ['| ' + ' | '.join(head) + ' |', '|' + '|'.join('---' if i in (1, 2) else '---:' for i in range(cols)) + '|']
+    for b in body:
+        row = list(b[:cols])
+        if b[cols]:
+            row[2] += ' (' + b[cols] + ')'
+        md.append('| ' + ' | '.join(row) + ' |')
+    sections = [('lab-N x M: N students, M machines each, one private VNet per student; median wall seconds, API '
+                 'requests, changed items (cp = community.proxmox)', {'text': text, 'md': md})]
+    lines = []
+    for durations in args.durations:
+        for tool, label, n in (('ours', 'ours', n_full), ('cp-loop', 'community.proxmox', max(cp_measured or [0]))):
+            for phase in PHASES:
+                top = [(s, k) for s, k in topo_top_tasks(runs, tool, n, durations, phase, 5)]
+                if top:
+                    lines.append('{0} {1}x{2} {3} {4}: '.format(label, n, m, durations, phase) +
+                                 ', '.join('{0} {1:.1f} s'.format(k, s) for s, k in top))
+    sections.append(('Slowest tasks (median seconds)', {'text': lines, 'md': ['- ' + line for line in lines]}))
+    lines = []
+    for durations in args.durations:
+        for run in runs:
+            if run['tool'] == 'ours' and run['n'] == n_full and run['durations'] == durations and run['repeat'] == 0:
+                for phase in PHASES:
+                    res = run['phases'].get(phase)
+                    if res and res['rc'] == 0:
+                        lines.append('ours {0}x{1} {2} {3} (SDN applied {4}x): '.format(
+                            n_full, m, durations, phase, res.get('sdn_applies', '?')) +
+                            ', '.join('{0} x{1}'.format(k, v) for k, v in list(res['endpoints'].items())[:8]))
+        for run in runs:
+            if run['tool'] == 'cp' and run['n'] == max(cp_measured or [0]) and run['durations'] == durations \
+                    and run['repeat'] == 0:
+                for phase in PHASES:
+                    res = run['phases'].get(phase)
+                    if res and res['rc'] == 0:
+                        lines.append('community.proxmox {0}x{1} {2} {3} (SDN applied {4}x): '.format(
+                            run['n'], m, durations, phase, res.get('sdn_applies', '?')) +
+                            ', '.join('{0} x{1}'.format(k, v) for k, v in list(res['endpoints'].items())[:6]))
+    sections.append(('Most frequent API requests (one run)', {'text': lines, 'md': ['- ' + line for line in lines]}))
+    result = topo_targets(args, agg, cp_measured)
+    sections.append(('Targets (issue 19, lab-{0}x{1})'.format(n_full, m), {
+        'text': ['{0:<13} {1}: {2}'.format(s, name, d) for name, s, d in result],
+        'md': ['- **{0}** {1}: {2}'.format(s, name, d) for name, s, d in result], 'targets': result}))
+    return sections
+
+
+def topo_top_tasks(runs, tool, n, durations, phase, count):
+    times = {}
+    for run in runs:
+        if (topo_tool(run), run['n'], run['durations']) != (tool, n, durations) or phase not in run['phases']:
+            continue
+        for task in run['phases'][phase]['tasks']:
+            times.setdefault(re.sub(r'^pvelab\.proxmox\.\w+ : ', '', task['name']), []).append(task['secs'])
+    return sorted(((median(v), k) for k, v in times.items()), reverse=True)[:count]
+
+
+def topo_targets(args, agg, cp_measured):
+    """Issue 19's targets at the full size, per durations setting: against community.proxmox measured there,
+    else against its linear extrapolation (said so)."""
+    n, m = args.topology
+    out = []
+    for durations in args.durations:
+        for phase, factor in (('provision', 15), ('rerun', 40), ('teardown', 10)):
+            ours = agg.get((n, durations, 'ours', phase))
+            cp = agg.get((n, durations, 'cp-loop', phase))
+            cp_wall, how = (cp['wall'], 'measured') if cp and cp['wall'] else (
+                extrapolate(agg, 'cp-loop', durations, phase, n), 'extrapolated from {0}'.format(
+                    ', '.join('{0}x{1}'.format(k, m) for k in cp_measured)))
+            name = '{0} {1}x{2} ({3}): ours <= 1/{4} of community.proxmox'.format(phase, n, m, durations, factor)
+            if not ours or ours['wall'] is None:
+                out.append((name, 'NOT MEASURED' if not ours or not ours['failed'] else 'FAIL',
+                            'pvelab.proxmox {0}'.format('failed' if ours and ours['failed'] else 'not run')))
+            elif cp_wall is None:
+                out.append((name, 'NOT MEASURED', 'community.proxmox not run at two sizes'))
+            else:
+                ratio = cp_wall / ours['wall']
+                out.append((name, 'PASS' if ratio >= factor else 'FAIL',
+                            'ours {0:.1f} s, community.proxmox {1:.0f} s ({2}): {3:.1f}x (need {4}x)'.format(
+                                ours['wall'], cp_wall, how, ratio, factor)))
+            if ours and ours['wall'] is not None and ours['checks']:
+                out.append(('{0} {1}x{2} ({3}): state checks'.format(phase, n, m, durations), 'FAIL',
+                            '; '.join(ours['checks'])))
+        ours = agg.get((n, durations, 'ours', 'rerun'))
+        if ours and ours['wall'] is not None:
+            out.append(('re-run {0}x{1} ({2}): 0 changed'.format(n, m, durations),
+                        'PASS' if ours['changed'] == 0 else 'FAIL', 'changed {0}'.format(fmt(ours['changed'], 0))))
+            limit = 3 * n * m
+            out.append(('re-run {0}x{1} ({2}): <= 3 API requests per VM ({3})'.format(n, m, durations, limit),
+                        'PASS' if ours['requests'] <= limit else 'FAIL', '{0} requests ({1:.2f} per VM)'.format(
+                            fmt(ours['requests'], 0), ours['requests'] / (n * m))))
+    return out
+
+
+def write_topo_markdown(path, sections, args, versions, host, command, elapsed, when=None):
+    when = when or datetime.datetime.now().strftime('%Y-%m-%d %H:%M')
+    n, m = args.topology
+    cp_sizes = ', '.join('{0}x{1}'.format(k, m) for k in args.topology_cp_sizes) or 'none'
+    lines = [TOPO_BEGIN, '', '### Run of {0}'.format(when), '', '```', command, '```', '',
+             '- Machine: {0} cores ({1}), {2}; load average {3} at the start, {4} at the end; '
+             'total benchmark time {5:.0f} s.'.format(host.get('cores', '?'), host.get('cpu', '?'),
+                                                    host.get('system', '?'), host.get('load', '?'),
+                                                    host.get('load_end', '?'), elapsed),
+             '- Versions: ' + ', '.join('{0} {1}'.format(k, v) for k, v in versions.items()) + '.',
+             '- lab-{0}x{1}: {0} students, each a router (tmpl-router, NICs [uplink, private]) and {2} client(s) '
+             '(tmpl-debian, [private]), one private VNet per student in the simple zone `{3}` '
+             '(cluster `benchmarks/clusters/topo3.json`). pvelab.proxmox: `lab_up`/`lab_down` with `lab_machines`; '
+             'community.proxmox: `benchmarks/cproxmox/topo_up.yml`/`topo_down.yml`, run at {4} only: its '
+             '{0}x{1} cells are linear extrapolations per student from those sizes, marked '
+             '`~... (extrapolated from ...)`.'.format(n, m, m - 1, TOPO_ZONE, cp_sizes),
+             '- Durations {0}; repeats: pvelab.proxmox {1}, community.proxmox {2}. Realistic durations: clone {3:g} s, '
+             'start {4:g} s, stop {5:g} s, shutdown {6:g} s of PVE time at time scale {7:g}.'.format(
+                 ', '.join(args.durations), args.topology_repeats, args.cp_repeats, args.clone_secs, args.start_secs,
+                 args.stop_secs, args.shutdown_secs, args.time_scale),
+             '- State checked after every phase (a failure is printed beside the phase): accounts, N x M VMs running '
+             'and tagged, ACL entries, every private NIC on its student\'s own VNet of the zone, uplink NICs on '
+             'vmbr0 with firewall=1 and the VM firewall on, a student\'s VMs on one node, no pending SDN, the '
+             'roster one row per VM; after teardown no lab VM, account, VNet, zone, pool, ACL entry or firewall '
+             'object. "SDN applied" counts `reloadnetworkall` tasks.', '']
+    for title, body in sections:
+        lines += ['#### ' + title, ''] + body['md'] + ['']
+    lines.append(TOPO_END)
+    block = '\n'.join(lines)
+    text = path.read_text() if path.exists() else '# Benchmark\n'
+    if TOPO_BEGIN in text and TOPO_END in text:
+        text = text[:text.index(TOPO_BEGIN)] + block + text[text.index(TOPO_END) + len(TOPO_END):]
+    else:
+        text = text.rstrip('\n') + '\n\n' + block + '\n'
+    path.write_text(text)
+
+
+def topo_saved_args(args):
+    out = saved_args(args)
+    out.update({'topology': list(args.topology), 'topology_cp_sizes': args.topology_cp_sizes,
+                'topology_repeats': args.topology_repeats, 'durations': args.durations})
+    return out
+
+
+def topo_render(args, command):
+    """The topology report from saved topology-results.json files (the first one's settings; their runs merged,
+    e.g. one run of each tool), without running anything. The report shows every run's command and this one."""
+    runs, meta, commands, elapsed = [], {}, [], 0
+    for name in args.render.split(','):
+        data = json.loads(Path(name).read_text())
+        runs += data.get('runs', [])
+        commands.append(data.get('command') or '?')
+        elapsed += data.get('elapsed') or 0
+        for key in ('machine', 'args', 'date'):
+            if data.get(key) and key not in meta:
+                meta[key] = data[key]
+        versions = meta.setdefault('versions', {})
+        for key, value in (data.get('versions') or {}).items():
+            if versions.get(key) in (None, '-'):  # a --tools ours run names no community.proxmox version
+                versions[key] = value
+    meta['command'] = '\n'.join(commands + ([command] if len(commands) > 1 else []))
+    meta['elapsed'] = elapsed
+    saved = meta.get('args') or {}
+    for key, value in saved.items():
+        setattr(args, key, tuple(value) if key == 'topology' else value)
+    args.topology_cp_sizes = sorted(set(r['n'] for r in runs if r['tool'] == 'cp'))
+    args.durations = [d for d in ('instant', 'realistic') if any(r['durations'] == d for r in runs)]
+    return topo_report(args, runs), meta
+
+
+def topo_main(args, command):
+    work = Path(args.workdir or os.path.join(tempfile.gettempdir(), 'pvelab-benchmark')).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    log('pvelab.proxmox topology benchmark: {0}'.format(command))
+    log('work directory: {0}'.format(work))
+    started = time.monotonic()
+    date = datetime.datetime.now().strftime('%Y-%m-%d %H:%M')
+    versions = setup(args, work)
+    host = machine()
+    log('versions: ' + ', '.join('{0} {1}'.format(k, v) for k, v in versions.items()))
+    log('machine: {0} cores, {1}, load {2}'.format(host['cores'], host['cpu'], host['load']))
+    runs = []
+    schedule = topo_plan(args)
+    results = work / 'topology-results.json'
+    m = args.topology[1]
+    for index, (n, durations, tool, repeat) in enumerate(schedule):
+        log('[{0}/{1}] lab-{2}x{3} {4} {5} repeat {6} ({7:.0f} s so far)'.format(
+            index + 1, len(schedule), n, m, durations, 'ours' if tool == 'ours' else 'community.proxmox',
+            repeat + 1, time.monotonic() - started))
+        runs.append(run_topo_one(args, work, n, m, durations, tool, repeat))
+        results.write_text(json.dumps({'topology': True, 'runs': runs, 'versions': versions, 'machine': host,
+                                       'command': command, 'args': topo_saved_args(args), 'date': date,
+                                       'elapsed': round(time.monotonic() - started)}, indent=1))
+    elapsed = time.monotonic() - started
+    host['load_end'] = ' '.join('{0:.2f}'.format(x) for x in os.getloadavg())
+    sections = topo_report(args, runs)
+    for title, body in sections:
+        log('')
+        log(title)
+        for line in body['text']:
+            log(line)
+    results.write_text(json.dumps({'topology': True, 'runs': runs, 'versions': versions, 'machine': host,
+                                   'command': command, 'args': topo_saved_args(args), 'date': date,
+                                   'elapsed': round(elapsed)}, indent=1))
+    log('\nresults: {0}'.format(results))
+    if args.report != '-':
+        write_topo_markdown(Path(args.report), sections, args, versions, host, command, elapsed, date)
+        log('report: {0}'.format(args.report))
+    return 1 if any(t[1] == 'FAIL' for t in sections[-1][1]['targets']) else 0
+
+
 # ============================================================ main
 
 def parse_args(argv=None):
@@ -727,7 +1216,33 @@ def parse_args(argv=None):
                    help='only write the table and report from saved results.json files (their runs merged)')
     p.add_argument('--report', default=str(REPORT), help='Markdown report to update (default docs/benchmark.md; '
                    '"-" for none)')
+    p.add_argument('--topology', metavar='NxM', help='instead of lab-N: N students with M machines each (a router '
+                   'with [uplink, private], M - 1 clients with [private]), one private VNet per student, e.g. 100x3; '
+                   'benchmarks/clusters/topo3.json, benchmarks/cproxmox/topo_up.yml / topo_down.yml, its own report '
+                   'section; durations default to realistic')
+    p.add_argument('--topology-cp-sizes', default='5,10', help='students at which community.proxmox runs in '
+                   '--topology mode (default 5,10; "full" for N itself, "none"); N is extrapolated linearly per '
+                   'student from the two largest below it unless run')
+    p.add_argument('--topology-repeats', type=int, default=1, help='repeats of pvelab.proxmox in --topology mode '
+                   '(default 1)')
     args = p.parse_args(argv)
+    given = sys.argv[1:] if argv is None else list(argv)
+    if args.topology:
+        try:
+            args.topology = parse_topology(args.topology)
+        except ValueError as exc:
+            p.error(str(exc))
+        if not any(a == '--durations' or a.startswith('--durations=') for a in given):
+            args.durations = 'realistic'
+        full = args.topology[0]
+        sizes = set()
+        for x in args.topology_cp_sizes.split(','):
+            x = x.strip()
+            if x == 'full':
+                sizes.add(full)
+            elif x and x != 'none':
+                sizes.add(int(x))
+        args.topology_cp_sizes = sorted(k for k in sizes if 1 <= k <= full)
     if args.realistic_repeats is None:
         given = any(a == '--repeats' or a.startswith('--repeats=') for a in (sys.argv[1:] if argv is None else argv))
         args.realistic_repeats = args.repeats if given else 1
@@ -807,6 +1322,21 @@ def main(argv=None):
     args = parse_args(argv)
     # SIGTERM ends the run through the finally blocks, so no fake is left running.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    command = ' '.join(['.venv/bin/python', 'benchmarks/run.py'] + (sys.argv[1:] if argv is None else list(argv)))
+    if args.render and any(json.loads(Path(name).read_text()).get('topology') for name in args.render.split(',')):
+        sections, meta = topo_render(args, command)
+        for title, body in sections:
+            log('')
+            log(title)
+            for line in body['text']:
+                log(line)
+        if args.report != '-':
+            write_topo_markdown(Path(args.report), sections, args, meta.get('versions', {}), meta.get('machine', {}),
+                                meta.get('command', '?'), meta.get('elapsed') or 0, meta.get('date'))
+            log('\nreport: {0}'.format(args.report))
+        return 0
+    if args.topology:
+        return topo_main(args, command)
     if args.render:
         sections, meta = render(args, 'benchmarks/run.py')
         for title, lines in sections:
