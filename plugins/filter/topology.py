@@ -15,6 +15,7 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.pvelab.proxmox.plugins.filter.lab import _fail, _size
 from ansible_collections.pvelab.proxmox.plugins.module_utils._lab import (
     made_zone,
     pool_comment,
@@ -32,18 +33,6 @@ NET_KINDS = ('uplink', 'private')
 # qemu-server's NIC keys: net0 .. net31.
 MAX_NETS = 32
 MIB = 1024 * 1024
-
-
-def _fail(field, message):
-    raise AnsibleFilterError('{0}: {1}'.format(field, message))
-
-
-def _size(value, field):
-    if value is None or value == '':
-        return None
-    if isinstance(value, bool) or not str(value).strip().isdigit() or int(str(value).strip()) < 1:
-        _fail(field, 'must be a whole number of at least 1 (it is {0!r})'.format(value))
-    return int(str(value).strip())
 
 
 def lab_machine_specs(machines, template=None, required=True):
