@@ -140,17 +140,22 @@ def lab_machine_templates(machines, guests, memory=None):
     return out
 
 
-def lab_anchor_nodes(vms, guests, machines=None):
-    """{username: node} of each student some of whose machines exist already: the node the others go to (in a
-    simple zone a student's machines share one node, their VNet exists only there). guests: pve_vm_info's vms."""
-    if not _topology(machines or []):
-        return {}
-    nodes = dict((g.get('name'), g.get('node')) for g in guests or [] if g.get('name') and not g.get('template'))
+def _nodes_by_student(vms, nodes):
+    """{username: node} of each student one of whose VM names nodes ({VM name: node}) holds, the first found."""
     out = {}
     for vm in vms:
         if vm['username'] not in out and nodes.get(vm['vm_name']):
             out[vm['username']] = nodes[vm['vm_name']]
     return out
+
+
+def lab_anchor_nodes(vms, guests, machines=None):
+    """{username: node} of each student some of whose machines exist already: the node the others go to (in a
+    simple zone a student's machines share one node, their VNet exists only there). guests: pve_vm_info's vms."""
+    if not _topology(machines or []):
+        return {}
+    return _nodes_by_student(vms, dict((g.get('name'), g.get('node')) for g in guests or []
+                                       if g.get('name') and not g.get('template')))
 
 
 def lab_student_memory(vms, templates):
@@ -165,12 +170,7 @@ def lab_student_memory(vms, templates):
 def lab_clone_nodes(vms, clones):
     """{username: node} from the clones of a student's first machine (pve_clone's items): where the student's other
     machines go."""
-    by_name = dict((c.get('name'), c.get('node')) for c in clones or [])
-    out = {}
-    for vm in vms:
-        if vm['username'] not in out and by_name.get(vm['vm_name']):
-            out[vm['username']] = by_name[vm['vm_name']]
-    return out
+    return _nodes_by_student(vms, dict((c.get('name'), c.get('node')) for c in clones or []))
 
 
 def _prefix(lab):
