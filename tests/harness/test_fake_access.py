@@ -183,7 +183,11 @@ def test_deleting_a_user_removes_its_acl_entries_groups_and_login(pve_api, pve_c
 
 def test_destroying_a_vm_removes_its_acl_entries(pve_api, pve_cluster, student):
     pve_api.access.acl.put(path='/vms/101', users='alice@pve', roles='PVEVMUser')
-    pve_api.nodes('pve1').qemu(101).delete(purge=1)
+    upid = pve_api.nodes('pve1').qemu(101).delete(purge=1)
+    # PVE purges the ACL entries in the destroy task: wait for it (on a busy machine it is not done at once)
+    deadline = time.time() + 30
+    while pve_api.nodes('pve1').tasks(upid).status.get()['status'] != 'stopped' and time.time() < deadline:
+        time.sleep(0.1)
     assert pve_cluster.pve.acl_entries() == []
 
 
