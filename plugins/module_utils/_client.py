@@ -20,21 +20,59 @@ import random
 import re
 import threading
 import time
+import types
 
 from ansible.module_utils.basic import env_fallback
 
-try:
-    import requests
-    from proxmoxer import ProxmoxAPI
-    from proxmoxer.backends.https import Backend, ProxmoxHTTPAuthBase
-    from proxmoxer.core import AuthenticationError, ProxmoxResource, ResourceException
-    from requests.cookies import cookiejar_from_dict
-    HAS_PROXMOXER = True
-    PROXMOXER_IMPORT_ERROR = None
-except ImportError as exc:  # pragma: no cover - reported through missing_required_lib
-    HAS_PROXMOXER = False
-    PROXMOXER_IMPORT_ERROR = exc
-    ProxmoxHTTPAuthBase = object  # so that _TicketAuth can be defined; PveClient refuses to start
+# proxmoxer and requests are imported at the first connection, not with this file: the filter plugins import it
+# (for its errors) in every task's worker process, where importing requests alone costs about 40 ms a task.
+_HTTP = []
+
+
+def _http():
+    """The proxmoxer and requests names the client uses (imported once), or PveError when they are missing."""
+    if not _HTTP:
+        try:
+            import requests
+            from proxmoxer import ProxmoxAPI
+            from proxmoxer.backends.https import Backend, ProxmoxHTTPAuthBase
+            from proxmoxer.core import AuthenticationError, ProxmoxResource, ResourceException
+            from requests.cookies import cookiejar_from_dict
+        except ImportError as exc:
+            raise PveError('proxmoxer and requests are required: {0}'.format(exc)) from None
+
+        class TicketAuth(ProxmoxHTTPAuthBase):
+            """A user's ticket as PVE's cookie on every request, its CSRF token on writes (as a browser sends
+            them)."""
+
+            def __init__(self, ticket, csrf_token, **kwargs):
+                super().__init__(**kwargs)
+                self.ticket = ticket
+                self.csrf_token = csrf_token
+
+            def get_cookies(self):
+                return cookiejar_from_dict({'PVEAuthCookie': self.ticket} if self.ticket else {})
+
+            def __call__(self, req):
+                if req.method != 'GET' and self.csrf_token:
+                    req.headers['CSRFPreventionToken'] = self.csrf_token
+                return req
+
+        _HTTP.append(types.SimpleNamespace(
+            requests=requests, ProxmoxAPI=ProxmoxAPI, Backend=Backend, TicketAuth=TicketAuth,
+            AuthenticationError=AuthenticationError, ProxmoxResource=ProxmoxResource,
+            ResourceException=ResourceException))
+    return _HTTP[0]
+
+
+def missing_proxmoxer():
+    """The ImportError's text when proxmoxer or requests cannot be imported, else None (modules report it with
+    missing_required_lib before they connect)."""
+    try:
+        _http()
+    except PveError as exc:
+        return str(exc)
+    return None
 
 
 def connection_argument_spec():
@@ -184,8 +222,7 @@ class PveClient(object):
         self._login()
 
     def _start(self, params, lock_timeout):
-        if not HAS_PROXMOXER:
-            raise PveError('proxmoxer and requests are required: {0}'.format(PROXMOXER_IMPORT_ERROR))
+        self._lib = _http()
         self.params = params
         self.lock_timeout = lock_timeout
         self._local = threading.local()
@@ -214,11 +251,13 @@ class PveClient(object):
         else:
             kwargs.update(password=p.get('api_password'))
         pause = self.retry_pause
+        lib = self._lib
+        requests = lib.requests
         for attempt in range(self.read_retries + 1):
             try:
-                self._api = ProxmoxAPI(**kwargs)
+                self._api = lib.ProxmoxAPI(**kwargs)
                 break
-            except AuthenticationError:
+            except lib.AuthenticationError:
                 raise PveError('login to {0} as {1} failed: authentication failure (check the user, realm and '
                                'password)'.format(p['api_host'], self.user)) from None
             except requests.exceptions.SSLError as exc:
@@ -242,8 +281,8 @@ class PveClient(object):
         local = self._local
         if getattr(local, 'generation', None) != self._generation:
             backend = self._backend
-            local.resource = ProxmoxResource(base_url=backend.get_base_url(), session=backend.get_session(),
-                                             serializer=backend.get_serializer())
+            local.resource = self._lib.ProxmoxResource(
+                base_url=backend.get_base_url(), session=backend.get_session(), serializer=backend.get_serializer())
             local.generation = self._generation
         return local.resource, local.generation
 
@@ -311,6 +350,7 @@ class PveClient(object):
         pause = self.retry_pause
         lock_deadline = None
         network_tries = 0
+        requests, resource_exception = self._lib.requests, self._lib.ResourceException
         while True:
             resource, generation = self._session()
             target = resource(path.lstrip('/'))
@@ -319,7 +359,7 @@ class PveClient(object):
                 if json_body:
                     return _send_json(target, method, data)
                 return getattr(target, method.lower())(**data)
-            except ResourceException as exc:
+            except resource_exception as exc:
                 err = PveApiError(method, path, exc.status_code, _message_of(exc), _errors_of(exc), what)
                 if exc.status_code == 401 and not relogged and not login and self._may_relogin():
                     # An expired or revoked ticket: log in once more and repeat the same call.
@@ -406,27 +446,10 @@ class UserClient(PveClient):
         timeout = p.get('api_timeout') or 30
         # proxmoxer's Backend builds the API's URL and the HTTP session but logs in on its own with a password; with
         # an (empty) API token it sends nothing, and the ticket replaces that auth before any request.
-        self._backend = Backend(p['api_host'], port=p.get('api_port'), verify_ssl=self._verify(), timeout=timeout,
-                                token_name='', token_value='')
-        self._backend.auth = _TicketAuth(ticket, csrf_token, verify_ssl=self._verify(), timeout=timeout)
+        self._backend = self._lib.Backend(p['api_host'], port=p.get('api_port'), verify_ssl=self._verify(),
+                                          timeout=timeout, token_name='', token_value='')
+        self._backend.auth = self._lib.TicketAuth(ticket, csrf_token, verify_ssl=self._verify(), timeout=timeout)
         self._generation += 1
-
-
-class _TicketAuth(ProxmoxHTTPAuthBase):
-    """A user's ticket as PVE's cookie on every request, its CSRF token on writes (as a browser sends them)."""
-
-    def __init__(self, ticket, csrf_token, **kwargs):
-        super().__init__(**kwargs)
-        self.ticket = ticket
-        self.csrf_token = csrf_token
-
-    def get_cookies(self):
-        return cookiejar_from_dict({'PVEAuthCookie': self.ticket} if self.ticket else {})
-
-    def __call__(self, req):
-        if req.method != 'GET' and self.csrf_token:
-            req.headers['CSRFPreventionToken'] = self.csrf_token
-        return req
 
 
 def _certificate_error(params, exc):
@@ -448,14 +471,15 @@ def _send_json(resource, method, data):
     and errors as proxmoxer gives them. Values go as strings, as a form would send them; a JsonArray as an array."""
     store = resource._store
     session = store['session']
-    response = requests.Session.request(
+    lib = _http()
+    response = lib.requests.Session.request(
         session, method, store['base_url'],
         data=json.dumps(dict((k, v if isinstance(v, list) else str(v)) for k, v in data.items())),
         headers={'Content-Type': 'application/json'}, cookies=session.auth.get_cookies(),
         verify=session.auth.verify_ssl, timeout=session.auth.timeout)
     if response.status_code >= 400:
-        raise ResourceException(response.status_code, response.reason, response.reason,
-                                errors=store['serializer'].loads_errors(response))
+        raise lib.ResourceException(response.status_code, response.reason, response.reason,
+                                    errors=store['serializer'].loads_errors(response))
     return store['serializer'].loads(response)
 
 

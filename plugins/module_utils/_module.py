@@ -18,11 +18,10 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.pvelab.proxmox.plugins.module_utils._client import (
     CONNECTION_REQUIRED_ONE_OF,
     CONNECTION_REQUIRED_TOGETHER,
-    HAS_PROXMOXER,
-    PROXMOXER_IMPORT_ERROR,
     PveClient,
     PveError,
     connection_argument_spec,
+    missing_proxmoxer,
 )
 from ansible_collections.pvelab.proxmox.plugins.module_utils._cluster import Cluster
 
@@ -60,8 +59,9 @@ class PveModuleBase(object):
     @property
     def client(self):
         if self._client is None:
-            if not HAS_PROXMOXER:
-                self.module.fail_json(msg=missing_required_lib('proxmoxer'), exception=str(PROXMOXER_IMPORT_ERROR))
+            missing = missing_proxmoxer()
+            if missing:
+                self.module.fail_json(msg=missing_required_lib('proxmoxer'), exception=missing)
             self._client = PveClient(self.params)
         return self._client
 

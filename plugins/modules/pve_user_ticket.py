@@ -107,10 +107,9 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._access import (
     validate_password,
 )
 from ansible_collections.pvelab.proxmox.plugins.module_utils._client import (
-    HAS_PROXMOXER,
-    PROXMOXER_IMPORT_ERROR,
     check_supported,
     connection_argument_spec,
+    missing_proxmoxer,
 )
 from ansible_collections.pvelab.proxmox.plugins.module_utils._module import PveModuleBase
 
@@ -153,8 +152,9 @@ def main():
         new_password=dict(type='str', no_log=True),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    if not HAS_PROXMOXER:
-        module.fail_json(msg=missing_required_lib('proxmoxer'), exception=str(PROXMOXER_IMPORT_ERROR))
+    missing = missing_proxmoxer()
+    if missing:
+        module.fail_json(msg=missing_required_lib('proxmoxer'), exception=missing)
     PveUserTicket(module).run()
 
 

@@ -37,7 +37,7 @@ def run(args, monkeypatch, capsys, answers=None, check_mode=False):
         return client
 
     monkeypatch.setattr(_module, 'PveClient', factory)
-    monkeypatch.setattr(_module, 'HAS_PROXMOXER', True)
+    monkeypatch.setattr(_module, 'missing_proxmoxer', lambda: None)
     full = dict(CONN, **args)
     if check_mode:
         full['_ansible_check_mode'] = True
