@@ -28,6 +28,11 @@ def split_tags(text):
     return [t for t in str(text or '').replace(',', ';').replace(' ', ';').split(';') if t]
 
 
+def is_template(entry):
+    """True for a template: PVE gives its template flag as 1 (or a JSON boolean); a guest without it is none."""
+    return str(entry.get('template', 0)) in ('1', 'True', 'true')
+
+
 # What the node's own guest list (qemu-server / pve-container vmstatus) says live, over the cached entry.
 LIVE_FIELDS = ('name', 'status', 'template', 'uptime', 'lock', 'tags', 'maxmem', 'mem', 'maxdisk', 'cpu')
 

@@ -145,11 +145,6 @@ class GuestSelection(object):
         return errors
 
 
-def is_template(entry):
-    """True for a template: PVE gives its template flag as 1 (or a JSON boolean); a guest without it is none."""
-    return str(entry.get('template', 0)) in ('1', 'True', 'true')
-
-
 def is_lock_error(error):
     """A refusal because another task holds the guest's config lock: worth trying again a little later."""
     text = error.exitstatus if isinstance(error, PveTaskError) else str(error)

@@ -14,13 +14,12 @@ from __future__ import annotations
 import re
 
 from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveApiError
-from ansible_collections.pvelab.proxmox.plugins.module_utils._cluster import GUEST_TYPES, split_tags
+from ansible_collections.pvelab.proxmox.plugins.module_utils._cluster import GUEST_TYPES, is_template, split_tags
 from ansible_collections.pvelab.proxmox.plugins.module_utils._bulk import parallel_map
 from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
     first_ipv4,
     guest_ips,
     ipv4_first,
-    is_template,
 )
 from ansible_collections.pvelab.proxmox.plugins.module_utils._lab import guest_lab
 

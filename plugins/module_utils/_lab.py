@@ -45,8 +45,7 @@ API:
 
 from __future__ import annotations
 
-from ansible_collections.pvelab.proxmox.plugins.module_utils._cluster import split_tags
-from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import is_template
+from ansible_collections.pvelab.proxmox.plugins.module_utils._cluster import is_template, split_tags
 
 MARK = 'pvelab:'
 POOL_COMMENT = 'pvelab.proxmox lab '

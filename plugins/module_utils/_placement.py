@@ -25,7 +25,7 @@ import re
 import threading
 
 from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveError
-from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import is_template
+from ansible_collections.pvelab.proxmox.plugins.module_utils._cluster import is_template
 from ansible_collections.pvelab.proxmox.plugins.module_utils._validate import VMID_MAX, VMID_MIN
 
 PLACEMENTS = ('memory', 'memory_percent', 'round_robin', 'random', 'template')

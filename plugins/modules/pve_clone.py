@@ -271,7 +271,6 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._bulk import BulkMo
 from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveError
 from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
     guest_path,
-    is_template,
     remove_leftover,
     run_tasks,
     update_config,
@@ -287,7 +286,7 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._placement import (
     storage_table,
     volumes_of,
 )
-from ansible_collections.pvelab.proxmox.plugins.module_utils._cluster import split_tags
+from ansible_collections.pvelab.proxmox.plugins.module_utils._cluster import is_template, split_tags
 from ansible_collections.pvelab.proxmox.plugins.module_utils._tasks import PveTaskError, PveTaskTimeout, wait_tasks
 from ansible_collections.pvelab.proxmox.plugins.module_utils._validate import (
     validate_pool,

@@ -384,6 +384,7 @@ vm:
 
 from ansible_collections.pvelab.proxmox.plugins.module_utils._bulk import ItemSpec, parallel_map
 from ansible_collections.pvelab.proxmox.plugins.module_utils._client import PveError
+from ansible_collections.pvelab.proxmox.plugins.module_utils._cluster import is_template
 from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
     KINDS,
     QEMU_ONLY,
@@ -392,7 +393,6 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
     destroy,
     agent_ping,
     first_ipv4,
-    is_template,
     item_label,
     label,
     memory_floor,

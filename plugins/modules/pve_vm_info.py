@@ -162,12 +162,11 @@ vms:
       sample: {net0: 'virtio=BC:24:11:2A:7E:01,bridge=vmbr0', memory: '2048'}
 '''
 
-from ansible_collections.pvelab.proxmox.plugins.module_utils._cluster import split_tags
+from ansible_collections.pvelab.proxmox.plugins.module_utils._cluster import is_template, split_tags
 from ansible_collections.pvelab.proxmox.plugins.module_utils._bulk import parallel_map
 from ansible_collections.pvelab.proxmox.plugins.module_utils._guests import (
     first_ipv4,
     guest_path,
-    is_template,
     read_ips,
 )
 from ansible_collections.pvelab.proxmox.plugins.module_utils._lab import in_lab
