@@ -24,8 +24,8 @@ options:
   name:
     description:
       - The role id (letters, digits, V(.), V(-), V(_); not starting with V(PVE) in any case).
+      - Mutually exclusive with O(roles); one of them is required.
     type: str
-    required: true
     aliases: [roleid]
   privileges:
     description:
@@ -50,6 +50,31 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  roles:
+    description:
+      - Several roles in one run (one read of C(/access/roles) for all), each a dict with the suboptions below;
+        suboptions an item leaves out take the top-level option of the same name.
+      - Every role is checked before anything is written.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: See O(name).
+        type: str
+        required: true
+        aliases: [roleid]
+      privileges:
+        description: See O(privileges).
+        type: list
+        elements: str
+        aliases: [privs]
+      append:
+        description: See O(append).
+        type: bool
+      state:
+        description: See O(state).
+        type: str
+        choices: [present, absent]
 seealso:
   - module: pvelab.proxmox.pve_permission
 author:
@@ -72,12 +97,20 @@ EXAMPLES = r'''
   pvelab.proxmox.pve_role:
     name: LabStudent
     state: absent
+
+- name: The students' role, and no teachers' role, in one run
+  pvelab.proxmox.pve_role:
+    roles:
+      - name: LabStudent
+        privileges: [VM.Audit, VM.Console, VM.PowerMgmt]
+      - name: LabTeacher
+        state: absent
 '''
 
 RETURN = r'''
 role:
-  description: The role after the task.
-  returned: always
+  description: The role after the task (the single form, O(name)).
+  returned: with O(name)
   type: dict
   contains:
     roleid:
@@ -95,10 +128,43 @@ role:
       sample: [VM.Audit, VM.Console, VM.PowerMgmt]
 changes:
   description: What changed - V(created), V(deleted), V(privileges).
-  returned: always
+  returned: with O(name)
   type: list
   elements: str
   sample: [privileges]
+items:
+  description: One entry per role, in the order asked (also when the module fails).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    key:
+      description: The role id.
+      type: str
+      sample: LabStudent
+    roleid:
+      description: The role id.
+      type: str
+      sample: LabStudent
+    state:
+      description: V(present) or V(absent) after the run (planned in check mode).
+      type: str
+      sample: present
+    privileges:
+      description: Its privileges after the run, sorted (a present role).
+      type: list
+      elements: str
+    changes:
+      description: What changed - V(created), V(deleted), V(privileges).
+      type: list
+      elements: str
+    changed:
+      description: Whether this role changed (or would in check mode).
+      type: bool
+    msg:
+      description: Why this role failed.
+      type: str
+      returned: on failure
 '''
 
 from ansible_collections.pvelab.proxmox.plugins.module_utils._access import (
@@ -107,59 +173,95 @@ from ansible_collections.pvelab.proxmox.plugins.module_utils._access import (
     validate_privileges,
     versioned_privileges,
 )
-from ansible_collections.pvelab.proxmox.plugins.module_utils._module import PveModuleBase, pve_module
+from ansible_collections.pvelab.proxmox.plugins.module_utils._bulk import BulkModule, ItemSpec
+
+SPEC = ItemSpec('roles', dict(
+    name=dict(type='str', aliases=['roleid']),
+    privileges=dict(type='list', elements='str', aliases=['privs']),
+    append=dict(type='bool', default=False),
+    state=dict(type='str', choices=['present', 'absent'], default='present'),
+), keys=['name'])
 
 
-class PveRole(PveModuleBase):
-    option_checks = (('name', validate_custom_role),)
+class PveRole(BulkModule):
+    """Item: key = the role id, entry = the role as read; plan sets action (create | update | delete) and
+    item.privs (the privileges to write, with item.append for PVE's append=1)."""
 
-    def execute(self, name):
-        p = self.params
-        roleid = name
+    spec = SPEC
+    noun = 'role'
+    nouns = 'roles'
+
+    def validate(self, item):
+        item.key = validate_custom_role(item['name'], field=item.at('name', sep=' ') if item.where else 'name')
+
+    def resolve(self, items):
         roles = dict((r['roleid'], r) for r in self.client.get('/access/roles'))
-        current = roles.get(roleid)
-        if current is not None and int(current.get('special') or 0):
-            self.fail('name {0!r} is a built-in PVE role; built-in roles cannot be changed or deleted'.format(roleid))
-        before = self.view(roleid, current)
-        changes = []
-        if p['state'] == 'absent':
-            after = self.view(roleid, None)
-            if current is not None:
-                changes.append('deleted')
-                if not self.check_mode:
-                    self.client.delete('/access/roles/{0}'.format(roleid))
-        else:
-            # The cluster's own privilege names: those of Administrator, which holds every one.
-            admin = roles.get('Administrator')
-            valid = split_list(admin.get('privs')) if admin else None
-            wanted = None
-            if p['privileges'] is not None:
+        # The cluster's own privilege names: those of Administrator, which holds every one.
+        admin = roles.get('Administrator')
+        valid = split_list(admin.get('privs')) if admin else None
+        errors = []
+        for item in items:
+            item.entry = roles.get(item.key)
+            if item.entry is not None and int(item.entry.get('special') or 0):
+                errors.append(item.at('name {0!r} is a built-in PVE role; built-in roles cannot be changed or '
+                                      'deleted'.format(item.key)))
+            item.wanted = None
+            if item['state'] == 'present' and item['privileges'] is not None:
                 # Privileges of one PVE release only (VM.Monitor, VM.GuestAgent.*): GET /version names the release.
-                version = self.client.version if versioned_privileges(p['privileges']) else None
-                with self.checked_input():
-                    wanted = validate_privileges(p['privileges'], valid=valid, field='privileges', version=version)
-            have = before.get('privileges', [])
-            if current is None:
-                changes.append('created')
-                after = {'roleid': roleid, 'state': 'present', 'privileges': wanted or []}
-                if not self.check_mode:
-                    self.client.post('/access/roles', roleid=roleid, privs=','.join(wanted) if wanted else None)
-            else:
-                after = dict(before)
-                if wanted is not None:
-                    if p['append']:
-                        add = [x for x in wanted if x not in have]
-                        if add:
-                            changes.append('privileges')
-                            after['privileges'] = sorted(set(have) | set(add))
-                            if not self.check_mode:
-                                self.client.put('/access/roles/{0}'.format(roleid), privs=','.join(add), append=1)
-                    elif set(wanted) != set(have):
-                        changes.append('privileges')
-                        after['privileges'] = wanted
-                        if not self.check_mode:
-                            self.client.put('/access/roles/{0}'.format(roleid), privs=','.join(wanted))
-        self.report_object('role', before, after, changes)
+                version = self.client.version if versioned_privileges(item['privileges']) else None
+                try:
+                    item.wanted = validate_privileges(item['privileges'], valid=valid, version=version,
+                                                      field=item.at('privileges', sep=' ') if item.where
+                                                      else 'privileges')
+                except ValueError as exc:
+                    errors.append(str(exc))
+        return errors
+
+    def plan(self, items):
+        for item in items:
+            item.before = self.view(item.key, item.entry)
+            item.privs, item.append = None, False
+            if item['state'] == 'absent':
+                item.after = self.view(item.key, None)
+                if item.entry is not None:
+                    item.action, item.changes = 'delete', ['deleted']
+                continue
+            have = item.before.get('privileges', [])
+            if item.entry is None:
+                item.action, item.changes, item.privs = 'create', ['created'], item.wanted or []
+                item.after = {'roleid': item.key, 'state': 'present', 'privileges': item.privs}
+                continue
+            item.after = dict(item.before)
+            if item.wanted is None:
+                continue
+            if item['append']:
+                add = [x for x in item.wanted if x not in have]
+                if add:
+                    item.action, item.changes, item.privs, item.append = 'update', ['privileges'], add, True
+                    item.after['privileges'] = sorted(set(have) | set(add))
+            elif set(item.wanted) != set(have):
+                item.action, item.changes, item.privs = 'update', ['privileges'], item.wanted
+                item.after['privileges'] = item.wanted
+
+    def apply_item(self, item):
+        if item.action == 'delete':
+            self.client.delete('/access/roles/{0}'.format(item.key))
+        elif item.action == 'create':
+            self.client.post('/access/roles', roleid=item.key, privs=','.join(item.privs) if item.privs else None)
+        else:
+            self.client.put('/access/roles/{0}'.format(item.key), privs=','.join(item.privs),
+                            append=1 if item.append else None)
+
+    def report(self, items):
+        for item in items:
+            item.view = dict(item.after if item.changed else item.before, changes=list(item.changes))
+        if items and items[0].single:
+            # The single form keeps its own result: the role after the run and what changed.
+            self.result['role'] = items[0].after
+            self.result['changes'] = list(items[0].changes)
+        super().report(items)
+        if items and items[0].single and not items[0].changed:
+            self.diff = {'before': {}, 'after': {}}
 
     @staticmethod
     def view(roleid, entry):
@@ -169,13 +271,7 @@ class PveRole(PveModuleBase):
 
 
 def main():
-    module = pve_module(dict(
-        name=dict(type='str', required=True, aliases=['roleid']),
-        privileges=dict(type='list', elements='str', aliases=['privs']),
-        append=dict(type='bool', default=False),
-        state=dict(type='str', choices=['present', 'absent'], default='present'),
-    ))
-    PveRole(module).run()
+    PveRole.main()
 
 
 if __name__ == '__main__':

@@ -73,3 +73,33 @@ def test_privileges_of_both_releases_need_no_version(access):
     assert not failed and result['changed'] and access.version_reads() == 0
     result, failed = access.run(pve_role.main, dict(name='Student', privileges=['VM.Audit', 'VM.Console']))
     assert not failed and result['changed'] and roles(access)['Student'] == {'VM.Audit', 'VM.Console'}
+
+
+def test_list_form_one_read_for_every_role(access):
+    access.run(pve_role.main, dict(name='LabTeacher', privileges=['VM.Audit']))
+    before, written = len(access.calls()), len(access.writes())
+    args = dict(roles=[dict(name='LabStudent', privileges=['VM.Console', 'VM.Audit']),
+                       dict(name='LabTeacher', state='absent')])
+    result, failed = access.run(pve_role.main, args, check=True)
+    assert not failed and result['changed'] and len(access.writes()) == written
+    assert [(i['key'], i['changes']) for i in result['items']] == [('LabStudent', ['created']),
+                                                                   ('LabTeacher', ['deleted'])]
+    result, failed = access.run(pve_role.main, args)
+    assert not failed and result['changed'] and 'role' not in result
+    assert roles(access)['LabStudent'] == {'VM.Console', 'VM.Audit'} and 'LabTeacher' not in roles(access)
+    result, failed = access.run(pve_role.main, args)
+    assert not failed and not result['changed']
+    assert [i['state'] for i in result['items']] == ['present', 'absent']
+    reads = [c for c in access.calls()[before:] if c.method == 'GET' and c.path == '/access/roles']
+    assert len(reads) == 3
+
+
+def test_list_form_refuses_every_bad_role_before_any_write(access):
+    args = dict(roles=[dict(name='LabStudent', privileges=['VM.Audit']), dict(name='PVEAdmin'),
+                       dict(name='Other', privileges=['VM.Nonsense'])])
+    result, failed = access.run(pve_role.main, args)
+    assert failed and 'roles[1] name' in result['msg'] and access.writes() == []
+    bad_privilege = [dict(name='LabStudent', privileges=['VM.Audit']), dict(name='Other', privileges=['VM.Nonsense'])]
+    result, failed = access.run(pve_role.main, dict(roles=bad_privilege))
+    assert failed and 'roles[1] privileges' in result['msg'] and 'unknown privilege VM.Nonsense' in result['msg']
+    assert access.writes() == []
