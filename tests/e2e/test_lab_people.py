@@ -106,6 +106,17 @@ def test_teachers_hold_every_lab_vm_and_nothing_else(pve_cluster, tmp_path):
     assert [a['ugid'] for a in state['acl'] if a['roleid'] == ROLE] == ['tom@pve']
     assert [u for u in state['users'] if u['userid'] == 'ann@pve'] == [ann_before]
 
+    # No teachers: no teacher role. One that names the students' role leaves that role and their entries alone.
+    student_acl = sorted((a['path'], a['ugid']) for a in state['acl'] if a['roleid'] == 'LabStudent-netadmin')
+    assert len(student_acl) == 2
+    for over in ({}, {'lab_teacher_role': 'LabStudent-netadmin'}):
+        alone = lab(pve_cluster, tmp_path, lab_teachers=[], **over)
+        assert alone.rc == 0, alone
+        state = pve.lab_state()
+        assert ROLE not in state['roles'] and 'LabStudent-netadmin' in state['roles']
+        assert sorted((a['path'], a['ugid']) for a in state['acl'] if a['roleid'] == 'LabStudent-netadmin') == \
+            student_acl
+
     down = lab(pve_cluster, tmp_path, playbook='lab_down', lab_teachers=teachers)
     assert down.rc == 0, down
     after = pve.lab_state()
